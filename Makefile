@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/msbayes run configs/run/default.yaml
+	$(VENV)/bin/msbayes run configs/run/default.yaml $(RUN_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not slow" -q

@@ -1,0 +1,65 @@
+"""The ``msbayes`` command line: ``data``, ``fit``, ``simulate``, ``report``, ``run``.
+
+Each sub-command lives beside the stage it drives (``msbayes/<stage>/cli.py``); this module
+only mounts them, so ``msbayes --help`` lists the whole data flow of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .data.cli import app as data_app
+from .fit.cli import fit_command
+from .grid.cli import simulate_command
+from .report.cli import report_command
+
+app = typer.Typer(
+    name="msbayes",
+    help="Plan the next clinical trial from the evidence of the last: re-analysis, design simulation, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_app, name="data", help="Built-in published data, table checks, subgroup-size inference.")
+app.command("fit", help="Fit the re-analysis models: writes posterior.nc and summary.csv.")(fit_command)
+app.command("simulate", help="Run a design grid: writes oc.nc, oc.csv (and sample_size.csv).")(simulate_command)
+app.command("report", help="Build report.html, figures/ and tables/ from fit and/or sim results.")(report_command)
+
+
+@app.command("run")
+def run_command(
+    config: Path = typer.Argument(..., help="Run config naming the stage configs (e.g. configs/run/default.yaml)."),
+    quick: bool = typer.Option(False, "--quick", help="Reduced draws and simulations (smoke test; recorded in artefacts)."),
+    backend: str = typer.Option(None, "--backend", help="Grid backend: loky | dask | ray | sequential."),
+    n_jobs: int = typer.Option(None, "--n-jobs", help="Workers for the grid runner."),
+    quiet: bool = typer.Option(False, "--quiet", help="Plain log lines instead of progress bars."),
+) -> None:
+    """Chain fit -> simulate -> report as named in CONFIG."""
+    from .config import ConfigError
+    from .pipeline import run_pipeline
+
+    try:
+        out = run_pipeline(config, quick=quick, backend=backend, n_jobs=n_jobs, quiet=quiet)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    if "report" in out:
+        typer.echo(f"Report written to {out['report']}")
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the msbayes version."""
+    from . import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
