@@ -1,0 +1,184 @@
+"""Dose-finding trial simulation through the engine, against closed forms and R values.
+
+Independent answers: the noncentral t (power of a single fixed contrast), the nominal
+alpha of the multiple contrast test (type I error), DoseFinding::powMCT (R value in
+test_mcpmod_r.py), normal / chi-square moments of the sufficient statistics, and a
+patient-level simulation. Tolerances: 4 MCSE (plus R's integration error where used).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from msbayes.design.config import validate_sim_config
+from msbayes.design.doseresponse import anchored_effects, target_dose, true_med
+from msbayes.rng import cell_seed
+from msbayes.simulate.dosefinding import dose_trial_stats, plan_for, simulate_chunk
+from msbayes.simulate.engine import simulate_cell
+
+MODELS = {"emax": [1.0, 5.0], "sigemax": [[4, 3]], "exponential": [5.0], "quadratic": [-0.05],
+          "linear": None}
+
+
+def _cfg(analysis, *, dose_response=None, scenarios=None, endpoint=None, decision=None, n=30):
+    raw = {
+        "name": "df-test", "seed": 20261125,
+        "endpoint": endpoint or {"sd": 0.35, "mcid": 0.182},
+        "design": {"type": "dose_finding", "doses": [0, 3, 6, 10],
+                   "dose_metric": "cells_per_injection", "dose_unit": "million cells x 6",
+                   "reference_dose": 10, "allocation": [1, 1, 1, 1], "n_per_arm": n,
+                   "dose_response": dose_response or {"model": "emax", "ed50": 3.0}},
+        "scenarios": scenarios or {"null": {"effect": 0.0}, "mcid": {"effect": 0.182}},
+        "analysis": analysis,
+    }
+    if decision is not None:
+        raw["decision"] = decision
+    return validate_sim_config(raw)
+
+
+def _run(cfg, scenario, n_sims):
+    acc = simulate_cell(cfg, scenario, n_sims, cell_seed(cfg.seed, {"scenario": scenario}),
+                        chunk_size=10_000)
+    return acc.finalize()
+
+
+def test_type_one_error_mcpmod():
+    cfg = _cfg({"method": "mcpmod", "models": MODELS})
+    r = _run(cfg, "null", 40_000)
+    assert abs(r["p_reject"] - 0.025) < 4 * np.sqrt(0.025 * 0.975 / 40_000)
+    assert r["p_go"] == r["p_reject"]
+    # under the null no tested dose reaches the MCID: "correct" = no dose selected, which
+    # includes every trial that does not reject
+    assert abs(r["p_correct_dose"] - r["p_select_none"]) < 1e-12
+    assert r["p_correct_dose"] >= 1 - r["p_reject"]
+
+
+def test_power_mcpmod_matches_powmct():
+    cfg = _cfg({"method": "mcpmod", "models": MODELS})
+    r = _run(cfg, "mcid", 20_000)
+    ref = 0.544366267789  # DoseFinding::powMCT, see test_mcpmod_r.py
+    assert abs(r["p_reject"] - ref) < 4 * r["p_reject_mcse"] + 1e-3
+    assert r["expected_n"] == 120.0
+
+
+def test_single_contrast_power_is_noncentral_t():
+    """One candidate (linear): the test is a t-test of a fixed contrast -> noncentral t."""
+    cfg = _cfg({"method": "mcpmod", "models": {"linear": None}},
+               dose_response={"model": "emax", "ed50": 2.0})
+    r = _run(cfg, "mcid", 20_000)
+    plan = plan_for(cfg.design, cfg.analysis, mcid=0.182)
+    mu = anchored_effects("emax", [0, 3, 6, 10], d_ref=10, theta_ref=np.array([0.182]),
+                          shape={"ed50": 2.0})[0]
+    c = plan.contrasts[:, 0]
+    ncp = c @ mu / (0.35 * np.sqrt((c**2).sum() / 30))
+    power = stats.nct.sf(stats.t.ppf(0.975, 116), 116, ncp)
+    assert abs(plan.crit - stats.t.ppf(0.975, 116)) < 1e-6
+    assert abs(r["p_reject"] - power) < 4 * np.sqrt(power * (1 - power) / 20_000)
+
+
+def test_sufficient_statistics_moments_and_patient_level():
+    rng = np.random.default_rng(4)
+    S, sizes, sd = 40_000, np.array([8, 10, 12, 9]), 0.4
+    eff = np.tile([0.0, 0.1, 0.2, 0.3], (S, 1))
+    m, s2, c, df, ok = dose_trial_stats(eff, sizes, sd=sd, placebo_mean=-0.1, rng=rng)
+    assert ok.all() and np.all(df == sizes.sum() - 4)
+    se_mean = sd / np.sqrt(sizes)
+    assert np.all(np.abs(m.mean(0) - (eff[0] - 0.1)) < 4 * se_mean / np.sqrt(S))
+    v = m.var(0, ddof=1)
+    assert np.all(np.abs(v / se_mean**2 - 1) < 4 * np.sqrt(2 / (S - 1)))
+    # pooled variance: sd^2 chi2(df)/df -> mean sd^2, var 2 sd^4 / df
+    dfv = sizes.sum() - 4
+    assert abs(s2.mean() - sd**2) < 4 * sd**2 * np.sqrt(2 / dfv / S)
+    # patient level: same distribution (two-sample KS on s2 and on one arm mean)
+    Sp = 4000
+    pts = [-0.1 + eff[0, i] + sd * rng.standard_normal((Sp, n)) for i, n in enumerate(sizes)]
+    s2p = sum((p.var(1, ddof=1) * (n - 1)) for p, n in zip(pts, sizes)) / dfv
+    assert stats.ks_2samp(s2p, s2[:Sp]).pvalue > 1e-3
+    assert stats.ks_2samp(pts[2].mean(1), m[:Sp, 2]).pvalue > 1e-3
+
+
+def test_dropout_completers():
+    rng = np.random.default_rng(5)
+    S = 40_000
+    m, s2, c, df, ok = dose_trial_stats(np.zeros((S, 4)), [30] * 4, sd=0.35, dropout=0.2, rng=rng)
+    assert abs(c.mean() - 24.0) < 4 * np.sqrt(30 * 0.2 * 0.8 / (4 * S))
+    # arm mean variance sd^2 E[1/C]  (C ~ Binomial(30, 0.8), exact expectation)
+    k = np.arange(1, 31)
+    e_inv = (stats.binom.pmf(k, 30, 0.8) / k).sum() / (1 - stats.binom.pmf(0, 30, 0.8))
+    v = m[:, 1].var()
+    assert abs(v - 0.35**2 * e_inv) < 4 * v * np.sqrt(2 / S)
+
+
+def test_chunk_outputs_and_truth():
+    cfg = _cfg({"method": "mcpmod", "models": MODELS, "target_delta": 0.1},
+               dose_response={"model": "sigemax", "ed50": {"lognormal": {"median": 4.0, "sd_log": 0.5}},
+                              "hill": 2.0},
+               scenarios={"prior": {"normal": {"mean": 0.18, "sd": 0.08}}})
+    out = simulate_chunk(cfg, "prior", 3000, np.random.default_rng(1))
+    assert int(out["n_doses"]) == 4
+    for k in ("go", "nogo", "reject", "failed", "correct"):
+        assert out[k].dtype == bool and out[k].shape == (3000,)
+    assert np.all(out["go"] != out["nogo"])
+    assert np.all((out["selected"] >= -1) & (out["selected"] <= 3))
+    # td_true: target dose of the anchored truth, checked against a fine dose grid
+    rng = np.random.default_rng(1)
+    from msbayes.simulate.twoarm import scenario_sampler
+
+    theta = scenario_sampler(cfg, "prior").sample(3000, rng=rng)[:, 0]
+    ed50 = 4.0 * np.exp(0.5 * rng.standard_normal(3000))
+    np.testing.assert_allclose(out["true"], theta)
+    grid = np.linspace(0, 10, 20_001)
+    eff = anchored_effects("sigemax", grid, d_ref=10, theta_ref=theta[:50],
+                           shape={"ed50": ed50[:50], "hill": 2.0})
+    for i in range(50):
+        hit = np.nonzero(eff[i] >= 0.1)[0]
+        if hit.size == 0:
+            assert np.isnan(out["td_true"][i])
+        else:
+            assert grid[hit[0]] - 5e-4 - 1e-9 <= out["td_true"][i] <= grid[hit[0]] + 1e-9
+    eff4 = anchored_effects("sigemax", [0, 3, 6, 10], d_ref=10, theta_ref=theta,
+                            shape={"ed50": ed50, "hill": 2.0})
+    np.testing.assert_array_equal(out["correct"], out["selected"] == true_med(eff4, 0.1))
+
+
+def test_bayes_emax_through_engine():
+    an = {"method": "bayes_emax", "ed50_grid": {"lower": 0.3, "upper": 30, "n": 64},
+          "prior_e0": {"mean": 0.0, "sd": 1.0}, "prior_emax": {"mean": 0.0, "sd": 1.0}}
+    cfg = _cfg(an, decision={"go": {"p_benefit": 0.975, "p_mcid": 0.0}})
+    r0 = _run(cfg, "null", 10_000)
+    r1 = _run(cfg, "mcid", 10_000)
+    assert r1["p_go"] > r0["p_go"]
+    assert r0["p_go"] < 0.1
+    out = simulate_chunk(cfg, "mcid", 2000, np.random.default_rng(3))
+    assert np.all(np.isfinite(out["est"]))
+    # the go decision is P(effect(d_ref) > 0) >= 0.975, recomputed from the posterior
+    from msbayes.simulate.bayes_emax import analyse_bayes_emax
+
+    rng = np.random.default_rng(3)
+    from msbayes.simulate.twoarm import scenario_sampler
+
+    theta = scenario_sampler(cfg, "mcid").sample(2000, rng=rng)[:, 0]
+    eff = anchored_effects("emax", [0, 3, 6, 10], d_ref=10, theta_ref=theta, shape={"ed50": np.full(2000, 3.0)})
+    m, s2, c, *_ = dose_trial_stats(eff, [30] * 4, sd=0.35, rng=rng)
+    plan = plan_for(cfg.design, cfg.analysis, mcid=0.182)
+    res = analyse_bayes_emax(plan, m, s2, n=c)
+    np.testing.assert_array_equal(out["go"], res["p_gt0_ref"] >= 0.975)
+    np.testing.assert_array_equal(out["selected"], res["med"])
+
+
+def test_plan_cache_and_mcar_only():
+    cfg = _cfg({"method": "mcpmod", "models": MODELS})
+    assert plan_for(cfg.design, cfg.analysis, mcid=0.182) is plan_for(cfg.design, cfg.analysis, mcid=0.182)
+    bad = _cfg({"method": "mcpmod", "models": MODELS},
+               endpoint={"sd": 0.35, "dropout": 0.1, "dropout_mechanism": "informative"})
+    with pytest.raises(ValueError, match="dropout_mechanism"):
+        simulate_chunk(bad, "null", 10, np.random.default_rng(0))
+
+
+def test_target_dose_closed_form_matches_anchoring():
+    theta = np.array([0.3])
+    td = target_dose("emax", scale=theta / (10 / 13), shape={"ed50": 3.0}, target_delta=0.182, d_max=10)
+    eff = anchored_effects("emax", td, d_ref=10, theta_ref=theta, shape={"ed50": 3.0})
+    assert abs(eff[0, 0] - 0.182) < 1e-12
