@@ -95,3 +95,14 @@ def test_load_yaml_safe_loader_refuses_python_tags(tmp_path: Path):
         load_yaml(p)
     with pytest.raises(ConfigError, match="not found"):
         load_yaml(tmp_path / "missing.yaml")
+
+
+def test_atomic_write_respects_umask(tmp_path: Path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (p.stat().st_mode & 0o777) == 0o644

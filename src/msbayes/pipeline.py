@@ -101,7 +101,7 @@ def run_pipeline(
         if quick:
             fraw = _quick_fit(fraw)
             ftext = yaml.safe_dump(fraw, sort_keys=False)
-        stages["fit"] = (validate_fit_config(fraw, source=str(run.fit.config), base_dir=root), ftext)
+        stages["fit"] = (validate_fit_config(fraw, source=str(run.fit.config), base_dir=(root / run.fit.config).parent), ftext)
     sims = []
     for st in run.simulate:
         from .design.config import validate_sim_config
@@ -114,7 +114,7 @@ def run_pipeline(
             isinstance(s, dict) and "from_fit" in s for s in (sraw.get("scenarios") or {}).values()
         )
         if not needs_fit:
-            validate_sim_config(sraw, source=str(st.config), base_dir=root)
+            validate_sim_config(sraw, source=str(st.config), base_dir=(root / st.config).parent)
         sims.append((st, sraw, stext, needs_fit))
 
     out: dict[str, Path] = {}
@@ -133,7 +133,7 @@ def run_pipeline(
 
         t1 = time.perf_counter()
         sim_out = root / st.out
-        run_grid(sraw, config_text=stext, out_dir=sim_out, backend=backend, n_jobs=n_jobs, quiet=quiet, base_dir=root, force=True)
+        run_grid(sraw, config_text=stext, out_dir=sim_out, backend=backend, n_jobs=n_jobs, quiet=quiet, base_dir=(root / st.config).parent, force=True)
         sim_dirs.append(sim_out)
         _say(quiet, f"[simulate] {st.config} done in {time.perf_counter() - t1:.0f} s -> {sim_out}")
     if sim_dirs:

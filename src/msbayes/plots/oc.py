@@ -1,0 +1,147 @@
+"""Operating characteristics: curves against n per arm with MCSE bands, and grid heatmaps.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from msbayes.plots import plot_oc_curves
+>>> t = pd.DataFrame({"group": "mcid", "x": [20, 40, 60], "y": [0.3, 0.6, 0.8],
+...                   "lower": [0.29, 0.59, 0.79], "upper": [0.31, 0.61, 0.81]})
+>>> ax = plot_oc_curves(t, metric="p_reject", x_label="sample size per arm (patients)")
+>>> len(ax.get_lines())
+1
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+
+from .posterior import _check
+from .style import OKABE_ITO, Size, axis_label, colour_cycle, metric_label, new_figure, style_context
+
+__all__ = ["plot_oc_curves", "plot_oc_heatmap"]
+
+
+def plot_oc_curves(
+    table: pd.DataFrame,
+    *,
+    metric: str,
+    x_label: str,
+    targets: pd.DataFrame | None = None,
+    title: str | None = None,
+    size: Size = "column",
+    ax: Axes | None = None,
+) -> Axes:
+    """One line per group (scenario or design) with a shaded ±2 MCSE band; targets marked.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``group, x, y, lower, upper`` (band limits precomputed, e.g. by
+        :func:`msbayes.report.compute.oc_curves`).
+    metric : str
+        OC name (``p_go``, ``p_reject`` ...), used for the y label.
+    x_label : str
+        Label of the x axis, with units.
+    targets : DataFrame, optional
+        Columns ``group, target, n, achieved``: a dotted line at the target and a marker at
+        the sample size that meets it, annotated ``n = ...``.
+    title : str, optional
+    size : {"column", "slide"}
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    _check(table, ("group", "x", "y", "lower", "upper"), "oc curve table")
+    groups = list(dict.fromkeys(table["group"]))
+    if not groups:
+        raise ValueError("oc curve table is empty")
+    colours = dict(zip(groups, colour_cycle(len(groups))))
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        for g in groups:
+            sub = table[table["group"] == g].sort_values("x")
+            ax.plot(sub["x"], sub["y"], "-o", ms=3, color=colours[g], label=str(g), gid="curve")
+            ax.fill_between(sub["x"], sub["lower"], sub["upper"], color=colours[g], alpha=0.25,
+                            lw=0, gid="mcse_band")
+        if targets is not None and len(targets):
+            _check(targets, ("group", "target", "n", "achieved"), "targets")
+            for _, t in targets.iterrows():
+                c = colours.get(t["group"], OKABE_ITO[0])
+                ax.axhline(t["target"], color=c, ls=":", lw=0.9, gid="target_line")
+                ax.plot(t["n"], t["achieved"], marker="*", ms=10, color=c, mec="black",
+                        mew=0.5, ls="none", gid="target_marker", zorder=5)
+                ax.annotate(f"n = {int(t['n'])}", (t["n"], t["achieved"]),
+                            xytext=(4, -10), textcoords="offset points", fontsize="small",
+                            color=c, gid="target_label")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(f"{metric_label(metric)} (band: \u00b12 MCSE)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(title="scenario", frameon=False, fontsize="small")
+        if title:
+            ax.set_title(title, loc="left")
+    return ax
+
+
+def plot_oc_heatmap(
+    grid: xr.DataArray,
+    *,
+    metric: str,
+    annotate: bool = True,
+    title: str | None = None,
+    size: Size = "column",
+    ax: Axes | None = None,
+) -> Axes:
+    """Heatmap of one OC over two grid axes (rows = first dim, columns = second dim).
+
+    Parameters
+    ----------
+    grid : xarray.DataArray
+        Exactly two dims, named by their dotted config paths; values in [0, 1] for
+        probabilities (e.g. from :func:`msbayes.report.compute.oc_grid`).
+    metric : str
+    annotate : bool
+        Write each cell's value.
+    title : str, optional
+    size : {"column", "slide"}
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if grid.ndim != 2:
+        raise ValueError(f"grid: need a 2-D DataArray, got dims {grid.dims}")
+    ydim, xdim = grid.dims
+    vals = np.asarray(grid.values, dtype=float)
+    is_prob = metric.startswith("p_")
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        im = ax.imshow(vals, origin="lower", aspect="auto", cmap="cividis",
+                       vmin=0 if is_prob else None, vmax=1 if is_prob else None,
+                       interpolation="nearest", gid="heatmap")
+        ax.set_xticks(np.arange(vals.shape[1]), [f"{v:g}" if isinstance(v, (int, float, np.number))
+                      else str(v) for v in grid[xdim].values])
+        ax.set_yticks(np.arange(vals.shape[0]), [f"{v:g}" if isinstance(v, (int, float, np.number))
+                      else str(v) for v in grid[ydim].values])
+        ax.set_xlabel(axis_label(str(xdim)))
+        ax.set_ylabel(axis_label(str(ydim)))
+        cb = ax.figure.colorbar(im, ax=ax)
+        cb.set_label(metric_label(metric))
+        if annotate:
+            for i in range(vals.shape[0]):
+                for j in range(vals.shape[1]):
+                    v = vals[i, j]
+                    if np.isfinite(v):
+                        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="x-small",
+                                color="white" if (is_prob and v < 0.5) else "black",
+                                gid="cell_label")
+        if title:
+            ax.set_title(title, loc="left")
+    return ax

@@ -1,0 +1,603 @@
+"""Build the report: ``report.html`` (self-contained), ``figures/`` and ``tables/``.
+
+Examples
+--------
+>>> from msbayes.report import build_report
+>>> build_report(fit_dir="results/reanalysis", sim_dir=["results/sims/two_arm"],
+...              out_dir="results/report")  # doctest: +SKIP
+PosixPath('results/report/report.html')
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import os
+import textwrap
+from functools import partial
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..io import atomic_to_csv, atomic_write_text, sha256_file
+from ..plots import (
+    plot_dose_response,
+    plot_effect_posterior,
+    plot_forest,
+    plot_oc_curves,
+    plot_oc_heatmap,
+    plot_ppc,
+    plot_prior_sensitivity,
+)
+from ..plots.style import (
+    axis_label,
+    effect_label,
+    endpoint_label,
+    metric_label,
+    population_label,
+)
+from . import compute
+from .figures import FORMATS, Format, save_figure
+from .inputs import (
+    FitArtefacts,
+    LinkCheck,
+    ReportInputError,
+    ReportMismatchWarning,
+    SimArtefacts,
+    check_link,
+    effect_draws,
+    effect_rows,
+    load_fit,
+    load_sim,
+)
+from .text import (
+    SimView,
+    _md_table,
+    flatten,
+    fmt,
+    oc_table,
+    parse_config_text,
+    statistical_considerations,
+)
+
+__all__ = ["build_report", "FigureRecord"]
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class FigureRecord:
+    stem: str
+    caption: str
+    png: bytes
+
+
+class _Out:
+    """Collects figures and tables as they are written."""
+
+    def __init__(self, out_dir: Path, formats: Sequence[Format], *, slides: bool = False):
+        self.dir = out_dir
+        self.formats = tuple(formats)
+        self.slides = slides
+        self.figures: list[FigureRecord] = []
+
+    def figure(self, make, stem: str, caption: str) -> str:
+        """``make(size)`` draws the figure (Figure or Axes) for ``"column"`` / ``"slide"``."""
+        if isinstance(make, partial):
+            make = (lambda p: (lambda size: p(size=size)))(make)
+        if self.slides:
+            f = make("slide")
+            save_figure(getattr(f, "figure", f), self.dir / "figures", f"{stem}_slide",
+                        formats=self.formats)
+        f = make("column")
+        png, _ = save_figure(getattr(f, "figure", f), self.dir / "figures", stem,
+                             formats=self.formats)
+        rec = FigureRecord(stem, caption, png)
+        self.figures.append(rec)
+        return _figure_html(rec)
+
+    def table(self, df: pd.DataFrame, stem: str) -> None:
+        atomic_to_csv(df, self.dir / "tables" / f"{stem}.csv")
+        atomic_write_text(self.dir / "tables" / f"{stem}.md", _md_table(df.astype(object).where(df.notna(), "")) + "\n")
+
+
+# ---------------------------------------------------------------------------- html helpers
+def _esc(x: object) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _cell(v: object) -> str:
+    if v is None or (not isinstance(v, (str, bytes)) and np.ndim(v) == 0 and pd.isna(v)):
+        return "<td></td>"
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return "<td class='num'></td>"
+        return f"<td class='num'>{_esc(f'{float(v):.3f}')}</td>"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"<td class='num'>{int(v)}</td>"
+    return f"<td>{_esc('' if v is None or (isinstance(v, float) and np.isnan(v)) else v)}</td>"
+
+
+def _html_table(df: pd.DataFrame, *, id: str, cls: str = "", caption: str = "") -> str:
+    head = "".join(f"<th>{_esc(c)}</th>" for c in df.columns)
+    body = []
+    for _, r in df.iterrows():
+        rc = ""
+        if "status" in df.columns and str(r["status"]) in ("prediction", "synthetic"):
+            rc = f" class='{_esc(r['status'])}'"
+        body.append(f"<tr{rc}>" + "".join(_cell(r[c]) for c in df.columns) + "</tr>")
+    cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
+    return (f"<div class='table-wrap'><table id='{_esc(id)}' class='{_esc(cls)}'>{cap}<thead>"
+            f"<tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _figure_html(rec: FigureRecord) -> str:
+    b64 = base64.b64encode(rec.png).decode("ascii")
+    return (f"<figure id='fig-{_esc(rec.stem)}'><img alt='{_esc(rec.caption)}' "
+            f"src='data:image/png;base64,{b64}'><figcaption><b>{_esc(rec.stem)}</b>: "
+            f"{_esc(rec.caption)}</figcaption></figure>")
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(s)).strip("_")
+
+
+# ---------------------------------------------------------------------------- fit section
+def _primary_priors(summary: pd.DataFrame, preferred: str) -> dict[str, str]:
+    out = {}
+    for m, g in summary.groupby("model", sort=False):
+        pri = list(dict.fromkeys(g["prior"]))
+        out[str(m)] = preferred if preferred in pri else pri[0]
+    return out
+
+
+def _prefer_log(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, endpoint) keep the log-ratio scale when several scales were fitted."""
+    keep = []
+    for _, g in summary.groupby(["model", "endpoint"], sort=False):
+        scales = list(dict.fromkeys(g["scale"]))
+        logs = [s for s in scales if str(s).startswith("log")]
+        keep.append(g[g["scale"] == (logs[0] if logs else scales[0])])
+    return pd.concat(keep) if keep else summary
+
+
+def _mcid(rows: pd.DataFrame, endpoint: str, scale: str, meta: dict) -> float | None:
+    """The MCID recorded with the estimand (summary.csv ``mcid``), else fit_meta / default."""
+    if "mcid" in rows.columns:
+        v = pd.to_numeric(rows.loc[(rows["endpoint"] == endpoint) & (rows["scale"] == scale),
+                                   "mcid"], errors="coerce").dropna()
+        if len(v):
+            return float(v.iloc[0])
+    return compute.mcid_for(endpoint, scale, meta)
+
+
+REANALYSIS_COLS = ["model", "prior", "endpoint", "population", "status", "scale", "mean", "sd",
+                   "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk", "flag"]
+
+
+PPC_MAX_ROWS = 40
+
+
+def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[str, list[str]]:
+    s = fit.summary
+    parts = ["<h2 id='reanalysis'>Re-analysis of the previous trial</h2>"]
+    warn: list[str] = []
+    stat = s["status"].astype(str)
+    for _, r in s[stat == "prediction"].drop_duplicates(["endpoint", "population"]).iterrows():
+        parts.append(
+            f"<p class='prediction'>{_esc(population_label(r['population']))} "
+            f"({_esc(endpoint_label(r['endpoint']))}): the effect is a PREDICTION from the "
+            "hierarchical model (between-stratum distribution), not an estimate: no results were "
+            "reported for this stratum.</p>")
+    synth = sorted(set(s.loc[stat == "synthetic", "model"].astype(str)))
+    for m in synth:
+        msg = (f"Model {m} is fitted to SYNTHETIC patient-level data (generated to match the "
+               "published summaries); its results illustrate the method and are not evidence.")
+        parts.append(f"<p class='synthetic'>{_esc(msg)}</p>")
+        warn.append(msg)
+    if "diagnostics_ok" in s:
+        bad = s[s["diagnostics_ok"].astype(str).str.lower() == "false"]
+        if len(bad):
+            warn.append(f"{len(bad)} estimand(s) failed the MCMC diagnostics gate (see the flag "
+                        "column of the re-analysis table).")
+    cols = [c for c in REANALYSIS_COLS if c in s.columns]
+    table = s[cols].copy()
+    out.table(table, "reanalysis")
+    key = effect_rows(s)
+    key = key[[primary.get(str(m)) == str(p) for m, p in zip(key["model"], key["prior"])]]
+    compact = pd.DataFrame({
+        "model": key["model"], "prior": key["prior"],
+        "endpoint": key["endpoint"].map(endpoint_label),
+        "population": key["population"].map(population_label), "status": key["status"],
+        "scale": key["scale"], "mean": key["mean"], "95% CrI": [
+            f"{a:.3f} to {b:.3f}" for a, b in zip(key["q2.5"], key["q97.5"])],
+        "P(benefit)": key["p_benefit"], "P(>MCID)": key["p_mcid"]})
+    for c, lab in (("r_hat", "R-hat"), ("ess_bulk", "bulk ESS")):
+        if c in key:
+            compact[lab] = key[c].round(0).astype("Int64") if c == "ess_bulk" else key[c]
+    out.table(compact, "reanalysis_primary")
+    parts.append("<h3>Posterior summaries</h3>")
+    parts.append(_html_table(compact, id="table-reanalysis", cls="reanalysis",
+                             caption="Treatment effect per stratum (primary prior of each model; "
+                             "all priors and estimands in the full table below). Status "
+                             "'prediction' = stratum not reported."))
+    full_html = ("<details><summary>Full table: every model, prior and estimand "
+                 "(summary.csv)</summary>"
+                 + _html_table(table, id="table-reanalysis-full", cls="reanalysis-full")
+                 + "</details>")
+    # posterior figures
+    parts.append("<h3>Posterior of the treatment effect by EDSS stratum</h3>")
+    sl = _prefer_log(effect_rows(s))
+    for model, prior in primary.items():
+        sub = sl[(sl["model"] == model) & (sl["prior"] == prior)]
+        for (ep, scale), g in sub.groupby(["endpoint", "scale"], sort=False):
+            post = effect_draws(fit, model=model, prior=prior, endpoint=ep)
+            pri = effect_draws(fit, model=model, prior=prior, endpoint=ep, group="prior")
+            pops = [p for p in g["population"] if p in post]
+            if not pops:
+                continue
+            dens = compute.density_table({p: post[p] for p in pops},
+                                         {p: pri[p] for p in pops if p in pri})
+            panels = g.set_index("population").loc[pops, ["status", "p_benefit", "p_mcid"]]
+            panels = panels.reset_index()
+            mcid = _mcid(g, ep, scale, fit.meta)
+            fig = partial(plot_effect_posterior,
+                dens, panels=panels, mcid=mcid, scale=scale,
+                title=f"{endpoint_label(ep)}: model {model}, {prior} prior")
+            mtxt = f"MCID = {mcid:.4f}" if mcid is not None else "no MCID on this scale"
+            parts.append(out.figure(
+                fig, _slug(f"posterior_{model}_{ep}_{prior}"),
+                f"Posterior (solid; dashed = prediction) and prior (dotted) of the treatment "
+                f"effect (x axis: {effect_label(scale)}), model {model}, {prior} prior; "
+                f"grey line = no effect, dashed line = {mtxt}. P(benefit) = P(effect > 0)."))
+    # forest
+    if fit.raw_vs_shrunk is not None and len(fit.raw_vs_shrunk):
+        parts.append("<h3>Published vs hierarchical estimates</h3>")
+        rvs = fit.raw_vs_shrunk
+        for model in dict.fromkeys(rvs["model"]):
+            ft = compute.forest_table(rvs, effect_rows(s), model=model)
+            if ft.empty:
+                continue
+            sc = {r.endpoint: r.scale for r in sl[sl["model"] == model].itertuples()}
+            mc = {ep: _mcid(sl, ep, sc.get(ep, ""), fit.meta) for ep in sc}
+            fig = partial(plot_forest, ft, mcid=mc, scale=sc)
+            parts.append(out.figure(
+                fig, _slug(f"forest_{model}"),
+                f"Published subgroup estimates (black squares, estimate \u00b1 1.96 SE) and "
+                f"hierarchical posterior means with 95% credible intervals by prior, model "
+                f"{model}. Open diamonds = predictions for unreported strata."))
+        out.table(rvs, "raw_vs_shrunk")
+        parts.append(_html_table(rvs, id="table-raw-vs-shrunk", cls="raw-vs-shrunk",
+                                 caption="Published (raw) vs hierarchical (shrunk) estimates"))
+    # sensitivity
+    multi = [m for m, g in sl.groupby("model", sort=False) if g["prior"].nunique() > 1]
+    if multi:
+        parts.append("<h3>Prior sensitivity</h3>")
+        for model in multi:
+            st = compute.sensitivity_table(sl, model=model)
+            sc = {r.endpoint: r.scale for r in sl[sl["model"] == model].itertuples()}
+            mc = {ep: _mcid(sl, ep, sc[ep], fit.meta) for ep in sc}
+            fig = partial(plot_prior_sensitivity, st, mcid=mc, scale=sc)
+            parts.append(out.figure(
+                fig, _slug(f"sensitivity_{model}"),
+                f"Posterior mean and 95% credible interval of the treatment effect under each "
+                f"prior preset, model {model}; dashed line = MCID, grey line = no effect."))
+    if fit.sensitivity is not None:
+        out.table(fit.sensitivity, "sensitivity")
+        parts.append(_html_table(fit.sensitivity, id="table-sensitivity", cls="sensitivity",
+                                 caption="Prior-sensitivity table (sensitivity.csv)"))
+    if fit.ppc is not None and len(fit.ppc):
+        parts.append("<h3>Posterior predictive check</h3>")
+        ppc = fit.ppc
+        for model in dict.fromkeys(ppc["model"]) if "model" in ppc else [None]:
+            sub = ppc if model is None else ppc[ppc["model"] == model]
+            if "prior" in sub and model in primary:
+                sub = sub[sub["prior"] == primary[model]]
+            if sub.empty:
+                continue
+            if len(sub) > PPC_MAX_ROWS:
+                parts.append(f"<p class='note'>Posterior predictive check of model "
+                             f"{_esc(model)}: {len(sub)} observed values (patient level), "
+                             "not plotted; see tables/ppc.csv.</p>")
+                continue
+            try:
+                pt = compute.ppc_table(sub.reset_index(drop=True))
+            except ValueError as exc:
+                warn.append(f"ppc.csv not plotted: {exc}")
+                break
+            fig = partial(plot_ppc, pt)
+            pr = f", {primary.get(model)} prior" if model in primary else ""
+            parts.append(out.figure(
+                fig, _slug(f"ppc_{model}") if model else "ppc",
+                f"Posterior predictive check, model {model}{pr}: observed summary statistics "
+                "(crosses) against their 95% posterior predictive intervals (bars) and "
+                "predictive means (ticks)."))
+        out.table(ppc, "ppc")
+    parts.append(full_html)
+    return "\n".join(parts), warn
+
+
+# ---------------------------------------------------------------------------- sim section
+def _view(sim: SimArtefacts) -> SimView:
+    ds = sim.ds
+    axes = [str(d) for d in ds.dims if d not in ("scenario", "dose")]
+    x = "design.n_per_arm" if "design.n_per_arm" in axes else next(
+        (a for a in axes if np.issubdtype(ds[a].dtype, np.number)), None)
+    fixed = compute.default_slice(ds, keep=[x] if x else [])
+    return SimView(sim, x_axis=x, fixed=fixed)
+
+
+def _scenario_labels(ds) -> dict[str, str]:
+    """Legend names: design-prior scenarios marked (their P(go) is an assurance)."""
+    out = {}
+    for s in ds["scenario"].values:
+        kind = ""
+        if "scenario_kind" in ds.coords:
+            kind = str(np.ravel(ds["scenario_kind"].sel(scenario=s).values)[0])
+        out[str(s)] = f"{s} (design prior)" if kind == "design_prior" else str(s)
+    return out
+
+
+def _oc_var_for(metric: str, ds) -> str:
+    if metric in ds:
+        return metric
+    if metric in ("power", "assurance", "type1", "type_i_error"):
+        return "p_reject" if "p_reject" in ds else "p_go"
+    return "p_go"
+
+
+def _targets(sim: SimArtefacts, var: str, fixed: dict) -> pd.DataFrame | None:
+    ss = sim.sample_size
+    if ss is None or ss.empty:
+        return None
+    rows = []
+    for _, r in ss.iterrows():
+        if _oc_var_for(str(r["metric"]), sim.ds) != var:
+            continue
+        ok = all(np.isclose(float(r[k]), float(v)) for k, v in fixed.items()
+                 if k in ss.columns and pd.notna(r[k]))
+        if ok:
+            rows.append({"group": r["scenario"], "target": r["target"], "n": r["n_per_arm"],
+                         "achieved": r["achieved"]})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _sim_html(view: SimView, link: LinkCheck, out: _Out) -> str:
+    sim, ds = view.sim, view.sim.ds
+    name = _slug(sim.name)
+    parts = [f"<h2 id='sim-{_esc(name)}'>Next-trial design: {_esc(sim.name)}</h2>"]
+    if link.status == "mismatch":
+        parts.append(f"<div class='warning mismatch'>{_esc(link.message)}</div>")
+    elif link.message:
+        parts.append(f"<p class='note'>{_esc(link.message)}</p>")
+    slice_txt = view.slice_text()
+    if slice_txt:
+        parts.append(f"<p>Figures and tables below are at {_esc(slice_txt)} (the middle value "
+                     "of each other grid axis); the full grid is in oc.csv / oc.nc.</p>")
+    if sim.sample_size is not None:
+        out.table(sim.sample_size, f"sample_size_{name}")
+        parts.append("<h3>Sample size</h3>")
+        parts.append(_html_table(sim.sample_size, id=f"table-sample-size-{name}",
+                                 cls="sample-size", caption="Smallest n per arm meeting each "
+                                 "target (sample_size.csv); achieved value with its MCSE"))
+    ot = oc_table(view)
+    out.table(ot, f"oc_{name}")
+    parts.append("<h3>Operating characteristics</h3>")
+    parts.append(_html_table(ot, id=f"table-oc-{name}", cls="oc",
+                             caption="Operating characteristics: value (MCSE)"))
+    if view.x_axis:
+        for var in ("p_go", "p_reject", "p_correct_dose"):
+            if var not in ds or view.x_axis not in ds[var].dims:
+                continue
+            fx = {k: v for k, v in view.fixed.items() if k in ds[var].dims}
+            cur = compute.oc_curves(ds, var, x=view.x_axis, fixed=fx)
+            tg = _targets(sim, var, fx)
+            names = _scenario_labels(ds)
+            cur["group"] = cur["group"].map(lambda g: names.get(str(g), str(g)))
+            if tg is not None:
+                tg["group"] = tg["group"].map(lambda g: names.get(str(g), str(g)))
+            ax = partial(plot_oc_curves, cur, metric=var, x_label=axis_label(view.x_axis), targets=tg,
+                                title=f"{metric_label(var)}" + (f" at {slice_txt}" if slice_txt else ""))
+            cap = (f"{metric_label(var)} against {axis_label(view.x_axis)}, one line per scenario "
+                   "(under a design-prior scenario the curve is the assurance); shaded bands "
+                   "are \u00b12 Monte Carlo standard errors.")
+            if tg is not None:
+                cap += " Stars mark the smallest n meeting the target (dotted line)."
+            parts.append(out.figure(ax, f"{name}_{var}_vs_n", cap))
+    axes = [d for d in ds["p_go"].dims if d not in ("scenario", "dose")]
+    if view.x_axis and len(axes) >= 2:
+        other = next(a for a in axes if a != view.x_axis)
+        fx = {k: v for k, v in view.fixed.items() if k != other}
+        for s in ds["scenario"].values:
+            grid = compute.oc_grid(ds, "p_go", rows=other, cols=view.x_axis,
+                                   fixed={**fx, "scenario": s})
+            ax = partial(plot_oc_heatmap, grid, metric="p_go", title=f"P(go), scenario {s}")
+            parts.append(out.figure(ax, _slug(f"{name}_heatmap_p_go_{s}"),
+                                    f"P(go) over {axis_label(other)} and {axis_label(view.x_axis)}, "
+                                    f"scenario {s}."))
+    if "p_select" in ds and "dose" in ds["p_select"].dims:
+        fx = {k: v for k, v in view.fixed.items() if k in ds["p_select"].dims}
+        if view.x_axis and view.x_axis in ds["p_select"].dims:
+            xs = ds[view.x_axis].values
+            fx[view.x_axis] = xs[(len(xs) - 1) // 2].item()
+        sel = compute.selection_table(ds, fixed=fx)
+        band = None
+        dr = sim.dose_response
+        band_note = "from dose_response.csv"
+        if dr is None or not len(dr):
+            try:
+                files = json.loads(str(sim.provenance.get("fit_posterior_files", "[]") or "[]"))
+                dr, band_note = compute.dose_response_draws(
+                    parse_config_text(sim.provenance.get("config_text")), fixed=view.fixed,
+                    fit_files=files, seed=abs(int(sim.provenance.get("seed", 0) or 0)))
+            except Exception as exc:  # noqa: BLE001 - the figure is still drawn without (a)
+                dr, band_note = None, f"design-prior curves not reconstructed ({exc})"
+        if dr is not None and len(dr):
+            if {"lower", "median", "upper"} <= set(dr.columns):
+                band = dr
+            else:
+                band = compute.credible_band(dr)
+        scale = str(ds.attrs.get("scale", "")) or "log_speed_ratio"
+        cfg_mcid = None
+        flat = flatten(parse_config_text(sim.provenance.get("config_text")))
+        if isinstance(flat.get("endpoint.mcid"), (int, float)):
+            cfg_mcid = float(flat["endpoint.mcid"])
+        if isinstance(flat.get("endpoint.scale"), str):
+            scale = flat["endpoint.scale"]
+        units = str(ds["dose"].attrs.get("units", "") or "") if "dose" in ds.coords else ""
+        metric = str(ds["dose"].attrs.get("dose_metric", "") or "") if "dose" in ds.coords else ""
+        dose_label = textwrap.fill(f"dose: {units}" if units else f"dose ({metric})" if metric
+                                   else "dose", 48)
+        fig = partial(plot_dose_response, band, sel, scale=scale, mcid=cfg_mcid,
+                      dose_label=dose_label)
+        at = ", ".join(f"{k} = {fmt(v)}" for k, v in fx.items())
+        parts.append(out.figure(fig, f"{name}_dose_response",
+                                "(a) Dose-response curves of the design prior: pointwise median and "
+                                f"95% credible band ({band_note}); (b) probability that each dose "
+                                "is selected, "
+                                f"per scenario, \u00b12 MCSE" + (f", at {at}" if at else "") + "."))
+        out.table(sel, f"dose_selection_{name}")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------- provenance
+def _provenance_table(fit: FitArtefacts | None, sims: Sequence[SimArtefacts],
+                      links: Sequence[LinkCheck]) -> pd.DataFrame:
+    rows = []
+    if fit is not None:
+        p = fit.provenance
+        rows.append({"artefact": "fit posterior.nc", "path": str(fit.posterior_path),
+                     "file sha256": fit.posterior_sha256, "msbayes version": p.get("msbayes_version", ""),
+                     "config sha256": p.get("config_sha256", ""), "data sha256": p.get("data_sha256", ""),
+                     "seed": p.get("seed", ""), "created (UTC)": p.get("created_utc", ""),
+                     "link to fit": ""})
+    for sim, link in zip(sims, links):
+        p = sim.provenance
+        rows.append({"artefact": f"sim {sim.name} oc.nc", "path": str(sim.path / "oc.nc"),
+                     "file sha256": sha256_file(sim.path / "oc.nc"), "msbayes version": p.get("msbayes_version", ""),
+                     "config sha256": p.get("config_sha256", ""), "data sha256": p.get("data_sha256", ""),
+                     "seed": p.get("seed", ""), "created (UTC)": p.get("created_utc", ""),
+                     "link to fit": link.status})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- entry point
+def build_report(
+    *,
+    fit_dir: PathLike | None = None,
+    sim_dir: PathLike | Sequence[PathLike] | None = None,
+    out_dir: PathLike,
+    sim_dirs: Sequence[PathLike] | None = None,
+    formats: Sequence[Format] = ("png", "svg", "pdf"),
+    primary_prior: str = "neutral",
+    on_mismatch: Literal["warn", "error"] = "warn",
+    title: str = "msbayes report: re-analysis and next-trial design",
+    slides: bool = False,
+) -> Path:
+    """Write ``out_dir/report.html``, ``out_dir/figures/`` and ``out_dir/tables/``.
+
+    Parameters
+    ----------
+    fit_dir : path or None
+        A ``msbayes fit`` output dir (``posterior.nc``, ``summary.csv``, ...).
+    sim_dir : path, sequence of paths, or None
+        One or more ``msbayes simulate`` output dirs (``oc.nc``, ``sample_size.csv``, ...).
+    out_dir : path
+        Where to write; created if missing.
+    sim_dirs : sequence of paths, optional
+        Alias of ``sim_dir`` for several runs (both may be given; their union is used).
+    formats : sequence of {"png", "svg", "pdf"}
+        Figure file formats (the HTML always embeds PNG).
+    primary_prior : str
+        The prior whose posterior is drawn and quoted per model (falls back to the model's
+        first prior).
+    on_mismatch : {"warn", "error"}
+        A sim run made from a different fit than ``fit_dir`` (hash mismatch): ``"warn"``
+        (default) emits :class:`ReportMismatchWarning` and a red box in the report;
+        ``"error"`` raises :class:`ReportInputError` before anything is written.
+    title : str
+    slides : bool
+        Also write every figure at slide size (16:9) as ``figures/<name>_slide.*``.
+
+    Returns
+    -------
+    Path of ``report.html``.
+
+    Raises
+    ------
+    ReportInputError
+        Neither input given, a required file missing or malformed, an unknown format.
+    """
+    if fit_dir is None and not sim_dir and not sim_dirs:
+        raise ReportInputError("give at least one of --fit DIR or --sim DIR")
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ReportInputError(f"formats: unknown {bad}; allowed: {list(FORMATS)}")
+    if on_mismatch not in ("warn", "error"):
+        raise ReportInputError(f"on_mismatch must be 'warn' or 'error', got {on_mismatch!r}")
+    all_sims: list[PathLike] = ([] if sim_dir is None else [sim_dir]
+                                if isinstance(sim_dir, (str, os.PathLike)) else list(sim_dir))
+    all_sims += [d for d in (sim_dirs or ()) if d not in all_sims]
+    fit = load_fit(fit_dir) if fit_dir is not None else None
+    sims = [load_sim(d) for d in all_sims]
+    names = [s.name for s in sims]
+    if len(set(names)) != len(names):
+        raise ReportInputError(f"sim dirs must have distinct names, got {names}")
+    links = [check_link(fit, s) for s in sims]
+    mism = [lk for lk in links if lk.status == "mismatch"]
+    if mism and on_mismatch == "error":
+        raise ReportInputError("\n".join(lk.message for lk in mism))
+    for lk in mism:
+        warnings.warn(lk.message, ReportMismatchWarning, stacklevel=2)
+
+    out_path = Path(out_dir)
+    out_path.mkdir(parents=True, exist_ok=True)
+    out = _Out(out_path, formats, slides=slides)
+    warn_msgs = [lk.message for lk in mism]
+    notes = list(fit.notes if fit else ()) + [n for s in sims for n in s.notes]
+    notes += [lk.message for lk in links if lk.status == "unverifiable"]
+    body = []
+    primary = _primary_priors(fit.summary, primary_prior) if fit is not None else {}
+    if fit is not None:
+        h, w = _fit_html(fit, out, primary)
+        body.append(h)
+        warn_msgs += w
+    views = [_view(s) for s in sims]
+    for v, lk in zip(views, links):
+        body.append(_sim_html(v, lk, out))
+
+    text = statistical_considerations(fit, views, links, primary=primary)
+    atomic_write_text(out_path / "statistical_considerations.md", text)
+    body.append("<h2 id='statistical-considerations'>Statistical considerations (for pasting)</h2>"
+                "<p>Generated from the artefacts listed under Provenance; every number is read "
+                "from them. Also saved as <code>statistical_considerations.md</code>.</p>"
+                f"<pre class='considerations' id='considerations-text'>{_esc(text)}</pre>")
+    prov = _provenance_table(fit, sims, links)
+    out.table(prov, "provenance")
+    body.append("<h2 id='provenance'>Provenance</h2>"
+                + _html_table(prov, id="table-provenance", cls="provenance",
+                              caption="Each artefact's msbayes version, config and data hashes, "
+                              "and seed"))
+    if notes:
+        body.append("<h2 id='notes'>Notes on the inputs</h2><ul>"
+                    + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
+
+    warn_html = "".join(f"<div class='warning'>{_esc(m)}</div>" for m in warn_msgs)
+    tpl = Template(resources.files("msbayes.report").joinpath("templates/report.html")
+                   .read_text(encoding="utf-8"))
+    page = tpl.substitute(
+        title=_esc(title), version=_esc(__version__),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        warnings=warn_html, body="\n".join(body))
+    return atomic_write_text(out_path / "report.html", page)

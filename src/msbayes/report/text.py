@@ -1,0 +1,361 @@
+"""The "statistical considerations" text block, generated from the artefacts only.
+
+Every number in the text is read from an artefact (summary.csv, oc.nc and its config text,
+sample_size.csv, attrs); nothing is typed in here. The text is Markdown, for pasting into a
+proposal, protocol or statistical analysis plan.
+
+Examples
+--------
+>>> from msbayes.report.text import fmt
+>>> fmt(0.81234, 3), fmt(60, 3), fmt(1.0, 2)
+('0.812', '60', '1.00')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..plots.style import effect_label, endpoint_label, metric_label, population_label
+from .inputs import FitArtefacts, LinkCheck, SimArtefacts, effect_rows
+
+__all__ = ["fmt", "statistical_considerations", "parse_config_text", "flatten", "oc_table",
+           "SimView"]
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    """Format a number for the text: integers as integers, floats with ``digits`` decimals."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.{digits}f}"
+    return str(v)
+
+
+def parse_config_text(text: str | None) -> dict[str, Any]:
+    """The config a sim artefact records (``config_text`` attr), parsed with the safe loader."""
+    if not text:
+        return {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings to dotted keys (lists kept as values)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def _val(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_val(x) for x in v)
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+class SimView:
+    """What the report shows of one sim run: the slice of the grid and the axes used."""
+
+    def __init__(self, sim: SimArtefacts, *, x_axis: str | None, fixed: dict[str, Any]):
+        self.sim = sim
+        self.x_axis = x_axis
+        self.fixed = fixed
+
+    def slice_text(self) -> str:
+        if not self.fixed:
+            return ""
+        return ", ".join(f"{k} = {fmt(v)}" for k, v in self.fixed.items())
+
+
+def oc_table(view: SimView, *, digits: int = 3) -> pd.DataFrame:
+    """OC table at the view's slice: one row per scenario x n (x axis), value (MCSE) columns."""
+    ds = view.sim.ds.sel(view.fixed) if view.fixed else view.sim.ds
+    metrics = [m for m in ("p_go", "p_nogo", "p_consider", "p_reject", "p_correct_dose")
+               if m in ds and set(ds[m].dims) <= {"scenario", view.x_axis}]
+    rows = []
+    xs = ds[view.x_axis].values if view.x_axis else [None]
+    for s in ds["scenario"].values:
+        for x in xs:
+            sel = {"scenario": s} | ({view.x_axis: x} if view.x_axis else {})
+            r: dict[str, Any] = {"scenario": str(s)}
+            if "scenario_kind" in ds.coords:
+                r["kind"] = str(np.ravel(ds["scenario_kind"].sel(scenario=s).values)[0])
+            if "true_effect" in ds.coords:
+                te = ds["true_effect"].sel({k: v for k, v in sel.items()
+                                            if k in ds["true_effect"].dims})
+                r["true effect"] = fmt(float(np.ravel(te.values)[0]), digits)
+            if view.x_axis:
+                r["n per arm" if view.x_axis == "design.n_per_arm" else view.x_axis] = fmt(x.item())
+            for m in metrics:
+                v = float(ds[m].sel(sel).item())
+                mc = f"{m}_mcse"
+                txt = fmt(v, digits)
+                if mc in ds:
+                    txt += f" ({fmt(float(ds[mc].sel(sel).item()), digits)})"
+                r[f"{metric_label(m)} (MCSE)"] = txt
+            rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(str(r[c]) for c in df.columns) + " |")
+    return "\n".join(lines)
+
+
+_RULE_WORDS = {
+    "p_benefit": ("P(effect > 0)", "\u2265"),
+    "p_mcid": ("P(effect > MCID)", "\u2265"),
+    "p_mcid_below": ("P(effect > MCID)", "<"),
+    "p_benefit_below": ("P(effect > 0)", "<"),
+}
+
+
+def _decision_text(dec: Mapping[str, Any]) -> str:
+    parts = []
+    rule = dec.get("rule")
+    for outcome, crit in dec.items():
+        if outcome == "rule":
+            continue
+        if isinstance(crit, Mapping):
+            conds = []
+            for k, v in crit.items():
+                word, op = _RULE_WORDS.get(k, (k, "="))
+                conds.append(f"{word} {op} {_val(v)}")
+            parts.append(f"{outcome.replace('_', '-')} if " + " and ".join(conds))
+        else:
+            parts.append(f"{outcome} = {_val(crit)}")
+    txt = "; ".join(parts) + ("; otherwise consider" if parts else "")
+    return f"({rule}) {txt}" if rule else txt
+
+
+def _interval_level(summary: pd.DataFrame) -> str:
+    lo = [c for c in summary.columns if c.startswith("q") and c[1:].replace(".", "").isdigit()]
+    vals = sorted(float(c[1:]) for c in lo)
+    if len(vals) >= 2:
+        return fmt(vals[-1] - vals[0], 0) if (vals[-1] - vals[0]).is_integer() else fmt(vals[-1] - vals[0], 1)
+    return ""
+
+
+def _fit_section(fit: FitArtefacts, primary: Mapping[str, str]) -> list[str]:
+    s = effect_rows(fit.summary)
+    lvl = _interval_level(s)
+    out = ["## Re-analysis of the previous trial", ""]
+    models = list(dict.fromkeys(s["model"]))
+    priors = list(dict.fromkeys(s["prior"]))
+    out.append(f"Bayesian re-analysis (models: {', '.join(models)}; priors: "
+               f"{', '.join(priors)}). Posterior summaries are means with {lvl}% credible "
+               "intervals (CrI); P(benefit) = P(effect > 0).")
+    mc = fit.meta.get("mcid") if isinstance(fit.meta.get("mcid"), Mapping) else {}
+    if mc:
+        out.append("MCIDs on the analysis scale (fit_meta.json): "
+                   + "; ".join(f"{endpoint_label(k)} {fmt(v, 4)}" for k, v in mc.items()
+                               if isinstance(v, (int, float))) + ".")
+    out.append("")
+    for model in models:
+        prior = primary.get(model, "")
+        sub = s[(s["model"] == model) & (s["prior"] == prior)]
+        if sub.empty:
+            continue
+        synthetic = (sub["status"] == "synthetic").any()
+        head = f"**Model {model}, {prior} prior.**"
+        if synthetic:
+            head += (" SYNTHETIC DATA: this model is fitted to synthetic patient-level data; its "
+                     "results illustrate the method and are not evidence about the therapy.")
+        out.append(head)
+        for _, r in sub.iterrows():
+            st = str(r["status"])
+            pre = (" PREDICTION, not an estimate (no results were reported for this stratum; "
+                   "the effect comes from the between-stratum distribution):"
+                   if st == "prediction" else "")
+            mcid_txt = (f", P(effect > MCID) = {fmt(r['p_mcid'], 2)}"
+                        if pd.notna(r["p_mcid"]) else "")
+            out.append(
+                f"- {endpoint_label(r['endpoint'])}, {population_label(r['population'])} "
+                f"[{effect_label(r['scale'])}]:{pre} mean {fmt(r['mean'], 2)} ({lvl}% CrI "
+                f"{fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)}), P(benefit) = "
+                f"{fmt(r['p_benefit'], 2)}{mcid_txt}.")
+        out.append("")
+    # prior sensitivity
+    sens_lines = []
+    for model in models:
+        ms = s[s["model"] == model]
+        if ms["prior"].nunique() < 2:
+            continue
+        pri = list(dict.fromkeys(ms["prior"]))
+        for (ep, pop, sc), g in ms.groupby(["endpoint", "population", "scale"], sort=False):
+            g = g.set_index("prior").reindex(pri)
+            sens_lines.append(
+                f"- {model}, {endpoint_label(ep)}, {population_label(pop)}: posterior mean "
+                + " / ".join(fmt(v, 2) for v in g["mean"]) + "; P(benefit) "
+                + " / ".join(fmt(v, 2) for v in g["p_benefit"]) + f" under the {' / '.join(pri)} priors.")
+    if sens_lines:
+        out += ["**Prior sensitivity.**", *sens_lines, ""]
+    # diagnostics
+    diag = []
+    if "r_hat" in s:
+        diag.append(f"largest R-hat {fmt(s['r_hat'].max(), 3)}")
+    if "ess_bulk" in s:
+        diag.append(f"smallest bulk ESS {fmt(int(np.floor(s['ess_bulk'].min())))}")
+    if "n_divergences" in s:
+        diag.append(f"divergent transitions {fmt(int(s['n_divergences'].sum()))}")
+    bad = s[s["diagnostics_ok"].astype(str).str.lower() == "false"] if "diagnostics_ok" in s else s.iloc[:0]
+    line = "**MCMC diagnostics:** " + ", ".join(diag) + "."
+    if len(bad):
+        line += (" WARNING: estimands failing the diagnostics gate: "
+                 + "; ".join(f"{r.model}/{r.prior}/{r.endpoint}/{r.population}"
+                             for r in bad.itertuples()) + ".")
+    out += [line, ""]
+    return out
+
+
+def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
+                 primary: Mapping[str, str]) -> list[str]:
+    sim = view.sim
+    cfg = parse_config_text(sim.provenance.get("config_text"))
+    flat = flatten({k: v for k, v in cfg.items() if k not in ("scenarios", "grid", "decision")})
+    name = cfg.get("name", sim.name)
+    out = [f"## Next-trial design: {name}", ""]
+    des = cfg.get("design", {}) if isinstance(cfg.get("design"), Mapping) else {}
+    bits = []
+    if des.get("type"):
+        bits.append(f"design type {des['type']}")
+    if des.get("arms"):
+        bits.append(f"arms {_val(des['arms'])}")
+    if des.get("doses"):
+        bits.append(f"doses {_val(des['doses'])}")
+    if des.get("allocation"):
+        bits.append("allocation " + ":".join(_val(a) for a in des["allocation"]))
+    ana = cfg.get("analysis", {}) if isinstance(cfg.get("analysis"), Mapping) else {}
+    if ana.get("method"):
+        bits.append(f"analysis {ana['method']}")
+    if bits:
+        out.append("**Design.** " + "; ".join(bits) + ".")
+    grid_axes = [d for d in sim.ds.dims if d not in ("scenario", "dose")]
+    if grid_axes:
+        gtxt = "; ".join(f"{d} in {{{', '.join(fmt(v.item()) for v in sim.ds[d].values)}}}"
+                         for d in grid_axes)
+        out.append(f"Grid of designs and assumptions: {gtxt}; scenarios: "
+                   f"{', '.join(map(str, sim.ds['scenario'].values))}.")
+    if "n_sims" in sim.ds:
+        ns = np.asarray(sim.ds["n_sims"].values).ravel()
+        nt = fmt(int(ns.min())) if ns.min() == ns.max() else f"{fmt(int(ns.min()))}\u2013{fmt(int(ns.max()))}"
+        out.append(f"Simulated trials per grid cell: {nt} (seed {fmt(sim.provenance.get('seed'))});"
+                   " Monte Carlo standard errors (MCSE) are given with every operating characteristic.")
+    out.append("")
+    # assumptions with sources
+    cfg_src = f"config of sim {sim.name} (sha256 {str(sim.provenance.get('config_sha256', ''))[:12]})"
+    rows = []
+    for k, v in flat.items():
+        if k in ("name", "seed") or k.startswith(("simulation.", "design.type", "design.arms",
+                                                   "analysis.method")):
+            continue
+        if k in sim.ds.dims:
+            v = f"{_val(v)} (grid: {', '.join(fmt(x.item()) for x in sim.ds[k].values)})"
+        rows.append({"assumption": k, "value": _val(v), "source": f"`{k}` in {cfg_src}"})
+    scen = cfg.get("scenarios") or {}
+    if isinstance(scen, list):  # list form: [{name: ..., ...}, ...]
+        scen = {str(x.get("name")): {k: v for k, v in x.items() if k != "name"}
+                for x in scen if isinstance(x, Mapping)}
+    for sname, spec in scen.items():
+        sname = "null" if sname is None else str(sname)  # YAML reads a bare `null:` key as None
+        if isinstance(spec, Mapping) and "from_fit" in spec:
+            src = f"re-analysis posterior `{spec.get('from_fit')}`"
+            if link.status == "match":
+                src += f" (sha256 {str(sim.provenance.get('fit_posterior_sha256'))[:12]}, verified)"
+            elif link.status == "mismatch":
+                src += " (MISMATCH: not the fit in this report)"
+            desc = ", ".join(f"{k} {v}" for k, v in spec.items() if k != "from_fit")
+            if fit is not None and link.status == "match":
+                m = fit.summary
+                hit = m[(m["model"] == spec.get("model")) & (m["prior"] == spec.get("prior"))
+                        & (m["endpoint"] == spec.get("endpoint"))
+                        & (m["population"] == spec.get("population"))]
+                if len(hit):
+                    r = hit.iloc[0]
+                    desc += (f"; posterior mean {fmt(r['mean'], 2)} ({_interval_level(m)}% CrI "
+                             f"{fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)})")
+            rows.append({"assumption": f"scenario {sname} (design prior)", "value": desc,
+                         "source": src})
+        elif isinstance(spec, Mapping):
+            rows.append({"assumption": f"scenario {sname} (fixed)",
+                         "value": ", ".join(f"{k} {_val(v)}" for k, v in spec.items()),
+                         "source": f"`scenarios.{sname}` in {cfg_src}"})
+    if rows:
+        out += ["**Assumptions and their sources.**", "", _md_table(pd.DataFrame(rows)), ""]
+    if isinstance(cfg.get("decision"), Mapping):
+        out += [f"**Decision rule.** {_decision_text(cfg['decision'])} (`decision` in {cfg_src}).", ""]
+    # OC table
+    ttl = "**Operating characteristics**"
+    if view.slice_text():
+        ttl += f" (at {view.slice_text()})"
+    out += [ttl + "; value (MCSE):", "", _md_table(oc_table(view)), ""]
+    ss = sim.sample_size
+    if ss is not None and len(ss):
+        extra = [c for c in ss.columns if c not in ("scenario", "metric", "target", "n_per_arm",
+                                                    "achieved", "achieved_mcse", "reached",
+                                                    "n_evaluations")]
+        out.append("**Sample size.** Smallest n per arm meeting each target:")
+        for _, r in ss.iterrows():
+            at = ", ".join(f"{c} = {fmt(r[c])}" for c in extra if pd.notna(r[c]))
+            reached = str(r.get("reached", True)).lower() not in ("false", "0")
+            if pd.isna(r["n_per_arm"]):
+                out.append(f"- scenario {r['scenario']}, {r['metric']} \u2265 "
+                           f"{fmt(r['target'], 2)}: no sample size found"
+                           + (f" at {at}" if at else "") + ".")
+                continue
+            head = "n = " if reached else "NOT REACHED; largest n tried = "
+            out.append(f"- scenario {r['scenario']}, {r['metric']} \u2265 {fmt(r['target'], 2)}: "
+                       f"{head}{fmt(int(r['n_per_arm']))} per arm (achieved {fmt(r['achieved'], 3)}, "
+                       f"MCSE {fmt(r['achieved_mcse'], 4)})" + (f" at {at}" if at else "") + ".")
+        out.append("")
+    if link.status == "mismatch":
+        out += [f"WARNING: {link.message}", ""]
+    return out
+
+
+def statistical_considerations(
+    fit: FitArtefacts | None,
+    views: Sequence[SimView],
+    links: Sequence[LinkCheck],
+    *,
+    primary: Mapping[str, str],
+) -> str:
+    """Markdown text: re-analysis, design, assumptions with sources, decision rule, OCs.
+
+    Parameters
+    ----------
+    fit : FitArtefacts or None
+    views : sequence of SimView
+        One per sim dir, with the grid slice the report shows.
+    links : sequence of LinkCheck
+        The fit-sim link check of each view.
+    primary : mapping model -> prior
+        The prior whose results are quoted for each model.
+    """
+    out = ["# Statistical considerations", ""]
+    if fit is not None:
+        out += _fit_section(fit, primary)
+    for v, link in zip(views, links):
+        out += _sim_section(v, link, fit, primary)
+    return "\n".join(out).rstrip() + "\n"
