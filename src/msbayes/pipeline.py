@@ -114,7 +114,7 @@ def run_pipeline(
             isinstance(s, dict) and "from_fit" in s for s in (sraw.get("scenarios") or {}).values()
         )
         if not needs_fit:
-            validate_sim_config(sraw, source=str(st.config), base_dir=(root / st.config).parent)
+            validate_sim_config(sraw, source=str(st.config), base_dir=root)
         sims.append((st, sraw, stext, needs_fit))
 
     out: dict[str, Path] = {}
@@ -133,7 +133,7 @@ def run_pipeline(
 
         t1 = time.perf_counter()
         sim_out = root / st.out
-        run_grid(sraw, config_text=stext, out_dir=sim_out, backend=backend, n_jobs=n_jobs, quiet=quiet, base_dir=(root / st.config).parent, force=True)
+        run_grid(sraw, config_text=stext, out_dir=sim_out, backend=backend, n_jobs=n_jobs, quiet=quiet, base_dir=root, force=True)
         sim_dirs.append(sim_out)
         _say(quiet, f"[simulate] {st.config} done in {time.perf_counter() - t1:.0f} s -> {sim_out}")
     if sim_dirs:
