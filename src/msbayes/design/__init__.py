@@ -1,0 +1,3 @@
+"""Simulation configs (SimConfig), endpoint model, scenarios and design priors."""
+
+__all__: list[str] = []

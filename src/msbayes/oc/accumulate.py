@@ -1,0 +1,283 @@
+"""Additive accumulation of per-trial outcomes into operating characteristics with MCSE.
+
+Chunk functions (two-arm and dose-finding) return a dict of per-trial arrays with these
+**standard outcome keys** (all optional, each of length ``n`` = trials in the chunk):
+
+==============  ==========  =====================================================================
+key             dtype       meaning -> OC produced by :meth:`Accumulator.finalize`
+==============  ==========  =====================================================================
+``go``          bool        go decision -> ``p_go`` (power / type I / assurance)
+``nogo``        bool        no-go decision -> ``p_nogo``; with ``go``: ``p_consider``
+``reject``      bool        frequentist test rejects H0 -> ``p_reject``
+``failed``      bool        trial not analysable -> ``p_failed``
+``est``         float       effect estimate (NaN = none) -> ``mean_est``, ``bias``, ``rmse``
+``true``        float       true effect of that trial -> ``mean_true`` (and the errors above)
+``n_total``     float       randomized sample size -> ``expected_n``
+``selected``    int         selected dose index, -1 = none (needs ``n_doses``) -> ``p_select``
+                            (array over doses) and ``p_select_none``
+``correct``     bool        correct dose selected -> ``p_correct_dose``
+``td_est``      float       estimated target dose / MED (NaN = none) -> ``td_bias``, ``td_rmse``
+``td_true``     float       true target dose (NaN allowed); pairs with a NaN -> ``p_td_missing``
+==============  ==========  =====================================================================
+
+Any other bool key ``k`` gives ``p_k``; any other float key gives ``mean_k`` (finite values).
+Every OC ``x`` comes with ``x_mcse``: sqrt(p(1-p)/N) for proportions, sd/sqrt(N) for means and
+bias, and the delta method for RMSE (``mcse(MSE) / (2 RMSE)``, using the fourth moment of the
+errors).
+
+Sums are kept per chunk and added with :func:`math.fsum` when finalizing, so the result does
+not depend on the order in which chunks are merged: a cell grown chunk by chunk equals the
+cell computed at once, bit for bit. Merging two accumulators that share a chunk index is an
+error (it would double count).
+
+Examples
+--------
+>>> import numpy as np
+>>> from msbayes.oc.accumulate import Accumulator
+>>> a, b = Accumulator(), Accumulator()
+>>> a.add({"go": np.array([True, False, True, True])}, chunk=0)
+>>> b.add({"go": np.array([False, False])}, chunk=1)
+>>> r = Accumulator.from_dict(a.merge(b).to_dict()).finalize()
+>>> r["p_go"], r["n_sims"]
+(0.5, 6)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Accumulator", "STANDARD_KEYS"]
+
+STANDARD_KEYS = ("go", "nogo", "reject", "failed", "est", "true", "n_total", "selected", "correct", "td_est", "td_true")
+_BOOL_NAMES = {"go": "p_go", "nogo": "p_nogo", "reject": "p_reject", "failed": "p_failed", "correct": "p_correct_dose"}
+_FORMAT = "msbayes.Accumulator/1"
+
+
+def _f(x) -> float:
+    return float(x)
+
+
+class Accumulator:
+    """Sufficient sums of per-trial outcomes, stored per chunk.
+
+    Methods
+    -------
+    add(outcomes, *, chunk=None, n_doses=None)
+        Add one chunk of per-trial outcomes.
+    merge(other) -> Accumulator
+        New accumulator with both sets of chunks (chunk indices must not overlap).
+    finalize() -> dict
+        OCs and their MCSEs (see module docstring).
+    to_dict() / from_dict(d)
+        JSON-able round trip (exact floats).
+    """
+
+    def __init__(self, *, n_doses: int | None = None):
+        self._parts: dict[int, dict[str, Any]] = {}
+        self.n_doses = n_doses
+
+    # ------------------------------------------------------------------ building
+    @property
+    def n(self) -> int:
+        """Number of trials accumulated."""
+        return int(sum(p["n"] for p in self._parts.values()))
+
+    @property
+    def chunks(self) -> dict[int, int]:
+        """Chunk index -> number of trials in it."""
+        return {k: int(self._parts[k]["n"]) for k in sorted(self._parts)}
+
+    def add(self, outcomes: dict[str, np.ndarray], *, chunk: int | None = None, n_doses: int | None = None) -> None:
+        """Add one chunk's per-trial outcomes (all arrays the same length)."""
+        if chunk is None:
+            chunk = max(self._parts, default=-1) + 1
+        chunk = int(chunk)
+        if chunk in self._parts:
+            raise ValueError(f"chunk {chunk} already accumulated")
+        outcomes = dict(outcomes)
+        if "n_doses" in outcomes:
+            n_doses = int(np.asarray(outcomes.pop("n_doses")))
+        if n_doses is not None:
+            if self.n_doses is not None and self.n_doses != n_doses:
+                raise ValueError(f"n_doses mismatch: {self.n_doses} vs {n_doses}")
+            self.n_doses = int(n_doses)
+        arrays = {k: np.asarray(v) for k, v in outcomes.items()}
+        lengths = {k: v.shape[0] for k, v in arrays.items() if v.ndim >= 1}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"outcome arrays differ in length: {lengths}")
+        if not lengths:
+            raise ValueError("no per-trial outcome arrays given")
+        n = next(iter(lengths.values()))
+        part: dict[str, Any] = {"n": int(n)}
+        for k, v in arrays.items():
+            if k in ("est", "true", "selected", "td_est", "td_true"):
+                continue
+            if v.dtype == bool:
+                part[f"cnt_{k}"] = int(np.count_nonzero(v))
+            else:
+                x = v.astype(float)
+                ok = np.isfinite(x)
+                xs = x[ok]
+                part[f"fn_{k}"] = int(ok.sum())
+                part[f"f1_{k}"] = _f(xs.sum())
+                part[f"f2_{k}"] = _f((xs * xs).sum())
+        if "go" in arrays and "nogo" in arrays:
+            part["cnt__consider"] = int(np.count_nonzero(~arrays["go"].astype(bool) & ~arrays["nogo"].astype(bool)))
+        if "est" in arrays:
+            est = arrays["est"].astype(float)
+            ok = np.isfinite(est)
+            part["fn_est"] = int(ok.sum())
+            part["f1_est"] = _f(est[ok].sum())
+            part["f2_est"] = _f((est[ok] ** 2).sum())
+            if "true" in arrays:
+                tr = arrays["true"].astype(float)
+                ok2 = ok & np.isfinite(tr)
+                err = est[ok2] - tr[ok2]
+                e2 = err * err
+                part["err_n"] = int(ok2.sum())
+                part["err_s1"] = _f(err.sum())
+                part["err_s2"] = _f(e2.sum())
+                part["err_s4"] = _f((e2 * e2).sum())
+        if "true" in arrays:
+            tr = arrays["true"].astype(float)
+            ok = np.isfinite(tr)
+            part["fn_true"] = int(ok.sum())
+            part["f1_true"] = _f(tr[ok].sum())
+            part["f2_true"] = _f((tr[ok] ** 2).sum())
+        if "selected" in arrays:
+            if self.n_doses is None:
+                raise ValueError("outcome 'selected' needs n_doses (pass n_doses=... or an 'n_doses' entry)")
+            sel = arrays["selected"].astype(np.int64)
+            if sel.size and (sel.min() < -1 or sel.max() >= self.n_doses):
+                raise ValueError(f"selected must be in [-1, {self.n_doses - 1}]")
+            counts = np.bincount(sel + 1, minlength=self.n_doses + 1)
+            part["sel"] = [int(c) for c in counts]  # [none, dose 0, dose 1, ...]
+        if "td_est" in arrays or "td_true" in arrays:
+            if not ("td_est" in arrays and "td_true" in arrays):
+                raise ValueError("td_est and td_true must be given together")
+            te = arrays["td_est"].astype(float)
+            tt = arrays["td_true"].astype(float)
+            ok = np.isfinite(te) & np.isfinite(tt)
+            err = te[ok] - tt[ok]
+            e2 = err * err
+            part["td_n"] = int(ok.sum())
+            part["td_missing"] = int((~ok).sum())
+            part["td_s1"] = _f(err.sum())
+            part["td_s2"] = _f(e2.sum())
+            part["td_s4"] = _f((e2 * e2).sum())
+        self._parts[chunk] = part
+
+    def merge(self, other: Accumulator) -> Accumulator:
+        """A new accumulator holding the chunks of both (indices must be disjoint)."""
+        overlap = set(self._parts) & set(other._parts)
+        if overlap:
+            raise ValueError(f"cannot merge: chunks {sorted(overlap)} present in both accumulators")
+        if self.n_doses is not None and other.n_doses is not None and self.n_doses != other.n_doses:
+            raise ValueError(f"n_doses mismatch: {self.n_doses} vs {other.n_doses}")
+        out = Accumulator(n_doses=self.n_doses if self.n_doses is not None else other.n_doses)
+        out._parts = {**{k: dict(v) for k, v in self._parts.items()}, **{k: dict(v) for k, v in other._parts.items()}}
+        return out
+
+    # --------------------------------------------------------------- serialization
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able representation (floats round-trip exactly through ``json``)."""
+        return {"format": _FORMAT, "n_doses": self.n_doses, "parts": {str(k): v for k, v in sorted(self._parts.items())}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Accumulator:
+        """Inverse of :meth:`to_dict`."""
+        if d.get("format") != _FORMAT:
+            raise ValueError(f"not an accumulator dict (format {d.get('format')!r}, expected {_FORMAT!r})")
+        out = cls(n_doses=d.get("n_doses"))
+        out._parts = {int(k): dict(v) for k, v in d["parts"].items()}
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Accumulator) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Accumulator(n={self.n}, chunks={len(self._parts)})"
+
+    # ------------------------------------------------------------------ finalize
+    def _sum(self, key: str) -> float:
+        vals = [p[key] for _, p in sorted(self._parts.items()) if key in p]
+        if not vals:
+            return math.nan
+        if all(isinstance(v, int) for v in vals):
+            return sum(vals)
+        return math.fsum(vals)
+
+    def _has(self, key: str) -> bool:
+        return any(key in p for p in self._parts.values())
+
+    def finalize(self) -> dict[str, float | np.ndarray]:
+        """Operating characteristics and their Monte Carlo standard errors."""
+        N = self.n
+        out: dict[str, float | np.ndarray] = {"n_sims": N}
+        if N == 0:
+            return out
+        keys = sorted({k for p in self._parts.values() for k in p})
+
+        def prop(name: str, cnt: float, n: float) -> None:
+            p = cnt / n if n > 0 else math.nan
+            out[name] = p
+            out[f"{name}_mcse"] = math.sqrt(p * (1 - p) / n) if n > 0 else math.nan
+
+        def mean_sd(s1: float, s2: float, n: float) -> tuple[float, float]:
+            if n <= 0:
+                return math.nan, math.nan
+            mu = s1 / n
+            var = max(s2 - n * mu * mu, 0.0) / (n - 1) if n > 1 else math.nan
+            return mu, math.sqrt(var / n) if n > 1 else math.nan
+
+        for k in keys:
+            if k.startswith("cnt_") and k != "cnt__consider":
+                name = k[4:]
+                prop(_BOOL_NAMES.get(name, f"p_{name}"), self._sum(k), N)
+        if self._has("cnt__consider"):
+            prop("p_consider", self._sum("cnt__consider"), N)
+        for k in keys:
+            if k.startswith("fn_"):
+                name = k[3:]
+                oc = {"n_total": "expected_n", "est": "mean_est", "true": "mean_true"}.get(name, f"mean_{name}")
+                mu, se = mean_sd(self._sum(f"f1_{name}"), self._sum(f"f2_{name}"), self._sum(k))
+                out[oc], out[f"{oc}_mcse"] = mu, se
+        if self._has("fn_est"):
+            prop("p_est_missing", N - self._sum("fn_est"), N)
+        if self._has("err_n"):
+            self._error_ocs(out, "bias", "rmse", "err_n", "err_s1", "err_s2", "err_s4")
+        if self._has("sel"):
+            tot = np.zeros(self.n_doses + 1, dtype=np.int64)
+            for _, p in sorted(self._parts.items()):
+                if "sel" in p:
+                    tot += np.asarray(p["sel"], dtype=np.int64)
+            ps = tot / N
+            out["p_select"] = ps[1:]
+            out["p_select_mcse"] = np.sqrt(ps[1:] * (1 - ps[1:]) / N)
+            prop("p_select_none", float(tot[0]), N)
+        if self._has("td_n"):
+            self._error_ocs(out, "td_bias", "td_rmse", "td_n", "td_s1", "td_s2", "td_s4")
+            prop("p_td_missing", self._sum("td_missing"), N)
+        return out
+
+    def _error_ocs(self, out, bias_name, rmse_name, kn, k1, k2, k4) -> None:
+        n = self._sum(kn)
+        if n <= 0:
+            for nm in (bias_name, rmse_name):
+                out[nm] = out[f"{nm}_mcse"] = math.nan
+            return
+        s1, s2, s4 = self._sum(k1), self._sum(k2), self._sum(k4)
+        bias = s1 / n
+        mse = s2 / n
+        out[bias_name] = bias
+        out[f"{bias_name}_mcse"] = math.sqrt(max(s2 - n * bias * bias, 0.0) / (n - 1) / n) if n > 1 else math.nan
+        rmse = math.sqrt(mse)
+        out[rmse_name] = rmse
+        if n > 1 and rmse > 0:
+            var_sq = max(s4 - n * mse * mse, 0.0) / (n - 1)
+            out[f"{rmse_name}_mcse"] = math.sqrt(var_sq / n) / (2 * rmse)
+        else:
+            out[f"{rmse_name}_mcse"] = math.nan
