@@ -1,0 +1,68 @@
+"""``msbayes fit CONFIG --out DIR``: a plain function the integrator mounts on the typer app.
+
+Examples
+--------
+>>> import typer
+>>> from msbayes.fit.cli import fit_command
+>>> app = typer.Typer()
+>>> _ = app.command("fit")(fit_command)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..config import ConfigError
+
+__all__ = ["fit_command", "print_summary"]
+
+
+def print_summary(summary, *, console) -> None:
+    """Key table (rich) and a loud warning for estimands that fail the diagnostics gate."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    t = Table(title="msbayes fit: treatment effects (positive = better)", show_lines=False)
+    for c in ("model", "prior", "endpoint", "population", "status", "mean [95% CrI]", "P(>0)", "P(>MCID)", "R-hat", "ESS", "ok"):
+        t.add_column(c, justify="right" if c not in ("model", "prior", "endpoint", "population", "status") else "left")
+    for d in summary.to_dict("records"):
+        pm = "" if d["p_mcid"] != d["p_mcid"] else f"{d['p_mcid']:.2f}"
+        t.add_row(d["model"], d["prior"], d["endpoint"] + ("" if d["estimand"] in ("effect", "log_odds_ratio") else f" ({d['estimand']})"),
+                  d["population"], d["status"], f"{d['mean']:.3g} [{d['q2.5']:.3g}, {d['q97.5']:.3g}]",
+                  f"{d['p_benefit']:.2f}", pm, f"{d['r_hat']:.3f}", f"{d['ess_bulk']:.0f}",
+                  "[green]yes[/green]" if d["diagnostics_ok"] else "[bold red]NO[/bold red]")
+    console.print(t)
+    bad = summary[~summary["diagnostics_ok"].astype(bool)]
+    if len(bad):
+        lines = "\n".join(f"{r.model} x {r.prior}: {r.endpoint} / {r.population}: {r.flag}" for r in bad.itertuples(index=False))
+        console.print(Panel(f"[bold]{len(bad)} estimand(s) FAILED the diagnostics gate[/bold] "
+                            f"(R-hat <= 1.01, no divergences, ESS >= 400). Do not report them as they are.\n{lines}",
+                            title="[bold red]DIAGNOSTICS WARNING[/bold red]", border_style="red"))
+
+
+def fit_command(
+    config: Path = typer.Argument(..., help="Fit config (YAML), e.g. configs/reanalysis/harris2024.yaml"),
+    out: Path = typer.Option(..., "--out", help="Output folder (posterior.nc, summary.csv, ...)"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table"),
+) -> None:
+    """Fit the re-analysis models under every prior and write posterior.nc + summary.csv."""
+    from rich.console import Console
+
+    from .config import load_fit_config
+    from .runner import run_fit
+
+    console = Console(stderr=False)
+    if console.width < 150:
+        console = Console(stderr=False, width=150)
+    err = Console(stderr=True)
+    try:
+        cfg, text = load_fit_config(config)
+        res = run_fit(cfg, out_dir=out, config_text=text, progress=not quiet, console=console)
+    except ConfigError as exc:
+        err.print(f"[bold red]config error:[/bold red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    if not quiet:
+        print_summary(res.summary, console=console)
+        console.print(f"wrote {', '.join(p.name for p in res.paths.values())} to {res.out_dir}")

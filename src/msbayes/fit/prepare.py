@@ -1,0 +1,347 @@
+"""From a validated fit config and the data layer to typed model inputs (before any sampling).
+
+Everything that needs the data to be checked is checked here and raised as
+:class:`~msbayes.config.ConfigError` naming the config field: unknown strata or arms, unknown
+subgroup sizes, negative SDs or n < 2 in a user table.
+
+Scales
+------
+``log``: arm summaries are moved to the per-patient log ratio (positive = better) with
+:func:`msbayes.data.scales.arm_to_log_scale` (log-normal moment matching).
+``pct``: the endpoint's published "% improvement" (T25FW: time-based % improvement; 6MWT: %
+change in distance), positive = better. A "% change in time" (Petrou 2020) is turned into a
+% improvement exactly by flipping the sign; other conventions go through the log-normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..config import ConfigError
+from ..data import load_summaries
+from ..data.scales import arm_to_log_scale, lognormal_mean_sd
+from ..models import BinaryInputs, PatientInputs, SummaryInputs
+from .config import FitConfig
+
+__all__ = [
+    "PreparedData",
+    "prepare_inputs",
+    "to_pct_improvement",
+    "read_summary_file",
+    "patient_table_to_inputs",
+    "scale_name",
+]
+
+SUMMARY_NEEDED = ("study", "endpoint", "population", "arm", "convention", "n", "mean", "sd", "events")
+PCT_TARGET = {"t25fw": "pct_improvement_time", "6mwt": "pct_improvement_distance"}
+
+
+def scale_name(endpoint: str, scale: Literal["log", "pct"]) -> str:
+    """Name of the analysis scale of an endpoint (the ``scale`` column of every output)."""
+    if endpoint == "edss_plus":
+        return "log_odds_ratio"
+    if scale == "pct":
+        return "pct_improvement"
+    return "log_speed_ratio" if endpoint == "t25fw" else "log_distance_ratio"
+
+
+def _err(field_: str, msg: str) -> ConfigError:
+    return ConfigError(f"invalid configuration\n  - {field_}: {msg}", [(field_, msg)])
+
+
+def read_summary_file(path: Path, *, field_: str = "data.file") -> pd.DataFrame:
+    """Read a user summary table (CSV or Parquet) and check what the fit needs, naming rows."""
+    try:
+        df = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - report any reader failure as a config error
+        raise _err(field_, f"cannot read {path}: {exc}") from None
+    missing = [c for c in SUMMARY_NEEDED if c not in df.columns]
+    if missing:
+        raise _err(field_, f"{path}: missing column(s) {missing}")
+    problems = []
+    for i, r in df.iterrows():
+        if pd.notna(r["sd"]) and float(r["sd"]) < 0:
+            problems.append(f"row {i + 2} column sd: negative SD {r['sd']}")
+        if pd.notna(r["n"]) and float(r["n"]) < 2:
+            problems.append(f"row {i + 2} column n: n must be >= 2, got {r['n']}")
+    if problems:
+        raise _err(field_, f"{path}: " + "; ".join(problems))
+    for c in ("study", "endpoint", "population", "arm", "convention"):
+        df[c] = df[c].astype(str)
+    df["n"] = pd.array(df["n"], dtype="Int64")
+    df["events"] = pd.array(df["events"], dtype="Int64")
+    df["mean"] = df["mean"].astype(float)
+    df["sd"] = df["sd"].astype(float)
+    return df
+
+
+def to_pct_improvement(mean: float, sd: float, *, convention: str, endpoint: str) -> tuple[float, float]:
+    """Arm mean and SD on the endpoint's published % improvement scale (positive = better).
+
+    Examples
+    --------
+    >>> to_pct_improvement(14.0, 25.4, convention="pct_change_time", endpoint="t25fw")
+    (-14.0, 25.4)
+    """
+    target = PCT_TARGET[endpoint]
+    if convention == target:
+        return float(mean), float(sd)
+    if convention == "pct_change_time" and target == "pct_improvement_time":
+        return -float(mean), float(sd)
+    mu, sigma = arm_to_log_scale(mean, sd, convention=convention, endpoint=endpoint)
+    sign = -1.0 if target == "pct_improvement_time" else 1.0  # ratio = exp(sign * benefit)
+    m_r, s_r = lognormal_mean_sd(sign * mu, sigma)
+    m_pct = 100.0 * (1.0 - m_r) if sign < 0 else 100.0 * (m_r - 1.0)
+    return float(m_pct), float(100.0 * s_r)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Model inputs for one fit run and what was assumed to build them."""
+
+    summary: dict[str, SummaryInputs]  # keys "log", "pct"
+    binary: BinaryInputs | None
+    patient: PatientInputs | None
+    patient_truth: dict = field(default_factory=dict)
+    patient_synthetic: bool = True
+    assumed_n: dict = field(default_factory=dict)  # (study/endpoint/population/arm) -> n used
+    raw: dict = field(default_factory=dict)  # (scale, endpoint, population) -> (raw_mean, raw_se)
+    data_sha256: str = ""
+    data_files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _primary_table(cfg: FitConfig) -> tuple[pd.DataFrame, str]:
+    if cfg.data.file is not None:
+        return read_summary_file(cfg.data.file), f"file:{cfg.data.file}"
+    return load_summaries(cfg.data.dataset, edss_plus_denominator=cfg.data.edss_plus_denominator), cfg.data.dataset
+
+
+def _n_of(cfg: FitConfig, r: pd.Series, field_prefix: str) -> int:
+    n = cfg.n_for(r["population"], r["endpoint"], r["arm"])
+    if n is not None:
+        return int(n)
+    if pd.notna(r["n"]):
+        return int(r["n"])
+    raise _err(
+        f"assumed_n.{r['population']}.{r['endpoint']}.{r['arm']}",
+        f"n of {r['study']} {r['endpoint']} {r['population']} {r['arm']} is not reported; state it here "
+        f"(see `msbayes data infer-n`)",
+    )
+
+
+def _check_against_data(cfg: FitConfig, df: pd.DataFrame, label: str) -> None:
+    arms = set(df["arm"])
+    for f in ("treatment_arm", "control_arm"):
+        a = getattr(cfg.data, f)
+        if a not in arms:
+            raise _err(f"data.{f}", f"arm {a!r} not in data set {label} (available: {sorted(arms)})")
+    pops = set(df["population"])
+    for s in cfg.data.strata:
+        if s not in pops:
+            raise _err("data.strata", f"stratum {s!r} not in data set {label} (available: {sorted(pops)})")
+    for pop, eps in cfg.assumed_n.items():
+        if pop not in pops:
+            raise _err(f"assumed_n.{pop}", f"stratum not in data set {label} (available: {sorted(pops)})")
+        for ep, arm_n in eps.items():
+            sub = df[(df.population == pop) & (df.endpoint == ep)]
+            if sub.empty:
+                raise _err(f"assumed_n.{pop}.{ep}", f"no {ep} rows for {pop} in data set {label}")
+            for arm in arm_n:
+                if arm not in set(sub["arm"]):
+                    raise _err(f"assumed_n.{pop}.{ep}.{arm}",
+                               f"arm not in data set {label} for {pop}/{ep} (available: {sorted(set(sub['arm']))})")
+
+
+def _summary_inputs(cfg: FitConfig, df: pd.DataFrame, externals: list[tuple[int, pd.DataFrame]], scale: str,
+                    assumed: dict, raw: dict) -> SummaryInputs:
+    tr, ct = cfg.data.treatment_arm, cfg.data.control_arm
+    walk = df[df.endpoint.isin(["t25fw", "6mwt"])]
+    endpoints = tuple(e for e in ("t25fw", "6mwt") if e in set(walk.endpoint))
+    if not endpoints:
+        raise _err("models", "summary models need t25fw or 6mwt rows in the data")
+    strata = tuple(cfg.data.strata)
+    groups, g_e, g_s, g_w, rows, r_g, r_t, n, mean, sd = [], [], [], [], [], [], [], [], [], []
+
+    def conv(r: pd.Series) -> tuple[float, float]:
+        try:
+            if scale == "log":
+                mu, sigma = arm_to_log_scale(float(r["mean"]), float(r["sd"]), convention=r["convention"],
+                                             endpoint=r["endpoint"])
+                return float(mu), float(sigma)
+            return to_pct_improvement(float(r["mean"]), float(r["sd"]), convention=r["convention"],
+                                      endpoint=r["endpoint"])
+        except (ValueError, KeyError) as exc:
+            src = "data.file" if cfg.data.file is not None and r["study"] in set(df.study) else "data"
+            raise _err(src, f"{r['study']} {r['endpoint']} {r['population']} {r['arm']}: cannot convert "
+                            f"mean {r['mean']} / SD {r['sd']} ({r['convention']}) to the {scale} scale: {exc}") from None
+
+    def add_group(label: str, e: int, s: int, w: float, sub: pd.DataFrame, t_arm: str, c_arm: str, fp: str) -> None:
+        g = len(groups)
+        groups.append(label); g_e.append(e); g_s.append(s); g_w.append(w)
+        vals = {}
+        for arm, treated in ((t_arm, 1), (c_arm, 0)):
+            r = sub[sub.arm == arm].iloc[0]
+            nn = _n_of(cfg, r, fp)
+            assumed[f"{r['study']}/{r['endpoint']}/{r['population']}/{arm}"] = nn
+            m_, s_ = conv(r)
+            rows.append(f"{label}/{arm}"); r_g.append(g); r_t.append(treated); n.append(nn); mean.append(m_); sd.append(s_)
+            vals[treated] = (m_, s_, nn)
+        (m1, s1, n1), (m0, s0, n0) = vals[1], vals[0]
+        raw[(scale, endpoints[e], label.split("/")[-1] if s >= 0 else label)] = (m1 - m0, float(np.sqrt(s1**2 / n1 + s0**2 / n0)))
+
+    for e, ep in enumerate(endpoints):
+        for s, pop in enumerate(strata):
+            sub = walk[(walk.endpoint == ep) & (walk.population == pop) & walk["mean"].notna() & walk["sd"].notna()]
+            have = set(sub.arm)
+            if tr in have and ct in have:
+                add_group(f"{sub.study.iloc[0]}/{ep}/{pop}", e, s, 1.0, sub, tr, ct, "assumed_n")
+    for i, xdf in externals:
+        spec = cfg.data.external[i]
+        for ep in spec.endpoints:
+            if ep not in endpoints:
+                continue
+            sub = xdf[(xdf.endpoint == ep) & xdf["mean"].notna() & xdf["sd"].notna()]
+            have = set(sub.arm)
+            for f, a in (("treatment_arm", spec.treatment_arm), ("control_arm", spec.control_arm)):
+                if a not in have:
+                    raise _err(f"data.external[{i}].{f}", f"arm {a!r} has no {ep} summary (available: {sorted(have)})")
+            pops = sorted(set(sub[sub.arm.isin([spec.treatment_arm, spec.control_arm])].population))
+            for pop in pops:
+                psub = sub[sub.population == pop]
+                if {spec.treatment_arm, spec.control_arm} <= set(psub.arm):
+                    add_group(f"{psub.study.iloc[0]}/{ep}/{pop}", endpoints.index(ep), -1, float(spec.discount),
+                              psub, spec.treatment_arm, spec.control_arm, f"data.external[{i}]")
+    return SummaryInputs(
+        endpoints=endpoints, strata=strata, group_labels=tuple(groups),
+        group_endpoint=np.array(g_e, int), group_stratum=np.array(g_s, int), group_weight=np.array(g_w, float),
+        row_labels=tuple(rows), row_group=np.array(r_g, int), row_treated=np.array(r_t, int),
+        n=np.array(n, float), mean=np.array(mean, float), sd=np.array(sd, float),
+    )
+
+
+def _binary_inputs(cfg: FitConfig, df: pd.DataFrame, assumed: dict) -> BinaryInputs | None:
+    tr, ct = cfg.data.treatment_arm, cfg.data.control_arm
+    b = df[(df.endpoint == "edss_plus") & df["events"].notna()]
+    pops = [p for p in dict.fromkeys(b.population) if {tr, ct} <= set(b[b.population == p].arm)]
+    if not pops:
+        return None
+    et, nt, ec, nc = [], [], [], []
+    for p in pops:
+        for arm, ev, nn in ((tr, et, nt), (ct, ec, nc)):
+            r = b[(b.population == p) & (b.arm == arm)].iloc[0]
+            k = _n_of(cfg, r, "assumed_n")
+            assumed[f"{r['study']}/edss_plus/{p}/{arm}"] = k
+            ev.append(int(r["events"])); nn.append(k)
+    return BinaryInputs(populations=tuple(pops), events_t=np.array(et), n_t=np.array(nt),
+                        events_c=np.array(ec), n_c=np.array(nc))
+
+
+def patient_table_to_inputs(df: pd.DataFrame, *, endpoint: str, treatment_arm: str,
+                            strata: tuple[str, ...] | None = None) -> PatientInputs:
+    """Patient table (msbayes.data.vocab.PATIENT_COLUMNS) -> :class:`PatientInputs`.
+
+    ``y`` = log ratio on the positive = better scale (T25FW ``-log(T1/T0)``, 6MWT
+    ``log(D1/D0)``); ``x`` = log baseline centred on its sample mean.
+    """
+    d = df[df["endpoint"] == endpoint]
+    d = d[np.isfinite(d["baseline"].astype(float)) & np.isfinite(d["followup"].astype(float))]
+    if d.empty:
+        raise _err("patient.endpoint", f"no complete {endpoint} rows in the patient table")
+    if (d["baseline"] <= 0).any() or (d["followup"] <= 0).any():
+        raise _err("patient.file", "baseline and followup must be positive")
+    ratio = np.log(d["followup"].to_numpy(float) / d["baseline"].to_numpy(float))
+    y = -ratio if endpoint == "t25fw" else ratio
+    lb = np.log(d["baseline"].to_numpy(float))
+    strata = tuple(strata) if strata else tuple(sorted(set(d["stratum"])))
+    unknown = sorted(set(d["stratum"]) - set(strata))
+    if unknown:
+        raise _err("data.strata", f"patient table has strata {unknown} not in {list(strata)}")
+    subtypes = tuple(sorted(set(d["subtype"].astype(str))))
+    return PatientInputs(
+        strata=strata, subtypes=subtypes, y=y, x=lb - lb.mean(),
+        treated=(d["arm"].to_numpy() == treatment_arm).astype(int),
+        stratum=np.array([strata.index(s) for s in d["stratum"]]),
+        subtype=np.array([subtypes.index(str(s)) for s in d["subtype"]]),
+    )
+
+
+def _patient(cfg: FitConfig, df: pd.DataFrame) -> tuple[PatientInputs, dict, bool, str]:
+    ep = cfg.patient.endpoint
+    if cfg.patient.source == "file":
+        path = cfg.patient.file
+        pdf = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+        flag = pdf["synthetic"] if "synthetic" in pdf else pd.Series([False])
+        synth = bool(flag.astype(str).str.strip().str.lower().isin(("true", "1", "yes")).any())
+        return patient_table_to_inputs(pdf, endpoint=ep, treatment_arm=cfg.data.treatment_arm,
+                                       strata=tuple(cfg.data.strata)), {}, synth, str(path)
+    from ..data.synthetic import synthesize_patients
+
+    if cfg.data.file is not None:
+        raise _err("patient.source", "synthetic patient data need a built-in data set (data.dataset); "
+                   "give patient.source: file with a patient table instead")
+    n_map = {}
+    for pop in cfg.data.strata:
+        sizes = cfg.assumed_n.get(pop, {}).get(ep)
+        if not sizes:
+            n_map = None
+            break
+        n_map[pop] = dict(sizes)
+    try:
+        pdf = synthesize_patients(dataset=cfg.data.dataset, n_per_arm=n_map, seed=cfg.seed, endpoints=(ep,))
+    except ValueError as exc:
+        raise _err("patient", f"cannot synthesize patient data: {exc}") from None
+    inputs = patient_table_to_inputs(pdf, endpoint=ep, treatment_arm=cfg.data.treatment_arm,
+                                     strata=tuple(cfg.data.strata))
+    meta = {k: pdf.attrs.get(k) for k in ("n_per_arm", "reported_strata", "predicted_strata", "targets")}
+    return inputs, meta, True, f"synthetic:{cfg.data.dataset}:seed={cfg.seed}"
+
+
+def prepare_inputs(cfg: FitConfig) -> PreparedData:
+    """Load data, check it against the config and build every requested model's inputs.
+
+    Raises
+    ------
+    ConfigError
+        Naming the config field, before anything is sampled or written.
+    """
+    from ..data.builtin import dataset_sha256
+    from ..io import sha256_file, sha256_text
+
+    df, label = _primary_table(cfg)
+    _check_against_data(cfg, df, label)
+    hashes = [sha256_file(cfg.data.file) if cfg.data.file is not None else dataset_sha256(cfg.data.dataset)]
+    files = [str(cfg.data.file) if cfg.data.file is not None else f"builtin:{cfg.data.dataset}"]
+    externals = []
+    for i, e in enumerate(cfg.data.external):
+        if e.file is not None:
+            xdf = read_summary_file(e.file, field_=f"data.external[{i}].file")
+            hashes.append(sha256_file(e.file)); files.append(str(e.file))
+        else:
+            xdf = load_summaries(e.dataset)
+            hashes.append(dataset_sha256(e.dataset)); files.append(f"builtin:{e.dataset}")
+        externals.append((i, xdf))
+    assumed: dict = {}
+    raw: dict = {}
+    summary = {}
+    for m, sc in (("summary_log", "log"), ("summary_pct", "pct")):
+        if m in cfg.models:
+            summary[sc] = _summary_inputs(cfg, df, externals, sc, assumed, raw)
+    binary = _binary_inputs(cfg, df, assumed) if "binary" in cfg.models else None
+    if "binary" in cfg.models and binary is None:
+        raise _err("models", "'binary' needs edss_plus responder counts for both arms in the data")
+    patient, truth, synth, psrc = (None, {}, True, "")
+    if "patient" in cfg.models:
+        patient, truth, synth, psrc = _patient(cfg, df)
+        files.append(psrc)
+        if cfg.patient.source == "file":
+            hashes.append(sha256_file(cfg.patient.file))
+    return PreparedData(
+        summary=summary, binary=binary, patient=patient, patient_truth=truth, patient_synthetic=synth,
+        assumed_n=assumed, raw=raw, data_sha256=sha256_text("".join(hashes)), data_files=tuple(files),
+    )

@@ -1,0 +1,328 @@
+"""``run_fit``: every configured model under every prior, summaries, artefacts (atomic)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from ..io import atomic_to_csv, atomic_to_netcdf, atomic_write_text, provenance
+from ..rng import cell_seed
+from .artefact import effect_dataarray, prefix_dataset
+from .config import FitConfig
+from .jobs import Estimand, ModelJob, build_jobs, prior_values
+from .prepare import PreparedData, prepare_inputs
+from .sampling import compile_model, n_divergences, resolve_backend, sample_compiled
+from .summarize import SUMMARY_COLUMNS, gate, summarize_draws
+
+__all__ = ["FitResult", "run_fit", "fit_seeds"]
+
+KEEP_STATS = ("diverging", "energy", "step_size", "n_steps", "depth", "tree_depth", "lp", "logp")
+
+
+@dataclass
+class FitResult:
+    """What :func:`run_fit` wrote and its key tables."""
+
+    out_dir: Path
+    summary: pd.DataFrame
+    sensitivity: pd.DataFrame
+    raw_vs_shrunk: pd.DataFrame
+    ppc: pd.DataFrame
+    meta: dict
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def diagnostics_ok(self) -> bool:
+        return bool(self.summary["diagnostics_ok"].all())
+
+
+@dataclass
+class _OneFit:
+    job: ModelJob
+    prior: str
+    posterior: az.InferenceData
+    prior_idata: az.InferenceData
+    ppc: az.InferenceData
+    n_div: int
+    seconds: float
+    prior_mean: np.ndarray
+    prior_sd: np.ndarray
+
+
+class _quiet_pymc:
+    """Silence PyMC's INFO logging ("Sampling: [...]") while drawing predictive samples."""
+
+    def __enter__(self):
+        import logging
+
+        self._lg = logging.getLogger("pymc")
+        self._lvl = self._lg.level
+        self._lg.setLevel(logging.WARNING)
+        return self
+
+    def __exit__(self, *exc):
+        self._lg.setLevel(self._lvl)
+        return False
+
+
+def fit_seeds(seed: int, model: str, prior: str) -> tuple[int, int, int]:
+    """(sampler, prior-predictive, posterior-predictive) seeds of one (model, prior) fit."""
+    s = cell_seed(seed, {"model": model, "prior": prior}).generate_state(3, dtype=np.uint32)
+    return int(s[0]), int(s[1]), int(s[2])
+
+
+def _draws(idata_group: xr.Dataset, e: Estimand) -> np.ndarray:
+    v = idata_group[e.var]
+    arr = np.asarray(v.values)
+    return arr[(slice(None), slice(None), *e.index)]
+
+
+def _fit_all(cfg: FitConfig, jobs: list[ModelJob], progress, console) -> tuple[list[_OneFit], dict]:
+    backend = resolve_backend(cfg.sampler.backend)
+    presets = cfg.prior_presets()
+    s = cfg.sampler
+    fits: list[_OneFit] = []
+    timings: dict[str, float] = {}
+    task = None
+    if progress is not None:
+        task = progress.add_task("fitting", total=len(jobs) * len(presets))
+    cache: dict[str, tuple] = {}
+    for job in jobs:
+        t0 = time.perf_counter()
+        if job.share_key is not None and job.share_key in cache:
+            model, cf = cache[job.share_key]
+        else:
+            if progress is not None:
+                progress.update(task, description=f"compiling {job.model}")
+            model = job.build()
+            cf = compile_model(model, backend=backend)
+            if job.share_key is not None:
+                cache[job.share_key] = (model, cf)
+        timings[f"compile.{job.model}"] = time.perf_counter() - t0
+        for p in presets:
+            if progress is not None:
+                progress.update(task, description=f"sampling {job.model} x {p.name}")
+            t1 = time.perf_counter()
+            seeds = fit_seeds(cfg.seed, job.model, p.name)
+            data = {**(job.fixed_data or {}), **job.prior_data(p)}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", (UserWarning, FutureWarning, RuntimeWarning))
+                post = sample_compiled(cf, data=data, draws=s.draws, tune=s.tune, chains=s.chains, cores=s.cores,
+                                       target_accept=s.target_accept, seed=seeds[0])
+                with model, _quiet_pymc():
+                    pm.set_data(data)
+                    pri = pm.sample_prior_predictive(draws=s.prior_draws, random_seed=seeds[1])
+                    ppc = pm.sample_posterior_predictive(post, random_seed=seeds[2], progressbar=False)
+            mcids = np.array([e.mcid for e in job.estimands])
+            pmn, psd = prior_values(p, mcids)
+            fits.append(_OneFit(job, p.name, post, pri, ppc, n_divergences(post), time.perf_counter() - t1, pmn, psd))
+            timings[f"sample.{job.model}.{p.name}"] = time.perf_counter() - t1
+            if progress is not None:
+                progress.advance(task)
+    return fits, timings
+
+
+def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rows, sens, rvs, ppc_rows = [], [], [], []
+    for f in fits:
+        post = f.posterior.posterior
+        prior = f.prior_idata.prior
+        for k, e in enumerate((*f.job.estimands, *f.job.extras)):
+            d = _draws(post, e)
+            st = summarize_draws(d, mcid=e.mcid)
+            ok, flag = gate(st, n_divergences=f.n_div, spec=cfg.diagnostics)
+            kind = e.kind if e.kind != "effect" else ("log_odds_ratio" if e.scale == "log_odds_ratio" else "effect")
+            row = {"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
+                   "estimand": kind, "scale": e.scale, **{c: st[c] for c in ("mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk", "ess_tail")},
+                   "n_divergences": f.n_div, "status": e.status, "diagnostics_ok": ok, "flag": flag,
+                   "mcid": e.mcid, "mcse_mean": st["mcse_mean"]}
+            if e.kind == "risk_difference":
+                row["p_mcid"] = float("nan")
+            rows.append(row)
+            if e.kind == "effect":
+                pd_ = np.asarray(prior[e.var].values)[(slice(None), slice(None), *e.index)].ravel()
+                sens.append({"model": f.job.model, "endpoint": e.endpoint, "population": e.population, "scale": e.scale,
+                             "status": e.status, "prior": f.prior, "prior_mu_mean": float(f.prior_mean[k]),
+                             "prior_mu_sd": float(f.prior_sd[k]), "prior_effect_mean": float(pd_.mean()),
+                             "prior_effect_sd": float(pd_.std(ddof=1)), "mean": st["mean"], "sd": st["sd"],
+                             "q2.5": st["q2.5"], "q97.5": st["q97.5"], "p_benefit": st["p_benefit"], "p_mcid": st["p_mcid"],
+                             "diagnostics_ok": ok})
+        for (ep, pop, rm, rs, var, idx) in f.job.raw:
+            d = np.asarray(post[var].values)[(slice(None), slice(None), *idx)].ravel()
+            rvs.append({"model": f.job.model, "prior": f.prior, "endpoint": ep, "population": pop, "raw_mean": rm,
+                        "raw_se": rs, "shrunk_mean": float(d.mean()), "shrunk_sd": float(d.std(ddof=1))})
+        pp = f.ppc.posterior_predictive
+        obs = f.ppc.observed_data
+        for v in pp.data_vars:
+            rep = np.asarray(pp[v].values).reshape(-1, *pp[v].shape[2:])
+            o = np.asarray(obs[v].values)
+            other = [d for d in pp[v].dims if d not in ("chain", "draw")]
+            labels = pp[v][other[0]].values.astype(str) if other else np.array([""])
+            rep2 = rep.reshape(rep.shape[0], -1)
+            for j, lab in enumerate(labels if len(labels) == rep2.shape[1] else range(rep2.shape[1])):
+                r = rep2[:, j]
+                ppc_rows.append({"model": f.job.model, "prior": f.prior, "variable": v, "element": str(lab),
+                                 "observed": float(o.ravel()[j]), "pp_mean": float(r.mean()), "pp_sd": float(r.std(ddof=1)),
+                                 "pp_q2.5": float(np.quantile(r, 0.025)), "pp_q97.5": float(np.quantile(r, 0.975)),
+                                 "p_rep_ge_obs": float((r >= o.ravel()[j]).mean())})
+    summary = pd.DataFrame(rows)
+    summary = summary[[*SUMMARY_COLUMNS, "mcid", "mcse_mean"]]
+    sensitivity = pd.DataFrame(sens)
+    if not sensitivity.empty:
+        ref = cfg.prior_presets()[0].name
+        base = sensitivity[sensitivity.prior == ref].set_index(["model", "endpoint", "population"])["mean"]
+        key = pd.MultiIndex.from_frame(sensitivity[["model", "endpoint", "population"]])
+        sensitivity["shift_vs_" + ref] = sensitivity["mean"].to_numpy() - base.reindex(key).to_numpy()
+    return summary, sensitivity, pd.DataFrame(rvs), pd.DataFrame(ppc_rows)
+
+
+def _assemble(cfg: FitConfig, fits: list[_OneFit], attrs: dict) -> az.InferenceData:
+    est_rows, post_eff, prior_eff = [], [], []
+    groups: dict[str, list[xr.Dataset]] = {g: [] for g in ("posterior", "prior", "posterior_predictive", "prior_predictive", "observed_data", "sample_stats")}
+    for f in fits:
+        for e in f.job.estimands:
+            est_rows.append({"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
+                             "scale": e.scale, "status": e.status, "mcid": e.mcid})
+            post_eff.append(_draws(f.posterior.posterior, e))
+            prior_eff.append(_draws(f.prior_idata.prior, e))
+        kw = {"model": f.job.model, "prior": f.prior}
+        groups["posterior"].append(prefix_dataset(f.posterior.posterior, **kw))
+        groups["prior"].append(prefix_dataset(f.prior_idata.prior, **kw))
+        groups["posterior_predictive"].append(prefix_dataset(f.ppc.posterior_predictive, **kw))
+        groups["prior_predictive"].append(prefix_dataset(f.prior_idata.prior_predictive, **kw))
+        groups["observed_data"].append(prefix_dataset(f.ppc.observed_data, **kw))
+        ss = f.posterior.sample_stats
+        groups["sample_stats"].append(prefix_dataset(ss[[v for v in KEEP_STATS if v in ss]], **kw))
+    est = pd.DataFrame(est_rows)
+    eff_post = effect_dataarray(np.stack(post_eff, axis=-1), est)
+    eff_prior = effect_dataarray(np.stack(prior_eff, axis=-1), est)
+
+    def merge(ds_list: list[xr.Dataset]) -> xr.Dataset:
+        ds_list = [d.drop_vars([c for c in d.coords if c in ("chain", "draw")]) for d in ds_list]
+        out = xr.merge(ds_list, compat="override", join="outer", combine_attrs="drop_conflicts")
+        return out
+
+    post = merge(groups["posterior"])
+    post["effect"] = eff_post.drop_vars(["chain", "draw"])
+    prior = merge(groups["prior"])
+    prior["effect"] = eff_prior.drop_vars(["chain", "draw"])
+    idata = az.InferenceData(
+        posterior=post.assign_coords(chain=np.arange(post.sizes["chain"]), draw=np.arange(post.sizes["draw"])),
+        prior=prior.assign_coords(chain=np.arange(prior.sizes["chain"]), draw=np.arange(prior.sizes["draw"])),
+        posterior_predictive=merge(groups["posterior_predictive"]),
+        prior_predictive=merge(groups["prior_predictive"]),
+        observed_data=merge(groups["observed_data"]),
+        sample_stats=merge(groups["sample_stats"]),
+    )
+    for g in idata.groups():
+        idata[g].attrs.update(attrs)
+    return idata
+
+
+def _progress(enabled: bool, console):
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: bool = True, console=None) -> FitResult:
+    """Fit every configured model under every configured prior and write the artefacts.
+
+    Parameters
+    ----------
+    cfg : FitConfig
+        Validated config (:func:`msbayes.fit.config.load_fit_config`).
+    out_dir : path
+        Output folder; created if needed. Files: ``posterior.nc``, ``summary.csv``,
+        ``sensitivity.csv``, ``raw_vs_shrunk.csv``, ``ppc.csv``, ``fit_meta.json``.
+    config_text : str
+        Exact config text (recorded with its SHA-256).
+    progress : bool
+        Show a rich progress bar while compiling / sampling.
+
+    Returns
+    -------
+    FitResult
+
+    Notes
+    -----
+    Data-dependent config errors are raised before anything is sampled or created. Files are
+    written only after every fit has finished, each atomically; if writing fails, a folder
+    this call created is removed again.
+
+    Examples
+    --------
+    >>> from msbayes.fit import load_fit_config, run_fit                       # doctest: +SKIP
+    >>> cfg, text = load_fit_config("configs/reanalysis/harris2024.yaml")     # doctest: +SKIP
+    >>> res = run_fit(cfg, out_dir="results/reanalysis", config_text=text)     # doctest: +SKIP
+    """
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    prep: PreparedData = prepare_inputs(cfg)
+    jobs = build_jobs(cfg, prep)
+    with _progress(progress, console) as prog:
+        fits, timings = _fit_all(cfg, jobs, prog, console)
+    summary, sensitivity, rvs, ppc = _tables(cfg, fits)
+    backend = resolve_backend(cfg.sampler.backend)
+    assumed_json = json.dumps(prep.assumed_n, sort_keys=True)
+    attrs = provenance(config_text=config_text, seed=cfg.seed, data_sha256=prep.data_sha256,
+                       assumed_n=assumed_json, data_sources=";".join(prep.data_files), backend=backend,
+                       models=",".join(cfg.models), priors=",".join(p.name for p in cfg.prior_presets()))
+    idata = _assemble(cfg, fits, attrs)
+    meta = {
+        **{k: v for k, v in attrs.items() if k != "config_text"},
+        "assumed_n": prep.assumed_n,
+        "priors": {p.name: {"mean": p.mean, "sd": p.sd, "units": p.units, "description": p.description}
+                   for p in cfg.prior_presets()},
+        "mcid": {"t25fw": cfg.mcid.of("t25fw"), "6mwt": cfg.mcid.of("6mwt"), "edss_plus": cfg.mcid.of("edss_plus"),
+                 "pct": {"t25fw": cfg.mcid.of("t25fw", "pct"), "6mwt": cfg.mcid.of("6mwt", "pct")}},
+        "sampler": cfg.sampler.model_dump(),
+        "fits": [{"model": f.job.model, "prior": f.prior, "n_divergences": f.n_div, "seconds": round(f.seconds, 3),
+                  "max_r_hat_all_params": _max_rhat(f.posterior)} for f in fits],
+        "patient_synthetic": prep.patient_synthetic if prep.patient is not None else None,
+        "patient_data": {k: (v if isinstance(v, (str, int, float, list, dict)) else str(v)) for k, v in prep.patient_truth.items()},
+        "diagnostics_ok": bool(summary["diagnostics_ok"].all()),
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    created = not out_dir.exists()
+    paths = {}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths["posterior"] = atomic_to_netcdf(idata, out_dir / "posterior.nc")
+        paths["summary"] = atomic_to_csv(summary, out_dir / "summary.csv")
+        paths["sensitivity"] = atomic_to_csv(sensitivity, out_dir / "sensitivity.csv")
+        paths["raw_vs_shrunk"] = atomic_to_csv(rvs, out_dir / "raw_vs_shrunk.csv")
+        paths["ppc"] = atomic_to_csv(ppc, out_dir / "ppc.csv")
+        meta["timings_seconds"]["total"] = round(time.perf_counter() - t0, 3)
+        paths["fit_meta"] = atomic_write_text(out_dir / "fit_meta.json", json.dumps(meta, indent=2, default=str))
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return FitResult(out_dir, summary, sensitivity, rvs, ppc, meta, paths)
+
+
+def _max_rhat(idata: az.InferenceData) -> float:
+    post = idata.posterior
+    names = [v for v in post.data_vars if not str(v).endswith("__")]
+    if post.sizes.get("chain", 1) < 2:
+        return float("nan")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        r = az.rhat(post[names])
+    vals = [float(np.nanmax(np.asarray(r[v].values))) for v in r.data_vars if np.asarray(r[v].values).size]
+    return float(max(vals)) if vals else float("nan")
