@@ -106,3 +106,15 @@ def test_atomic_write_respects_umask(tmp_path: Path):
     finally:
         os.umask(old)
     assert (p.stat().st_mode & 0o777) == 0o644
+
+
+def test_config_error_drops_union_tags_from_field_path():
+    from msbayes.design.config import validate_sim_config
+
+    raw = {"name": "x", "seed": 1, "endpoint": {"sd": 0.35},
+           "design": {"type": "parallel", "n_per_arm": 1},
+           "scenarios": {"null": {"effect": 0.0}}, "analysis": {"method": "welch"},
+           "decision": {"rule": "significance", "alpha": 0.025}}
+    with pytest.raises(ConfigError) as ei:
+        validate_sim_config(raw)
+    assert [f for f, _ in ei.value.errors] == ["design.n_per_arm"]

@@ -61,17 +61,17 @@ def test_mixture_prior_and_significance_rule():
 @pytest.mark.parametrize(
     "path, value, fragments",
     [
-        ("design.allocation", [1, 1, 1], ["design.parallel.allocation", "one weight per arm"]),
-        ("design.allocation", [0, 0], ["design.parallel.allocation", "> 0"]),
+        ("design.allocation", [1, 1, 1], ["design.allocation", "one weight per arm"]),
+        ("design.allocation", [0, 0], ["design.allocation", "> 0"]),
         ("design.allocation", [1, -1], ["allocation", "> 0"]),
-        ("design.n_per_arm", 1, ["design.parallel.n_per_arm", "greater than or equal to 2"]),
+        ("design.n_per_arm", 1, ["design.n_per_arm", "greater than or equal to 2"]),
         ("endpoint.sd", 0.0, ["endpoint.sd", "greater than 0"]),
         ("endpoint.sd", -0.3, ["endpoint.sd"]),
         ("endpoint.dropout", 1.2, ["endpoint.dropout"]),
-        ("decision.go.p_benefit", 1.5, ["decision.dual.go.p_benefit", "[0, 1]"]),
+        ("decision.go.p_benefit", 1.5, ["decision.go.p_benefit", "[0, 1]"]),
         ("decision.no_go.p_mcid_below", -0.1, ["p_mcid_below", "[0, 1]"]),
         ("analysis.method", "bogus", ["analysis", "welch", "ancova", "bayes_normal", "mcpmod", "bayes_emax"]),
-        ("analysis.prior.sd", 0.0, ["analysis.bayes_normal.prior", "sd"]),
+        ("analysis.prior.sd", 0.0, ["analysis.prior.sd", "greater than 0"]),
         ("design.type", "crossover", ["design", "parallel", "dose_finding"]),
         ("scenarios.weird", {"effects": 0.1}, ["scenarios.weird", "effect, normal, mixture, from_fit"]),
         ("scenarios.bad_sd", {"normal": {"mean": 0.1, "sd": -1}}, ["scenarios.bad_sd", "sd"]),
@@ -109,7 +109,7 @@ def test_dose_levels_not_increasing_refused():
     raw["analysis"] = {"method": "mcpmod", "models": {"linear": None, "emax": [3.0]}}
     raw.pop("grid")
     raw.pop("search")
-    _refused(raw, "design.dose_finding.doses", "increasing")
+    _refused(raw, "design.doses", "increasing")
 
 
 def test_two_arm_analysis_with_dose_finding_design_refused():
@@ -166,3 +166,18 @@ def test_from_fit_checks_file_and_names(tmp_path):
     bad = _with("scenarios.posterior", {"from_fit": str(fit), "model": "summary_log", "prior": "skeptical",
                                         "population": "edss_3-5.5"})
     _refused(bad, "scenarios.posterior.population", "edss_6.0-6.5")
+
+
+def test_decision_section_refused_with_mcpmod():
+    """MCP-Mod's go is its multiple contrast test; a decision rule there would be silently unused."""
+    raw = {
+        "name": "df", "seed": 1, "endpoint": {"sd": 0.35},
+        "design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "dose_metric": "cells_per_injection",
+                   "dose_unit": "million cells", "reference_dose": 10, "allocation": [1, 1, 1, 1],
+                   "n_per_arm": 20, "dose_response": {"model": "emax", "ed50": 3.0}},
+        "scenarios": {"null": {"effect": 0.0}},
+        "analysis": {"method": "mcpmod", "models": {"linear": None, "emax": [3.0]}},
+    }
+    validate_sim_config(raw)
+    with pytest.raises(ConfigError, match="not used with analysis.method 'mcpmod'"):
+        validate_sim_config({**raw, "decision": {"rule": "significance", "alpha": 0.025}})

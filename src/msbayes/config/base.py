@@ -34,22 +34,31 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, validate_default=True)
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
+def _loc(loc: tuple[Any, ...], data: Any = None) -> str:
+    """Dotted field path; drops pydantic's union tags by walking the input alongside."""
     parts: list[str] = []
-    for p in loc:
+    node = data
+    for i, p in enumerate(loc):
         if isinstance(p, int):
             parts.append(f"[{p}]")
-        elif str(p).startswith("function-"):
+            node = node[p] if isinstance(node, list) and -len(node) <= p < len(node) else None
+            continue
+        s = str(p)
+        if s.startswith("function-"):
             continue  # pydantic's tag for validator functions, not a field
-        else:
-            parts.append(("." if parts else "") + str(p))
+        if isinstance(node, dict) and s not in node and i + 1 < len(loc):
+            continue  # a discriminated-union tag (e.g. "parallel"), not a key of the input
+        parts.append(("." if parts else "") + s)
+        node = node.get(s) if isinstance(node, dict) else None
     return "".join(parts) or "<root>"
 
 
-def format_validation_error(err: ValidationError, *, prefix: str = "") -> list[tuple[str, str]]:
+def format_validation_error(
+    err: ValidationError, *, prefix: str = "", data: Any = None
+) -> list[tuple[str, str]]:
     out = []
     for e in err.errors():
-        field = _loc(e.get("loc", ()))
+        field = _loc(e.get("loc", ()), data)
         if prefix:
             field = f"{prefix}.{field}" if field != "<root>" else prefix
         msg = e.get("msg", "invalid")
@@ -72,7 +81,7 @@ def validate_config(model: type[M], data: Any, *, source: str = "config", prefix
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        errors = format_validation_error(err, prefix=prefix)
+        errors = format_validation_error(err, prefix=prefix, data=data)
         lines = "\n".join(f"  - {f}: {m}" for f, m in errors)
         raise ConfigError(f"{source}: invalid configuration\n{lines}", errors) from None
 

@@ -343,6 +343,11 @@ class SimConfig(StrictModel):
                 "decision.rule 'significance' needs a frequentist analysis (allowed: welch, ancova); "
                 "use rule 'dual' with bayes_normal"
             )
+        if getattr(self.analysis, "method", None) == "mcpmod" and "decision" in self.model_fields_set:
+            raise ValueError(
+                "decision: not used with analysis.method 'mcpmod' (go = the multiple contrast test "
+                "rejects at analysis.alpha); remove the decision section or use bayes_emax"
+            )
         if self.search is not None and self.search.scenario not in self.scenarios:
             raise ValueError(f"search.scenario {self.search.scenario!r} is not a scenario (allowed: {list(self.scenarios)})")
         if self.endpoint.dropout_mechanism == "informative" and self.simulation.engine == "sufficient":
