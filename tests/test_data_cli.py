@@ -69,7 +69,7 @@ def test_infer_n_dataset_output():
     for n1, n2, _ in rows:  # scipy reproduces the reported p to its rounding at every listed pair
         p = stats.ttest_ind_from_stats(3.7, 23.1, int(n1), -54.4, 70.5, int(n2), equal_var=False).pvalue
         assert abs(p - 0.030) <= 0.0005
-    assert "Default assumed sizes used by the built-in config" in r.output and "rule:" in r.output
+    assert "Assumed sizes used by the built-in config" in r.output and "rule:" in r.output
 
 
 def test_infer_n_joint_and_explicit():

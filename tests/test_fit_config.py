@@ -150,3 +150,18 @@ def test_user_patient_table_is_read_and_checked(tmp_path):
                                      data={"strata": ["edss_6.0-6.5"]}))
     with pytest.raises(ConfigError, match="edss_3.0-5.5"):
         prepare_inputs(bad)
+
+
+def test_builtin_config_assumed_n_is_what_infer_n_reports():
+    """The shipped config's EDSS 6.0-6.5 sizes are the per-endpoint pairs infer-n derives
+    from the published p-values (not numbers typed in by hand that could drift)."""
+    from pathlib import Path
+
+    import yaml
+
+    from msbayes.data.infer_n import default_subgroup_n_details
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "configs/reanalysis/harris2024.yaml").read_text())
+    per = default_subgroup_n_details("harris2024")["per_endpoint"]
+    assert cfg["assumed_n"]["edss_6.0-6.5"] == {ep: dict(s) for ep, s in per.items()}
