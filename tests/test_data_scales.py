@@ -89,11 +89,23 @@ def test_mcid():
     assert MCID_T25FW == math.log(1.2) and MCID_6MWT == math.log(1.08)
     assert mcid("t25fw") == mcid("t25fw", "log_speed_ratio") == math.log(1.2)
     assert mcid("6mwt") == mcid("6mwt", "log_distance_ratio") == math.log(1.08)
-    assert mcid("t25fw", "pct_improvement") == 20.0 and mcid("6mwt", "pct_improvement") == 8.0
+    # % scale: the same clinical MCID, mapped by hand (T25FW time-based % improvement of a 20 %
+    # speed gain: time ratio 1/1.2; 6MWT: 8 % distance)
+    assert mcid("t25fw", "pct_improvement") == pytest.approx(100 * (1 - 1 / 1.2), rel=1e-12)
+    assert mcid("6mwt", "pct_improvement") == 8.0
     # 20 m at 250 m is 8 %
     assert 20 / 250 == pytest.approx(0.08)
     with pytest.raises(ValueError, match="does not apply"):
         mcid("t25fw", "log_distance_ratio")
+
+
+def test_pct_and_log_mcids_are_the_same_clinical_threshold():
+    """The MCID on the published % scale is the log-scale MCID under the endpoint's published
+    convention (otherwise P(>MCID) and the calibrated priors differ between the two models)."""
+    # T25FW: % improvement in time p -> log speed ratio -log(1 - p/100)
+    assert -math.log(1 - mcid("t25fw", "pct_improvement") / 100) == pytest.approx(mcid("t25fw"), rel=1e-12)
+    # 6MWT: % distance p -> log distance ratio log(1 + p/100)
+    assert math.log(1 + mcid("6mwt", "pct_improvement") / 100) == pytest.approx(mcid("6mwt"), rel=1e-12)
 
 
 def test_sign_conventions_agree():

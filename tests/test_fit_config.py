@@ -76,7 +76,8 @@ def _summary_file(tmp_path, sd="0.3", n="10"):
     return p
 
 
-@pytest.mark.parametrize("sd, n, msg", [("-3.0", "10", "negative SD"), ("3.0", "1", "n must be >= 2")])
+@pytest.mark.parametrize("sd, n, msg", [("-3.0", "10", "negative SD"), ("0.0", "10", "SD must be > 0"),
+                                         ("3.0", "1", "n must be >= 2")])
 def test_user_table_problems_name_row_and_column(tmp_path, sd, n, msg):
     p = _summary_file(tmp_path, sd=sd, n=n)
     cfg = validate_fit_config({"name": "t", "seed": 1, "models": ["summary_log"], "data": {"file": str(p), "strata": ["edss_6.0-6.5"]}})

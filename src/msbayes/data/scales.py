@@ -23,9 +23,13 @@ of the ratio the percent is linear in: with ratio mean ``m`` and SD ``s``,
 ratio is then N(mu, sigma^2). For a time ratio the log speed ratio is ``-log r`` so its mean is
 ``-mu``; the SD is unchanged.
 
-MCIDs: T25FW 20 % speed improvement, ``MCID_T25FW = log(1.2)`` (Hobart et al., Neurology 2013;
-also the Harris 2024 EDSS-Plus threshold "≥20 % improvement"); 6MWT about 20 m at a typical
-250 m in this population, i.e. 8 %, ``MCID_6MWT = log(1.08)`` (Oosterveer et al., MSARD 2022).
+MCIDs: T25FW 20 % speed improvement, ``MCID_T25FW = log(1.2)`` (Hobart et al., Neurology 2013);
+6MWT about 20 m at a typical 250 m in this population, i.e. 8 %, ``MCID_6MWT = log(1.08)``
+(Oosterveer et al., MSARD 2022). On the published percent scales the same MCIDs are
+``MCID_PCT``: T25FW 100 (1 - 1/1.2) = 16.67 % improvement in walk time (a 20 % speed gain),
+6MWT 8 % distance, so that P(effect > MCID) and the MCID-calibrated priors mean the same thing
+on every scale. (The Harris 2024 EDSS-Plus "≥20 %" T25FW threshold is a change in *time*, i.e.
+a 25 % speed gain; give ``mcid.pct.t25fw: 20`` in a fit config to use it instead.)
 
 Examples
 --------
@@ -81,8 +85,9 @@ ENDPOINT_SCALE: dict[str, str] = {"t25fw": "log_speed_ratio", "6mwt": "log_dista
 MCID_T25FW: float = math.log(1.2)
 #: 6MWT MCID on the log distance ratio scale: ~20 m at 250 m = 8 % (Oosterveer et al. 2022)
 MCID_6MWT: float = math.log(1.08)
-#: MCIDs on the percent scale (% speed improvement for T25FW, % distance for 6MWT)
-MCID_PCT: dict[str, float] = {"t25fw": 20.0, "6mwt": 8.0}
+#: the same MCIDs on the published percent scales: T25FW time-based % improvement of a 20 %
+#: speed gain, 100 (1 - 1/1.2) = 16.67; 6MWT 8 % distance (= log(1.08) exactly)
+MCID_PCT: dict[str, float] = {"t25fw": 100.0 * (1.0 - 1.0 / 1.2), "6mwt": 8.0}
 
 
 def _check_convention(convention: str) -> None:
@@ -105,16 +110,15 @@ def mcid(endpoint: str, scale: Scale | None = None) -> float:
     endpoint : {"t25fw", "6mwt"}
     scale : {"log_speed_ratio", "log_distance_ratio", "pct_improvement"}, optional
         Default: the endpoint's log scale (``log_speed_ratio`` for T25FW,
-        ``log_distance_ratio`` for 6MWT). ``pct_improvement`` gives 20 (% speed, also the
-        Harris 2024 trial's own "≥20 % improvement" threshold) for T25FW and 8 (% distance) for
-        6MWT. Note: a 20 % speed gain is a 16.7 % reduction in walk time; the trial's threshold
-        is kept as published.
+        ``log_distance_ratio`` for 6MWT). ``pct_improvement`` gives the same MCIDs on the
+        published percent scales: 16.67 for T25FW (time-based % improvement of a 20 % speed
+        gain, 100 (1 - 1/1.2)) and 8 (% distance) for 6MWT.
 
     Examples
     --------
     >>> from msbayes.data.scales import mcid
-    >>> round(mcid("t25fw"), 4), mcid("6mwt", "pct_improvement")
-    (0.1823, 8.0)
+    >>> round(mcid("t25fw"), 4), round(mcid("t25fw", "pct_improvement"), 2), mcid("6mwt", "pct_improvement")
+    (0.1823, 16.67, 8.0)
     """
     _check_endpoint(endpoint)
     scale = scale or ENDPOINT_SCALE[endpoint]

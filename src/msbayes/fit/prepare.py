@@ -67,6 +67,9 @@ def read_summary_file(path: Path, *, field_: str = "data.file") -> pd.DataFrame:
     for i, r in df.iterrows():
         if pd.notna(r["sd"]) and float(r["sd"]) < 0:
             problems.append(f"row {i + 2} column sd: negative SD {r['sd']}")
+        elif pd.notna(r["sd"]) and float(r["sd"]) == 0 and pd.isna(r["events"]):
+            # a zero SD gives a degenerate chi-square likelihood (s^2 = 0 has density 0 or inf)
+            problems.append(f"row {i + 2} column sd: SD must be > 0, got {r['sd']}")
         if pd.notna(r["n"]) and float(r["n"]) < 2:
             problems.append(f"row {i + 2} column n: n must be >= 2, got {r['n']}")
     if problems:
