@@ -171,10 +171,11 @@ def test_bayes_emax_through_engine():
 def test_plan_cache_and_mcar_only():
     cfg = _cfg({"method": "mcpmod", "models": MODELS})
     assert plan_for(cfg.design, cfg.analysis, mcid=0.182) is plan_for(cfg.design, cfg.analysis, mcid=0.182)
-    bad = _cfg({"method": "mcpmod", "models": MODELS},
-               endpoint={"sd": 0.35, "dropout": 0.1, "dropout_mechanism": "informative"})
-    with pytest.raises(ValueError, match="dropout_mechanism"):
-        simulate_chunk(bad, "null", 10, np.random.default_rng(0))
+    # informative dropout is not simulated for dose finding: refused at validation (before any
+    # work), not in a worker at simulation time
+    with pytest.raises(ValueError, match="endpoint.dropout_mechanism"):
+        _cfg({"method": "mcpmod", "models": MODELS},
+             endpoint={"sd": 0.35, "dropout": 0.1, "dropout_mechanism": "informative"})
 
 
 def test_target_dose_closed_form_matches_anchoring():
@@ -182,3 +183,22 @@ def test_target_dose_closed_form_matches_anchoring():
     td = target_dose("emax", scale=theta / (10 / 13), shape={"ed50": 3.0}, target_delta=0.182, d_max=10)
     eff = anchored_effects("emax", td, d_ref=10, theta_ref=theta, shape={"ed50": 3.0})
     assert abs(eff[0, 0] - 0.182) < 1e-12
+
+
+def test_linear_truth_runs_and_matches_closed_forms():
+    """``dose_response: {model: linear}`` (no shape parameter) used to crash in simulate_chunk
+    (g(d_ref) came back 1-D). Closed forms: effect(d) = theta d / d_ref, TD = delta d_ref / theta,
+    true MED = smallest tested dose >= TD; with sd small the MED rule finds it in every trial."""
+    theta, delta = 0.5, 0.182
+    cfg = _cfg({"method": "mcpmod", "models": {"linear": None, "emax": [2.0]}, "dose_estimate": "med"},
+               dose_response={"model": "linear"}, scenarios={"s": {"effect": theta}},
+               endpoint={"sd": 0.05, "mcid": delta}, n=60)
+    out = simulate_chunk(cfg, "s", 500, np.random.default_rng(4))
+    np.testing.assert_allclose(out["td_true"], delta * 10 / theta, rtol=1e-12)
+    assert np.all(out["true"] == theta)
+    # est = fitted effect at d_ref: unbiased with SD about sd * sqrt(1/n0 + 1/n_ref) at most
+    assert abs(np.mean(out["est"]) - theta) < 4 * 0.05 * np.sqrt(2 / 60) / np.sqrt(500)
+    # SE of the MED decision margin: the fitted effect at dose 6 (0.3) is ~50 SE above delta
+    assert out["go"].all() and np.all(out["selected"] == 2) and out["correct"].all()
+    r = simulate_cell(cfg, "s", 1000, cell_seed(1, "linear")).finalize()
+    assert r["p_correct_dose"] == 1.0 and abs(r["td_bias"]) < 4 * r["td_bias_mcse"]

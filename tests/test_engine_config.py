@@ -181,3 +181,53 @@ def test_decision_section_refused_with_mcpmod():
     validate_sim_config(raw)
     with pytest.raises(ConfigError, match="not used with analysis.method 'mcpmod'"):
         validate_sim_config({**raw, "decision": {"rule": "significance", "alpha": 0.025}})
+
+
+def _dose_raw(**over):
+    raw = {
+        "name": "df", "seed": 1, "endpoint": {"sd": 0.35},
+        "design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "dose_metric": "cells_per_injection",
+                   "dose_unit": "million cells", "reference_dose": 10, "allocation": [1, 1, 1, 1],
+                   "n_per_arm": 20, "dose_response": {"model": "emax", "ed50": 3.0}},
+        "scenarios": {"null": {"effect": 0.0}},
+        "analysis": {"method": "mcpmod", "models": {"linear": None, "emax": [3.0]}},
+    }
+    for k, v in over.items():
+        raw = apply_overrides(raw, {k: v})
+    return raw
+
+
+def test_fields_that_would_be_silently_ignored_are_refused():
+    """Accepted-but-unused fields change nothing in the simulation; they must be refused."""
+    # equal_var with the ANCOVA estimator (residual variance is always pooled) or known variance
+    raw = apply_overrides(BASE, {"analysis.estimator": "ancova", "analysis.equal_var": True})
+    _refused(raw, "analysis", "equal_var", "estimator 'ancova'")
+    raw = apply_overrides(BASE, {"analysis.variance": "known", "analysis.equal_var": True})
+    _refused(raw, "analysis", "equal_var", "variance 'known'")
+    validate_sim_config(apply_overrides(BASE, {"analysis.equal_var": True}))  # plugin + difference: used
+    # dose finding: informative dropout / patient engine are not simulated -> refused up front
+    validate_sim_config(_dose_raw())
+    _refused(_dose_raw(**{"endpoint.dropout": 0.1, "endpoint.dropout_mechanism": "informative"}),
+             "dropout_mechanism", "allowed: mcar")
+    _refused(_dose_raw(**{"simulation.engine": "patient"}), "simulation.engine", "allowed: auto, sufficient")
+    # Bayesian Emax: prior_hill with a fixed Hill is unused
+    bayes = {"method": "bayes_emax", "ed50_grid": {"lower": 0.5, "upper": 30, "n": 16},
+             "prior_e0": {"mean": 0, "sd": 1}, "prior_emax": {"mean": 0, "sd": 1}}
+    validate_sim_config(_dose_raw(analysis=bayes))
+    _refused(_dose_raw(analysis={**bayes, "prior_hill": {"lognormal": {"median": 1.0, "sd_log": 0.5}}}),
+             "prior_hill", "fixed hill")
+    validate_sim_config(_dose_raw(analysis={**bayes, "hill": {"lower": 0.5, "upper": 4, "n": 4},
+                                            "prior_hill": {"lognormal": {"median": 1.0, "sd_log": 0.5}}}))
+
+
+def test_search_metric_must_be_produced_by_the_design():
+    """Refused at validation, not after the grid has run (the search used to fail at search time)."""
+    _refused(_with("search.metric", "p_correct_dose"), "search.metric", "allowed: ['p_go']")
+    _refused(_with("search.metric", "p_reject"), "search.metric", "allowed: ['p_go']")
+    welch = apply_overrides(BASE, {"analysis": {"method": "welch"}, "search.metric": "p_reject"})
+    validate_sim_config(welch)
+    search = {"metric": "p_reject", "target": 0.8, "scenario": "null"}
+    validate_sim_config(_dose_raw(search=search))
+    bayes = {"method": "bayes_emax", "ed50_grid": {"lower": 0.5, "upper": 30, "n": 16},
+             "prior_e0": {"mean": 0, "sd": 1}, "prior_emax": {"mean": 0, "sd": 1}}
+    _refused(_dose_raw(analysis=bayes, search=search), "search.metric", "p_correct_dose")

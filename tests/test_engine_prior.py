@@ -110,6 +110,23 @@ def test_mixture_mode_fits_and_robustifies(fit_path):
     ecdf = np.searchsorted(np.sort(draws), grid, side="right") / len(draws)
     assert np.max(np.abs(mixture_cdf(grid, pw, pm, ps) - ecdf)) < _dkw(len(draws))
     assert np.allclose(s[:2], ps / math.sqrt(0.5)) and np.allclose(w[:2], 0.9 * pw)
+    # discounting is the law of c + (X - c)/sqrt(d): mean kept, TOTAL variance (within + between
+    # components) divided by d -- closed-form mixture moments, and the same as mode: draws
+    disc = effect_sampler(FitScenario(**base, discount=0.5), ep)
+    dw, dm, ds = (np.asarray(disc.meta[k]) for k in ("weights", "means", "sds"))
+
+    def _moments(w_, m_, s_):
+        mu = float(np.sum(w_ * m_))
+        return mu, float(np.sum(w_ * (s_**2 + m_**2)) - mu**2)
+
+    (mu0, v0), (mu1, v1) = _moments(pw, pm, ps), _moments(dw, dm, ds)
+    assert mu1 == pytest.approx(mu0, abs=1e-12) and v1 == pytest.approx(v0 / 0.5, rel=1e-12)
+    assert v0 == pytest.approx(draws.var(), rel=1e-3)  # EM preserves the first two moments
+    # the discounted mixture's CDF equals that of the discounted draws (DKW band)
+    dd = draws.mean() + (draws - draws.mean()) / math.sqrt(0.5)
+    grid = np.quantile(dd, np.linspace(0.001, 0.999, 300))
+    ecdf = np.searchsorted(np.sort(dd), grid, side="right") / len(dd)
+    assert np.max(np.abs(mixture_cdf(grid, dw, dm, ds) - ecdf)) < _dkw(len(dd))
 
 
 def test_from_fit_scenario_in_engine(fit_path, tmp_path):

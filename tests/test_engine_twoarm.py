@@ -230,7 +230,22 @@ def test_informative_dropout_biases_completer_estimate():
     rng = np.random.default_rng(2)
     theta, ts, res, _ = simulate_trials(mnar, "s", 20_000, rng)
     assert ts.mean[:, 0].mean() > 0.05  # placebo mean is 0: selection on the outcome shifts it up
-    assert abs(ts.n.mean() / 60 - 0.7) < 0.05
+    # completers per arm ~ Binomial(60, q_arm) with q_arm = 1 - E[expit(logit(0.3) - 1.5 (y - 0) / sd)],
+    # y ~ N(mu_arm, sd^2): the marginal completion rate by quadrature, tolerance 4 binomial MCSE
+    from scipy import integrate, special
+
+    for arm, mu in ((0, 0.0), (1, 0.2)):
+        drop = integrate.quad(lambda zz: special.expit(special.logit(0.3) - 1.5 * (zz + mu / SD)) * stats.norm.pdf(zz),
+                              -np.inf, np.inf)[0]
+        q = 1 - drop
+        mcse = math.sqrt(60 * q * (1 - q) / 20_000)
+        assert abs(ts.n[:, arm].mean() - 60 * q) < 4 * mcse, (arm, ts.n[:, arm].mean(), 60 * q, mcse)
+        # given their number, completers are iid from y | kept: E[completer mean] = E[y | kept]
+        kept_y = integrate.quad(lambda zz: (mu + SD * zz) * (1 - special.expit(special.logit(0.3) - 1.5 * (zz + mu / SD)))
+                                * stats.norm.pdf(zz), -np.inf, np.inf)[0] / q
+        m_arm = ts.mean[:, arm]
+        assert kept_y > mu + 0.05  # selection on the outcome shifts the completer mean up
+        assert abs(m_arm.mean() - kept_y) < 4 * m_arm.std() / math.sqrt(len(m_arm)), (arm, m_arm.mean(), kept_y)
     mcar = _cfg(**common, endpoint={"dropout": 0.3})
     r = _run(mcar, "s", 50_000, "mcar")
     assert abs(r["bias"]) < 3 * r["bias_mcse"]
@@ -339,4 +354,40 @@ def test_assurance_from_posterior_draws_is_mean_power_over_draws(tmp_path):
     r = _run(cfg, "post", N_SIMS, "post")
     s = SD * math.sqrt(2 / n)
     expected = float(np.mean(stats.norm.cdf(draws.ravel() / s - stats.norm.ppf(1 - alpha))))
+    assert abs(r["p_go"] - expected) < 3 * r["p_go_mcse"], (r["p_go"], expected)
+
+
+# ------------------------------------------------- bayes_normal with the ANCOVA estimator
+def _ancova_known_power(theta, n, rho, z):
+    """P(est / se >= z) for the ANCOVA estimate with KNOWN residual SD sd sqrt(1 - rho^2), equal n,
+    no dropout: conditional on the covariate, est ~ N(theta, sd^2 (1 - rho^2) (2/n)(1 + F/(2n-2)))
+    with F = (dx^2 / (2/n)) / (Sxx / (2n - 2)) ~ F(1, 2n - 2); integrate over F numerically."""
+    from scipy import integrate
+
+    df2 = 2 * n - 2
+    s0 = SD * math.sqrt(1 - rho**2) * math.sqrt(2 / n)
+    f = lambda x: stats.norm.cdf(theta / (s0 * math.sqrt(1 + x / df2)) - z) * stats.f.pdf(x, 1, df2)  # noqa: E731
+    val, _ = integrate.quad(f, 0, np.inf, limit=200)
+    return val
+
+
+@pytest.mark.parametrize("variance, effect", [("known", 0.0), ("known", 0.12), ("plugin", 0.0), ("student_t", 0.0)])
+def test_bayes_normal_ancova_estimator_against_closed_forms(variance, effect):
+    """Flat prior, go iff P(effect > 0) >= 0.975 with the ANCOVA estimate (rho = 0.6):
+    known: z = est/se with se = sd sqrt(1 - rho^2) sqrt(1/n0 + 1/n1 + dx^2/Sxx) -> exactly N(0,1)
+    under H0 (type I = 0.025) and the F-mixture power above under an effect (a wrong ANCOVA
+    variance factor shifts both); plugin: est/se_hat ~ t(2n - 3) under H0, so P(go) =
+    P(t_{2n-3} >= z_0.975); student_t: the exact t posterior -> 0.025."""
+    n, rho, alpha = 30, 0.6, 0.025
+    prior_kw = {"prior": "flat", "variance": variance, "estimator": "ancova"}
+    cfg = _cfg(n=n, analysis={"method": "bayes_normal", **prior_kw}, endpoint={"baseline_corr": rho},
+               decision={"go": {"p_benefit": 1 - alpha}}, scenarios={"s": {"effect": effect}})
+    r = _run(cfg, "s", N_SIMS, {"ancova_bayes": variance, "d": effect})
+    z = stats.norm.ppf(1 - alpha)
+    if variance == "known":
+        expected = _ancova_known_power(effect, n, rho, z)
+    elif variance == "plugin":
+        expected = stats.t.sf(z, 2 * n - 3)
+    else:
+        expected = alpha
     assert abs(r["p_go"] - expected) < 3 * r["p_go_mcse"], (r["p_go"], expected)

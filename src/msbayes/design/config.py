@@ -178,6 +178,13 @@ class BayesNormalAnalysis(StrictModel):
     def _t_needs_flat(self) -> BayesNormalAnalysis:
         if self.variance == "student_t" and self.prior != "flat":
             raise ValueError("variance: 'student_t' needs prior: flat (allowed with a normal or mixture prior: plugin, known)")
+        if self.equal_var and (self.estimator == "ancova" or self.variance == "known"):
+            # the ANCOVA residual variance is always pooled and 'known' uses endpoint.sd: the
+            # flag would be silently ignored
+            raise ValueError(
+                "equal_var: only used with estimator 'difference' and variance 'plugin' or 'student_t' "
+                f"(got estimator {self.estimator!r}, variance {self.variance!r}); remove it"
+            )
         return self
 
 
@@ -352,6 +359,27 @@ class SimConfig(StrictModel):
             raise ValueError(f"search.scenario {self.search.scenario!r} is not a scenario (allowed: {list(self.scenarios)})")
         if self.endpoint.dropout_mechanism == "informative" and self.simulation.engine == "sufficient":
             raise ValueError("simulation.engine 'sufficient' cannot simulate informative dropout; use 'patient' or 'auto'")
+        if not is_parallel:
+            # the dose-finding simulator draws sufficient statistics with MCAR dropout only:
+            # refuse here, before any work, instead of failing (or silently ignoring) in a worker
+            if self.endpoint.dropout_mechanism != "mcar":
+                raise ValueError(
+                    "endpoint.dropout_mechanism: dose-finding designs simulate MCAR dropout only (allowed: mcar)"
+                )
+            if self.simulation.engine == "patient":
+                raise ValueError(
+                    "simulation.engine: 'patient' is not available for dose-finding designs (allowed: auto, sufficient)"
+                )
+        if self.search is not None:
+            if is_parallel:
+                allowed = ["p_go"] + (["p_reject"] if isinstance(self.analysis, (WelchAnalysis, AncovaAnalysis)) else [])
+            else:
+                allowed = ["p_go", "p_correct_dose"] + (["p_reject"] if self.analysis.method == "mcpmod" else [])
+            if self.search.metric not in allowed:
+                raise ValueError(
+                    f"search.metric {self.search.metric!r} is not produced by this design and analysis "
+                    f"(allowed: {allowed})"
+                )
         return self
 
     @property

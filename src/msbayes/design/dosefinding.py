@@ -390,6 +390,15 @@ class BayesEmaxAnalysis(StrictModel):
             raise ValueError(f"must be > 0; got {v}")
         return v
 
+    @model_validator(mode="after")
+    def _prior_hill_used(self) -> "BayesEmaxAnalysis":
+        if "prior_hill" in self.model_fields_set and not isinstance(self.hill, GridSpec):
+            raise ValueError(
+                "prior_hill: only used when hill is a grid ({lower, upper, n}); with a fixed hill "
+                f"({self.hill}) remove prior_hill"
+            )
+        return self
+
     def ed50_points(self) -> np.ndarray:
         """ED50 grid points."""
         return self.ed50_grid.points()

@@ -6,7 +6,7 @@ Three sources, all on the analysis scale (positive = better):
 * posterior draws of the re-analysis (``posterior.nc``), resampled jointly across strata so a
   draw keeps the correlation the hierarchical model implies (``mode: draws``);
 * a normal mixture fitted to those draws by EM (``mode: mixture``), optionally
-  **discounted** (component variances divided by ``discount`` in (0, 1]) and **robustified**
+  **discounted** (total variance divided by ``discount`` in (0, 1], about the mean) and **robustified**
   (weight ``w`` moved onto a vague component ``N(mean, unit-information SD^2)``).
 
 Examples
@@ -183,10 +183,24 @@ def fit_normal_mixture(
 def discount_mixture(
     weights: np.ndarray, means: np.ndarray, sds: np.ndarray, discount: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inflate each component variance by ``1/discount`` (``discount`` in (0, 1])."""
+    """Discount a normal mixture: the law of ``c + (X - c) / sqrt(discount)``, ``c = E[X]``.
+
+    Component means move away from the mixture mean ``c`` and component SDs are divided by
+    ``sqrt(discount)``, so the mixture keeps its mean and shape and its **total** variance
+    (within + between components) is divided by ``discount`` (``discount`` in (0, 1]) --
+    the same transformation as ``mode: draws`` applies to posterior draws.
+
+    >>> w, m, s = discount_mixture(np.array([0.5, 0.5]), np.array([0.0, 1.0]), np.array([1.0, 1.0]), 0.25)
+    >>> m.tolist(), s.tolist()
+    ([-0.5, 1.5], [2.0, 2.0])
+    """
     if not 0 < discount <= 1:
         raise ValueError(f"discount must be in (0, 1]; got {discount}")
-    return weights, means, sds / math.sqrt(discount)
+    w = np.asarray(weights, dtype=float)
+    m = np.asarray(means, dtype=float)
+    c = float(np.sum(w * m) / np.sum(w))
+    k = 1.0 / math.sqrt(discount)
+    return weights, c + (m - c) * k, np.asarray(sds, dtype=float) * k
 
 
 def robustify(

@@ -210,7 +210,8 @@ def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict
         nogo = (nogo | ~ok) & ~go
         est, selected, td_est = res["mean_ref"], res["med"], res["td_est"]
         extra = {}
-    g_ref = shape_g(spec.model, [design.reference_dose], shape)[:, 0]
+    # (n, 1) for models with shape parameters, (1,) for the linear model (no parameters)
+    g_ref = np.broadcast_to(shape_g(spec.model, [design.reference_dose], shape), (n, 1))[:, 0]
     td_true = target_dose(spec.model, scale=theta_ref / g_ref, shape=shape,
                           target_delta=float(delta), d_max=dmax)
     med_true = true_med(eff, float(delta))
