@@ -202,3 +202,15 @@ def test_linear_truth_runs_and_matches_closed_forms():
     assert out["go"].all() and np.all(out["selected"] == 2) and out["correct"].all()
     r = simulate_cell(cfg, "s", 1000, cell_seed(1, "linear")).finalize()
     assert r["p_correct_dose"] == 1.0 and abs(r["td_bias"]) < 4 * r["td_bias_mcse"]
+
+
+def test_td_rule_selects_the_true_med_when_data_are_near_exact():
+    """With a linear truth (TD = 3.64 between tested doses 3 and 6) and tiny noise, the
+    target-dose rule must pick dose 6, the true MED: a dose below the TD never reaches the
+    target. (Picking the tested dose *nearest* the TD gave 3, so P(correct) = 0.)"""
+    theta, delta = 0.5, 0.182
+    cfg = _cfg({"method": "mcpmod", "models": {"linear": None, "emax": [2.0]}, "dose_estimate": "td"},
+               dose_response={"model": "linear"}, scenarios={"s": {"effect": theta}},
+               endpoint={"sd": 0.05, "mcid": delta}, n=60)
+    out = simulate_chunk(cfg, "s", 500, np.random.default_rng(5))
+    assert out["go"].all() and np.all(out["selected"] == 2) and out["correct"].all()

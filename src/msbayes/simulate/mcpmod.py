@@ -555,8 +555,10 @@ def analyse_mcpmod(plan: MCPModPlan, means: np.ndarray, s2: np.ndarray, *,
             td = tds[r, sel]
         td = np.where(reject, td, np.nan)
         if plan.dose_estimate == "td":
-            dist = np.abs(plan.doses[None, 1:] - np.nan_to_num(td, nan=np.inf)[:, None])
-            sd = np.where(np.isfinite(td), np.argmin(dist, 1) + 1, -1)
+            # the smallest tested dose at or above the estimated target dose: the dose expected
+            # to reach the target, i.e. the estimate of the MED among the tested doses
+            reach = plan.doses[None, 1:] >= np.nan_to_num(td, nan=np.inf)[:, None] * (1 - 1e-12)
+            sd = np.where(np.isfinite(td) & reach.any(1), np.argmax(reach, 1) + 1, -1)
         else:
             effk = fitted[:, 1:] - fitted[:, :1]
             hit = effk >= delta
