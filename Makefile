@@ -35,8 +35,14 @@ test-fast: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -q
 
-bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytensor results .pytest_cache

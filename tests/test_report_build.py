@@ -343,3 +343,21 @@ def test_power_plot_targets_match_the_shown_slice():
     assert sorted(tg["n"]) == sorted(exp["n_per_arm"])  # power and assurance rows, this SD only
     assert set(tg["group"]) == {"mcid", "posterior"}
     assert _targets(sim, "p_go", {"endpoint.sd": 0.35}) is None  # metrics map to p_reject here
+
+
+def test_reused_out_dir_keeps_no_stale_outputs_and_no_user_file_is_touched(tmp_path):
+    out_dir = tmp_path / "r"
+    build_report(fit_dir=None, sim_dir=[TWO, DOSE], out_dir=out_dir, formats=("png",))
+    dose_figs = sorted((out_dir / "figures").glob("sim_dose_*.png"))
+    assert dose_figs, "the two-sim report should have written dose figures"
+    user_file = out_dir / "figures" / "my_notes.txt"
+    user_file.write_text("mine")
+    build_report(fit_dir=None, sim_dir=TWO, out_dir=out_dir, formats=("png",))
+    assert not any(p.exists() for p in dose_figs), "figures of the dropped sim run remain"
+    assert not list((out_dir / "tables").glob("sim_dose_*")), "tables of the dropped sim remain"
+    assert list((out_dir / "figures").glob("sim_two_arm_*.png"))
+    assert user_file.read_text() == "mine"
+    listed = (out_dir / "report_manifest.txt").read_text().split()
+    on_disk = sorted(p.relative_to(out_dir).as_posix()
+                     for d in ("figures", "tables") for p in (out_dir / d).iterdir())
+    assert sorted(r for r in listed if "/" in r) == [r for r in on_disk if r != "figures/my_notes.txt"]

@@ -83,6 +83,10 @@ class FigureRecord:
     png: bytes
 
 
+MANIFEST = "report_manifest.txt"
+FIXED_OUTPUTS = ["report.html", "statistical_considerations.md"]
+
+
 class _Out:
     """Collects figures and tables as they are written."""
 
@@ -91,6 +95,7 @@ class _Out:
         self.formats = tuple(formats)
         self.slides = slides
         self.figures: list[FigureRecord] = []
+        self.written: list[Path] = []
 
     def figure(self, make, stem: str, caption: str) -> str:
         """``make(size)`` draws the figure (Figure or Axes) for ``"column"`` / ``"slide"``."""
@@ -98,11 +103,13 @@ class _Out:
             make = (lambda p: (lambda size: p(size=size)))(make)
         if self.slides:
             f = make("slide")
-            save_figure(getattr(f, "figure", f), self.dir / "figures", f"{stem}_slide",
-                        formats=self.formats)
+            _, paths = save_figure(getattr(f, "figure", f), self.dir / "figures",
+                                   f"{stem}_slide", formats=self.formats)
+            self.written += paths
         f = make("column")
-        png, _ = save_figure(getattr(f, "figure", f), self.dir / "figures", stem,
-                             formats=self.formats)
+        png, paths = save_figure(getattr(f, "figure", f), self.dir / "figures", stem,
+                                 formats=self.formats)
+        self.written += paths
         rec = FigureRecord(stem, caption, png)
         self.figures.append(rec)
         return _figure_html(rec)
@@ -110,6 +117,27 @@ class _Out:
     def table(self, df: pd.DataFrame, stem: str) -> None:
         atomic_to_csv(df, self.dir / "tables" / f"{stem}.csv")
         atomic_write_text(self.dir / "tables" / f"{stem}.md", _md_table(df.astype(object).where(df.notna(), "")) + "\n")
+        self.written += [self.dir / "tables" / f"{stem}.csv", self.dir / "tables" / f"{stem}.md"]
+
+    def retire_stale(self) -> list[str]:
+        """Delete files an earlier report wrote here that this one did not; record this one's.
+
+        Only files named in the earlier ``MANIFEST`` are touched (never a user's own files), so
+        a reused ``--out`` holds no figure or table left over from a different run.
+        """
+        manifest = self.dir / MANIFEST
+        new = sorted({p.relative_to(self.dir).as_posix() for p in self.written})
+        removed = []
+        if manifest.exists():
+            old = [ln.strip() for ln in manifest.read_text(encoding="utf-8").splitlines()]
+            for rel in old:
+                if rel and rel not in new and "/" in rel and not rel.startswith(("/", "..")):
+                    target = self.dir / rel
+                    if target.is_file():
+                        target.unlink()
+                        removed.append(rel)
+        atomic_write_text(manifest, "".join(f"{r}\n" for r in new + FIXED_OUTPUTS))
+        return removed
 
 
 # ---------------------------------------------------------------------------- html helpers
@@ -600,4 +628,6 @@ def build_report(
         title=_esc(title), version=_esc(__version__),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         warnings=warn_html, body="\n".join(body))
-    return atomic_write_text(out_path / "report.html", page)
+    html_path = atomic_write_text(out_path / "report.html", page)
+    out.retire_stale()
+    return html_path
