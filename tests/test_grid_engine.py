@@ -135,6 +135,7 @@ def test_search_sample_size_csv(tmp_path):
     df = pd.read_csv(tmp_path / "o" / "sample_size.csv")
     assert list(df.columns[:6]) == ["scenario", "metric", "target", "n_per_arm", "achieved", "achieved_mcse"]
     assert "endpoint.sd" in df.columns and len(df) == 1
+    assert bool(df.monotone[0]) is True  # CRN power curve: no reversal among evaluated n
     n = int(df.n_per_arm[0])
     tol = 4 * np.sqrt(0.8 * 0.2 / 4000)
     assert student_power(0.1823, n=n, sd=0.35) >= 0.8 - tol
@@ -280,3 +281,19 @@ def test_dask_local_cluster_of_processes(e2e, tmp_path):
     assert ds.attrs["backend"] == "dask" and ds.attrs["n_jobs"] == 2
     for v in ref.data_vars:
         assert ds[v].values.tobytes() == ref[v].values.tobytes(), v
+
+
+def test_non_monotone_search_is_warned_with_its_coordinates():
+    from msbayes.grid.runner import _warn_non_monotone
+
+    df = pd.DataFrame([
+        {"scenario": "emax", "metric": "p_correct_dose", "target": 0.6, "n_per_arm": 40, "achieved": 0.61,
+         "achieved_mcse": 0.01, "reached": True, "n_evaluations": 7, "monotone": False, "endpoint.sd": 0.35},
+        {"scenario": "emax", "metric": "p_correct_dose", "target": 0.6, "n_per_arm": 50, "achieved": 0.62,
+         "achieved_mcse": 0.01, "reached": True, "n_evaluations": 7, "monotone": True, "endpoint.sd": 0.45},
+    ])
+    buf = io.StringIO()
+    _warn_non_monotone(df, buf)
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "p_correct_dose" in lines[0] and "'endpoint.sd': 0.35" in lines[0] and "not monotone" in lines[0]

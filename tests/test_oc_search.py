@@ -29,6 +29,26 @@ def test_bracket_bisect_not_reached_and_decreasing():
     assert r.n == 25
 
 
+def test_non_monotone_metric_is_flagged_only_beyond_mcse():
+    # a metric that peaks and falls (like P(select the correct dose) can): the
+    # bisection's answer is not trustworthy and the result must say so
+    # peaks at n = 20 (>= 0.85 for n in 18..22); doubling jumps from 16 (0.82) to 32 (0.66)
+    bump = lambda n: (0.9 - abs(n - 20) / 50, 0.01)  # noqa: E731
+    r = bracket_bisect(bump, 0.85, n_lo=2, n_hi=200)
+    assert not r.reached  # the bisection misses the window ...
+    assert not r.monotone and r.to_row()["monotone"] is False  # ... and the result says why
+    # a reversal within 3 MCSE of the difference is Monte Carlo noise, not flagged
+    # (evaluated: 2, 4, ..., 64 -> 0.64, 128 -> 0.62, 200, then bisection above 128)
+    noisy = lambda n: (0.62 if n == 128 else min(n / 100, 1.0), 0.01)  # noqa: E731
+    r = bracket_bisect(noisy, 0.7, n_lo=2, n_hi=200)
+    assert {64, 128} <= {n for n, _, _ in r.evaluations} and r.monotone
+    # ... while the same reversal with a tiny MCSE is
+    precise = lambda n: (noisy(n)[0], 0.001)  # noqa: E731
+    assert not bracket_bisect(precise, 0.7, n_lo=2, n_hi=200).monotone
+    # decreasing searches check the other direction
+    assert bracket_bisect(lambda n: (1 / n, 0.0), 0.04, n_lo=2, n_hi=100, increasing=False).monotone
+
+
 def _closed_form_power(n, delta, sd, alpha=0.025):
     return stats.norm.cdf(delta / (sd * math.sqrt(2 / n)) - stats.norm.ppf(1 - alpha))
 
@@ -55,6 +75,7 @@ def test_crn_search_matches_closed_form_sample_size():
     # common random numbers: the metric is monotone in n along the evaluations
     ev = sorted(r.evaluations)
     assert all(b[1] >= a[1] for a, b in zip(ev, ev[1:]))
+    assert r.monotone and r.to_row()["monotone"] is True
 
 
 def test_crn_search_t_test_with_dropout_matches_noncentral_t():

@@ -227,6 +227,18 @@ def test_text_follows_the_artefacts_when_they_change(tmp_path):
     assert "no fit dir was given" in html  # sim-only report: link not verifiable, said so
 
 
+def test_non_monotone_search_is_flagged_in_the_text(tmp_path):
+    sim = tmp_path / "sim_two_arm"
+    shutil.copytree(TWO, sim)
+    ss = pd.read_csv(sim / "sample_size.csv")
+    ss["monotone"] = [False] + [True] * (len(ss) - 1)
+    ss.to_csv(sim / "sample_size.csv", index=False)
+    out = build_report(fit_dir=None, sim_dir=sim, out_dir=tmp_path / "r", formats=("png",))
+    text = (out.parent / "statistical_considerations.md").read_text()
+    assert text.count("WARNING: the metric was not monotone in n") == 1
+    assert "monotone = " not in text  # the flag is not listed as a grid coordinate
+
+
 def test_dose_curves_rebuilt_from_config_without_dose_response_csv(tmp_path):
     sim = tmp_path / "sim_dose"
     shutil.copytree(DOSE, sim)

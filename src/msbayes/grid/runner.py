@@ -45,7 +45,7 @@ from .assemble import assemble_dataset, data_sha256_of, scenario_data_files, wri
 from .backends import BACKENDS, Backend, open_backend
 from .hooks import EngineHooks, default_hooks, merge_accumulators
 from .progress import make_reporter
-from .search import preflight_search, run_searches
+from .search import FIRST_COLUMNS, preflight_search, run_searches
 from .spec import GridSpec, expand_grid
 from .store import CellStore
 
@@ -248,11 +248,25 @@ def run_grid(
         search_df = None
         if cfg_raw.get("search") is not None:
             search_df = run_searches(spec, hooks.search_sample_size, be)
+            _warn_non_monotone(search_df, stream)
     ds = assemble_dataset(spec, results, config_text=config_text, data_files=data_files,
                           data_sha256=data_sha, backend=backend, n_jobs=be.n_workers)
     write_artefacts(ds, out_dir, sample_size=search_df)
     atomic_write_text(out_dir / "run.json", json.dumps(stats.__dict__, indent=1))
     return ds
+
+
+def _warn_non_monotone(search_df, stream: TextIO) -> None:
+    """Say (even with ``quiet``) which searches saw the metric fall as n rose."""
+    if search_df is None or "monotone" not in search_df.columns:
+        return
+    bad = search_df[search_df["monotone"].astype(str).str.lower() == "false"]
+    for _, r in bad.iterrows():
+        other = {c: r[c] for c in search_df.columns if c not in FIRST_COLUMNS}
+        print(f"warning: sample-size search for {r['metric']} under scenario {r['scenario']}"
+              + (f" at {other}" if other else "") + ": the metric is not monotone in n at the "
+              "evaluated points, so n_per_arm may not be the smallest n meeting the target; "
+              "evaluate the metric over a grid of n", file=stream)
 
 
 def _execute(spec: GridSpec, store: CellStore, be: Backend, hooks: EngineHooks, *, force: bool, quiet: bool,

@@ -1,7 +1,8 @@
 """Sample-size search over a grid: one search per combination of the grid axes other than
 ``design.n_per_arm`` (which the search itself varies), run on the grid's backend, written to
 ``sample_size.csv`` with columns ``scenario, metric, target, n_per_arm, achieved,
-achieved_mcse, reached, n_evaluations`` and then the other axes.
+achieved_mcse, reached, n_evaluations, monotone`` and then the other axes (``monotone``
+False: the evaluated points contradict the monotonicity the bisection assumes).
 
 The search itself (common random numbers across n, bracketing + bisection) is the engine's
 :func:`msbayes.oc.search.search_sample_size`.
@@ -26,7 +27,8 @@ from .spec import GridSpec, axis_label
 __all__ = ["SEARCH_AXIS", "SearchTask", "plan_searches", "run_searches", "preflight_search"]
 
 SEARCH_AXIS = "design.n_per_arm"
-FIRST_COLUMNS = ["scenario", "metric", "target", "n_per_arm", "achieved", "achieved_mcse", "reached", "n_evaluations"]
+FIRST_COLUMNS = ["scenario", "metric", "target", "n_per_arm", "achieved", "achieved_mcse", "reached",
+                 "n_evaluations", "monotone"]
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ class SearchResult:
 
     ``n`` is the smallest n meeting the target (None if even ``n_hi`` does not);
     ``achieved`` / ``achieved_mcse`` the metric at ``n``; ``evaluations`` every (n, value,
-    mcse) computed, in order.
+    mcse) computed, in order; ``increasing`` the direction the search assumed.
     """
 
     n: int | None
@@ -47,11 +47,30 @@ class SearchResult:
     target: float
     reached: bool
     evaluations: tuple[tuple[int, float, float], ...] = field(default=())
+    increasing: bool = True
+
+    @property
+    def monotone(self) -> bool:
+        """False if the evaluated points contradict the monotonicity bisection relies on.
+
+        A contradiction is a pair n1 < n2 whose values go the wrong way by more than 3 times
+        the MCSE of their difference (taken as independent: conservative under common random
+        numbers, so only clear reversals are flagged). A flagged search's ``n`` may not be the
+        smallest n meeting the target; evaluate the metric over a grid of n instead.
+        """
+        pts = sorted(self.evaluations)
+        sign = 1.0 if self.increasing else -1.0
+        for i, (n1, v1, s1) in enumerate(pts):
+            for n2, v2, s2 in pts[i + 1:]:
+                if sign * (v1 - v2) > 3.0 * math.hypot(s1, s2) + 1e-12:
+                    return False
+        return True
 
     def to_row(self, **extra) -> dict:
         """One row for ``sample_size.csv``."""
         return {**extra, "target": self.target, "n_per_arm": self.n, "achieved": self.achieved,
-                "achieved_mcse": self.achieved_mcse, "reached": self.reached, "n_evaluations": len(self.evaluations)}
+                "achieved_mcse": self.achieved_mcse, "reached": self.reached, "n_evaluations": len(self.evaluations),
+                "monotone": self.monotone}
 
 
 def bracket_bisect(
@@ -83,15 +102,18 @@ def bracket_bisect(
         v = ev(n)[0]
         return v >= target if increasing else v <= target
 
+    def result(n, v, se, reached):
+        return SearchResult(n, v, se, target, reached, tuple(order), increasing)
+
     if ok(n_lo):
         v, se = ev(n_lo)
-        return SearchResult(n_lo, v, se, target, True, tuple(order))
+        return result(n_lo, v, se, True)
     lo, hi = n_lo, None
     n = n_lo
     while hi is None:
         if n >= n_hi:
             v, se = ev(n_hi)
-            return SearchResult(None, v, se, target, False, tuple(order))
+            return result(None, v, se, False)
         n = min(max(2 * n, n + 1), n_hi)
         if ok(n):
             hi = n
@@ -104,7 +126,7 @@ def bracket_bisect(
         else:
             lo = mid
     v, se = ev(hi)
-    return SearchResult(hi, v, se, target, True, tuple(order))
+    return result(hi, v, se, True)
 
 
 def _crn_multinomial(u: np.ndarray, n: int, weights: np.ndarray) -> np.ndarray:

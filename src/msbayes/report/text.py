@@ -314,7 +314,7 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
     if ss is not None and len(ss):
         extra = [c for c in ss.columns if c not in ("scenario", "metric", "target", "n_per_arm",
                                                     "achieved", "achieved_mcse", "reached",
-                                                    "n_evaluations")]
+                                                    "n_evaluations", "monotone")]
         out.append("**Sample size.** Smallest n per arm meeting each target:")
         for _, r in ss.iterrows():
             at = ", ".join(f"{c} = {fmt(r[c])}" for c in extra if pd.notna(r[c]))
@@ -327,7 +327,10 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
             head = "n = " if reached else "NOT REACHED; largest n tried = "
             out.append(f"- scenario {r['scenario']}, {r['metric']} \u2265 {fmt(r['target'], 2)}: "
                        f"{head}{fmt(int(r['n_per_arm']))} per arm (achieved {fmt(r['achieved'], 3)}, "
-                       f"MCSE {fmt(r['achieved_mcse'], 4)})" + (f" at {at}" if at else "") + ".")
+                       f"MCSE {fmt(r['achieved_mcse'], 4)})" + (f" at {at}" if at else "") + "."
+                       + (" WARNING: the metric was not monotone in n at the evaluated sample "
+                          "sizes, so this may not be the smallest n meeting the target."
+                          if str(r.get("monotone", True)).lower() in ("false", "0") else ""))
         out.append("")
     if link.status == "mismatch":
         out += [f"WARNING: {link.message}", ""]
