@@ -1,13 +1,33 @@
 """Sampling, diagnostics, summaries and the ``posterior.nc`` artefact of ``msbayes fit``.
 
+Names load on first use (the runner imports PyMC and ArviZ, about 2 s), so importing the
+package for its configuration or the command line stays fast.
+
 Examples
 --------
 >>> from msbayes.fit import load_fit_config, run_fit, read_effect_draws  # doctest: +SKIP
 """
 
-from .artefact import list_estimands, read_effect_draws
-from .config import FitConfig, load_fit_config, validate_fit_config
-from .runner import FitResult, run_fit
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "list_estimands": ".artefact", "read_effect_draws": ".artefact",
+    "FitConfig": ".config", "load_fit_config": ".config", "validate_fit_config": ".config",
+    "FitResult": ".runner", "run_fit": ".runner",
+}
 
 __all__ = ["FitConfig", "FitResult", "load_fit_config", "validate_fit_config", "run_fit",
            "read_effect_draws", "list_estimands"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

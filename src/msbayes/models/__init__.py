@@ -1,9 +1,21 @@
-"""PyMC model builders and prior presets (no sampling here; see :mod:`msbayes.fit`)."""
+"""PyMC model builders and prior presets (no sampling here; see :mod:`msbayes.fit`).
 
-from .binary import BinaryInputs, build_binary_model
-from .patient import PatientInputs, build_patient_model
+The builders import PyMC (about 2 s); they load on first use, so that the prior presets and
+the command line (``msbayes --help``, ``msbayes data``, ``msbayes report``) stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .priors import PRIORS, NormalPrior, PriorPreset, resolve_prior
-from .summary import SummaryInputs, build_summary_model, stratum_status
+
+_LAZY = {
+    "SummaryInputs": ".summary", "build_summary_model": ".summary", "stratum_status": ".summary",
+    "BinaryInputs": ".binary", "build_binary_model": ".binary",
+    "PatientInputs": ".patient", "build_patient_model": ".patient",
+}
 
 __all__ = [
     "PRIORS",
@@ -18,3 +30,13 @@ __all__ = [
     "PatientInputs",
     "build_patient_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
