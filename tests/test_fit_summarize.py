@@ -104,3 +104,26 @@ def test_single_chain_fails_gate_instead_of_passing_silently():
     s = summarize_draws(d, mcid=0.2)
     assert math.isnan(s["r_hat"])
     assert not gate(s, n_divergences=0, spec=DiagnosticsSpec())[0]
+
+
+def test_terminal_warning_quotes_the_configured_gate():
+    import pandas as pd
+    from rich.console import Console
+
+    from msbayes.fit.cli import print_summary
+    from msbayes.fit.config import DiagnosticsSpec
+
+    row = {"model": "summary_log", "prior": "neutral", "endpoint": "t25fw", "estimand": "effect",
+           "population": "edss_6.0-6.5", "status": "estimate", "mean": 0.1, "q2.5": -0.1, "q97.5": 0.3,
+           "p_benefit": 0.8, "p_mcid": 0.3, "r_hat": 1.03, "ess_bulk": 250.0}
+    summary = pd.DataFrame([{**row, "diagnostics_ok": False, "flag": "r_hat 1.03 > 1.02"},
+                            {**row, "population": "edss_3.0-5.5", "diagnostics_ok": True, "flag": ""}])
+    con = Console(record=True, width=200)
+    print_summary(summary, console=con, gate=DiagnosticsSpec(rhat_max=1.02, ess_min=200, max_divergences=3))
+    text = con.export_text()
+    assert "1 estimand(s) FAILED the diagnostics gate" in text
+    assert "R-hat <= 1.02, at most 3 divergences, ESS bulk >= 200" in text
+    assert "summary_log x neutral: t25fw / edss_6.0-6.5: r_hat 1.03 > 1.02" in text
+    con = Console(record=True, width=200)
+    print_summary(summary, console=con)  # no gate given: the documented defaults
+    assert "R-hat <= 1.01, no divergences, ESS bulk >= 400" in con.export_text()

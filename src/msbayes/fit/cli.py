@@ -19,8 +19,12 @@ from ..config import ConfigError
 __all__ = ["fit_command", "print_summary"]
 
 
-def print_summary(summary, *, console) -> None:
-    """Key table (rich) and a loud warning for estimands that fail the diagnostics gate."""
+def print_summary(summary, *, console, gate=None) -> None:
+    """Key table (rich) and a loud warning for estimands that fail the diagnostics gate.
+
+    ``gate`` is the config's ``diagnostics`` section (thresholds quoted in the warning;
+    defaults R-hat <= 1.01, no divergences, ESS bulk >= 400).
+    """
     from rich.panel import Panel
     from rich.table import Table
 
@@ -37,8 +41,12 @@ def print_summary(summary, *, console) -> None:
     bad = summary[~summary["diagnostics_ok"].astype(bool)]
     if len(bad):
         lines = "\n".join(f"{r.model} x {r.prior}: {r.endpoint} / {r.population}: {r.flag}" for r in bad.itertuples(index=False))
+        rhat, ess, div = ((gate.rhat_max, gate.ess_min, gate.max_divergences) if gate is not None
+                          else (1.01, 400, 0))
+        divs = "no divergences" if div == 0 else f"at most {div} divergences"
         console.print(Panel(f"[bold]{len(bad)} estimand(s) FAILED the diagnostics gate[/bold] "
-                            f"(R-hat <= 1.01, no divergences, ESS >= 400). Do not report them as they are.\n{lines}",
+                            f"(R-hat <= {rhat:g}, {divs}, ESS bulk >= {ess:g}). Do not report them as they are."
+                            f"\n{lines}",
                             title="[bold red]DIAGNOSTICS WARNING[/bold red]", border_style="red"))
 
 
@@ -64,5 +72,5 @@ def fit_command(
         err.print(f"[bold red]config error:[/bold red] {exc}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
     if not quiet:
-        print_summary(res.summary, console=console)
+        print_summary(res.summary, console=console, gate=cfg.diagnostics)
         console.print(f"wrote {', '.join(p.name for p in res.paths.values())} to {res.out_dir}")
