@@ -116,6 +116,14 @@ def test_unreachable_scheduler_fails_before_work(tmp_path):
     assert not out.exists()
 
 
+def test_ray_local_cluster_bit_identical(reference, tmp_path):
+    """ray (optional extra): a local ray instance gives the sequential results bit for bit."""
+    pytest.importorskip("ray")
+    ds = _run(CFG, tmp_path / "ray", backend="ray", n_jobs=2, task_order_seed=5)
+    assert_same_results(reference, ds)
+    assert ds.attrs["backend"] == "ray"
+
+
 def test_ray_missing_is_a_clear_error(tmp_path):
     """ray is an optional extra: without it, a clear error before any work."""
     import importlib.util
