@@ -15,7 +15,7 @@ from scipy import stats
 from msbayes.design.config import validate_sim_config
 from msbayes.design.doseresponse import anchored_effects, target_dose, true_med
 from msbayes.rng import cell_seed
-from msbayes.simulate.dosefinding import dose_trial_stats, plan_for, simulate_chunk
+from msbayes.simulate.dosefinding import dose_trial_stats, dose_trial_stats_strata, plan_for, simulate_chunk
 from msbayes.simulate.engine import simulate_cell
 
 MODELS = {"emax": [1.0, 5.0], "sigemax": [[4, 3]], "exponential": [5.0], "quadratic": [-0.05],
@@ -97,6 +97,114 @@ def test_sufficient_statistics_moments_and_patient_level():
     s2p = sum((p.var(1, ddof=1) * (n - 1)) for p, n in zip(pts, sizes)) / dfv
     assert stats.ks_2samp(s2p, s2[:Sp]).pvalue > 1e-3
     assert stats.ks_2samp(pts[2].mean(1), m[:Sp, 2]).pvalue > 1e-3
+
+
+def _patient_level_strata(rng, S, sizes, eff_ks, weights, *, sd, placebo_mean, dropout, fixed):
+    """Brute force: every patient gets a stratum, an outcome and a dropout indicator; the arm
+    means and the pooled variance ignore strata (what MCP-Mod sees)."""
+    k = len(sizes)
+    means = np.empty((S, k))
+    ss = np.zeros(S)
+    ntot = np.zeros(S)
+    for a, n in enumerate(sizes):
+        if fixed:
+            from msbayes.design.endpoint import fixed_stratum_counts
+
+            lab = np.repeat(np.arange(len(weights)), fixed_stratum_counts(n, np.asarray(weights)))
+            lab = np.broadcast_to(lab, (S, n))
+        else:
+            lab = rng.choice(len(weights), size=(S, n), p=weights)
+        y = placebo_mean + eff_ks[a][lab] + sd * rng.standard_normal((S, n))
+        keep = rng.random((S, n)) >= dropout
+        c = keep.sum(1)
+        means[:, a] = (y * keep).sum(1) / c
+        ss += (((y - means[:, a][:, None]) ** 2) * keep).sum(1)
+        ntot += c
+    return means, ss / (ntot - k)
+
+
+def test_strata_sufficient_statistics_closed_form_moments():
+    """Random stratum enrolment, no dropout: arm mean ~ mixture mean, Var = (sd^2 + V_a)/n_a,
+    E[pooled s^2] = sd^2 + sum_a (n_a - 1) V_a / (N - k), V_a = sum_s p_s (e_as - e_a)^2."""
+    rng = np.random.default_rng(11)
+    S, sizes, sd, p = 60_000, np.array([10, 12, 9, 15]), 0.35, np.array([0.6, 0.4])
+    e = np.array([[0.0, 0.0], [0.1, 0.5], [0.2, 0.9], [0.3, 1.2]])  # (arm, stratum)
+    counts = np.stack([rng.multinomial(n, p, size=S) for n in sizes], axis=1)
+    m, s2, c, df, ok = dose_trial_stats_strata(np.broadcast_to(e, (S, 4, 2)), counts, sd=sd,
+                                               placebo_mean=-0.1, rng=rng)
+    assert ok.all() and np.all(c == sizes) and np.all(df == sizes.sum() - 4)
+    mix = e @ p
+    V = ((e - mix[:, None]) ** 2) @ p
+    var_m = (sd**2 + V) / sizes
+    assert np.all(np.abs(m.mean(0) - (mix - 0.1)) < 4 * np.sqrt(var_m / S))
+    # MCSE of a sample variance from the fourth central moment (the mixture is not normal)
+    m4 = ((m - m.mean(0)) ** 4).mean(0)
+    assert np.all(np.abs(m.var(0, ddof=1) - var_m) < 4 * np.sqrt((m4 - var_m**2) / S))
+    es2 = sd**2 + ((sizes - 1) * V).sum() / (sizes.sum() - 4)
+    assert abs(s2.mean() - es2) < 4 * s2.std() / np.sqrt(S)
+    # the between-stratum spread is visible: ignoring it (old behaviour) is far off
+    assert (es2 - sd**2) > 20 * s2.std() / np.sqrt(S)
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_strata_sufficient_statistics_match_patient_level(fixed):
+    rng = np.random.default_rng(12 + fixed)
+    S, sizes, sd, w, drop = 6000, [8, 10, 12, 9], 0.35, [0.55, 0.45], 0.15
+    e = np.array([[0.0, 0.0], [0.1, 0.6], [0.2, 0.8], [0.3, 1.0]])
+    mp, s2p = _patient_level_strata(rng, S, sizes, e, w, sd=sd, placebo_mean=0.1, dropout=drop,
+                                    fixed=fixed)
+    from msbayes.design.endpoint import EndpointSpec
+    from msbayes.simulate.twoarm import completer_counts, randomized_counts
+
+    ep = EndpointSpec(sd=sd, strata={"a": w[0], "b": w[1]},
+                      stratum_enrolment="fixed" if fixed else "random")
+    comp = completer_counts(randomized_counts(ep, sizes, S, rng=rng), drop, rng=rng)
+    m, s2, c, df, ok = dose_trial_stats_strata(np.broadcast_to(e, (S, 4, 2)), comp, sd=sd,
+                                               placebo_mean=0.1, rng=rng)
+    assert ok.all()
+    assert stats.ks_2samp(s2p, s2).pvalue > 1e-3
+    for a in range(4):
+        assert stats.ks_2samp(mp[:, a], m[:, a]).pvalue > 1e-3
+
+
+def test_strata_engine_equal_effects_match_single_stratum_powmct():
+    endpoint = {"sd": 0.35, "mcid": 0.182, "strata": {"edss_3.0-5.5": 0.4, "edss_6.0-6.5": 0.6},
+                "stratum_enrolment": "random"}
+    cfg = _cfg({"method": "mcpmod", "models": MODELS}, endpoint=endpoint,
+               scenarios={"mcid": {"effect": {"edss_3.0-5.5": 0.182, "edss_6.0-6.5": 0.182}}})
+    r = _run(cfg, "mcid", 20_000)
+    ref = 0.544366267789  # DoseFinding::powMCT, single population (see test_mcpmod_r.py)
+    assert abs(r["p_reject"] - ref) < 4 * r["p_reject_mcse"] + 1e-3
+
+
+def test_strata_engine_power_matches_patient_level_simulation():
+    """Different stratum effects, random enrolment: the engine's P(reject) equals that of the
+    same MCP-Mod analysis applied to brute-force patient-level trials (4 combined MCSE)."""
+    from msbayes.simulate.mcpmod import analyse_mcpmod
+
+    endpoint = {"sd": 0.35, "mcid": 0.182, "strata": {"lo": 0.5, "hi": 0.5},
+                "stratum_enrolment": "random"}
+    cfg = _cfg({"method": "mcpmod", "models": {"emax": [2.0], "linear": None}}, endpoint=endpoint,
+               scenarios={"split": {"effect": {"lo": 0.0, "hi": 0.36}}}, n=25)
+    r = _run(cfg, "split", 20_000)
+    eff_ref = anchored_effects("emax", [0, 3, 6, 10], d_ref=10, theta_ref=np.ones(1),
+                               shape={"ed50": 3.0})[0]
+    e = eff_ref[:, None] * np.array([0.0, 0.36])[None, :]
+    rng = np.random.default_rng(13)
+    Sp = 8000
+    mp, s2p = _patient_level_strata(rng, Sp, [25] * 4, e, [0.5, 0.5], sd=0.35, placebo_mean=0.0,
+                                    dropout=0.0, fixed=False)
+    plan = plan_for(cfg.design, cfg.analysis, mcid=0.182)
+    pr = analyse_mcpmod(plan, mp, s2p)["reject"].mean()
+    se = np.sqrt(r["p_reject_mcse"] ** 2 + pr * (1 - pr) / Sp)
+    assert abs(r["p_reject"] - pr) < 4 * se
+    assert r["mean_true"] == pytest.approx(0.18)  # enrolment-weighted truth
+    # the test can tell: collapsing the strata to their weighted effect (0.18 everywhere)
+    # ignores the between-stratum spread and overstates power (0.48 vs 0.43 here)
+    flat = _cfg({"method": "mcpmod", "models": {"emax": [2.0], "linear": None}},
+                scenarios={"split": {"effect": 0.18}}, n=25)
+    rf = _run(flat, "split", 20_000)
+    assert rf["p_reject"] - pr > 4 * np.sqrt(rf["p_reject_mcse"] ** 2 + pr * (1 - pr) / Sp)
 
 
 def test_dropout_completers():

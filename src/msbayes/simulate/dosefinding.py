@@ -5,12 +5,16 @@ dose_finding`` (called by :func:`msbayes.simulate.engine.simulate_cell`). Per tr
 
 1. ``theta_ref`` (effect at the tested regimen ``design.reference_dose``) from the scenario
    (fixed effect or design prior, via the engine's scenario sampler; with several EDSS
-   strata the enrolment-weighted effect is used) and the shape parameters from
-   ``design.dose_response`` (fixed or drawn from their priors);
-2. true effects ``effect(d) = theta_ref g(d)/g(d_ref)`` at every dose;
+   strata, ``theta_ref`` is the enrolment-weighted effect and each stratum keeps its own)
+   and the shape parameters from ``design.dose_response`` (fixed or drawn from their priors);
+2. true effects ``effect(d) = theta_ref g(d)/g(d_ref)`` at every dose (per stratum with
+   ``theta_s`` in place of ``theta_ref``);
 3. completers per arm (``Binomial(n_i, 1 - dropout)``, MCAR) and the exact sufficient
    statistics: ``mean_i ~ N(placebo_mean + effect(d_i), sd^2 / c_i)`` and the pooled
-   variance ``s^2 ~ sd^2 chi2(df)/df``, ``df = sum(c_i) - k``;
+   variance ``s^2 ~ sd^2 chi2(df)/df``, ``df = sum(c_i) - k``; with several strata, per
+   (arm, stratum) cell (stratum counts fixed or multinomial, ``endpoint.stratum_enrolment``)
+   combined into arm means and a pooled variance that includes the between-stratum spread
+   (:func:`dose_trial_stats_strata`), since the analyses do not adjust for stratum;
 4. the analysis (:mod:`~msbayes.simulate.mcpmod` or :mod:`~msbayes.simulate.bayes_emax`).
 
 Outcome keys (see :mod:`msbayes.oc.accumulate`): ``go, nogo, failed`` bool; ``reject``
@@ -55,7 +59,7 @@ from msbayes.design.dosefinding import BayesEmaxAnalysis, DoseFindingDesign, MCP
 from .bayes_emax import BayesEmaxPlan, analyse_bayes_emax, prepare_bayes_emax
 from .mcpmod import MCPModPlan, analyse_mcpmod, prepare_mcpmod
 
-__all__ = ["simulate_chunk", "dose_trial_stats", "plan_for", "PosteriorAtDose"]
+__all__ = ["simulate_chunk", "dose_trial_stats", "dose_trial_stats_strata", "plan_for", "PosteriorAtDose"]
 
 _PLANS: "OrderedDict[tuple, MCPModPlan | BayesEmaxPlan]" = OrderedDict()
 _MAX_PLANS = 32
@@ -132,6 +136,59 @@ def dose_trial_stats(effects: np.ndarray, sizes, *, sd: float, placebo_mean: flo
     return means, s2, c, df, ok
 
 
+def dose_trial_stats_strata(effects: np.ndarray, completers: np.ndarray, *, sd: float,
+                            placebo_mean: float = 0.0, rng: np.random.Generator):
+    """Exact arm summaries of k normal arms enrolled from several EDSS strata.
+
+    Each (arm, stratum) cell with ``c`` completers has mean ``placebo_mean + effect`` and SD
+    ``sd``; the analysis ignores strata, so an arm's mean is the completer-weighted mean of its
+    cells and the pooled variance adds the between-cell sum of squares within each arm to the
+    within-cell one (``sd^2 chi2(sum(c) - #cells)``): the same distribution as the arm means
+    and pooled variance of patient-level data.
+
+    Parameters
+    ----------
+    effects : ndarray (sim, k, strata)
+        True effects over placebo per arm and stratum (arm 0 = placebo: zeros).
+    completers : ndarray (sim, k, strata)
+        Completers per trial, arm and stratum (randomized counts after dropout).
+    sd, placebo_mean : float
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    The same tuple as :func:`dose_trial_stats`: means (sim, k), s2 (sim,), completers per arm
+    (sim, k) float, df (sim,), ok (sim,).
+
+    Examples
+    --------
+    >>> c = np.full((2, 3, 2), 5)
+    >>> m, s2, n, df, ok = dose_trial_stats_strata(np.zeros((2, 3, 2)), c, sd=1.0,
+    ...                                            rng=np.random.default_rng(0))
+    >>> m.shape, n[0].tolist(), df.tolist(), bool(ok.all())
+    ((2, 3), [10.0, 10.0, 10.0], [27.0, 27.0], True)
+    """
+    eff = np.asarray(effects, dtype=float)
+    c = np.asarray(completers, dtype=float)
+    nsim, k, _ = c.shape
+    n = c.sum(axis=2)
+    df = n.sum(axis=1) - k
+    ok = (n.min(axis=1) >= 1) & (df >= 1)
+    inv_sqrt = np.where(c > 0, 1.0 / np.sqrt(np.maximum(c, 1.0)), 0.0)
+    ybar = placebo_mean + eff + sd * inv_sqrt * rng.standard_normal(c.shape)
+    within = rng.standard_gamma(0.5 * np.maximum(c - 1.0, 0.0)).sum(axis=(1, 2)) * 2.0 * sd * sd
+    ns = np.where(n >= 1, n, 1.0)
+    means = (c * ybar).sum(axis=2) / ns
+    d = ybar - means[:, :, None]
+    between = (c * d * d).sum(axis=(1, 2))
+    dfs = np.maximum(df, 1.0)
+    s2 = (within + between) / dfs
+    if not ok.all():
+        means = np.where(ok[:, None], means, 0.0)
+        s2 = np.where(ok, s2, 1.0)
+    return means, s2, n, df, ok
+
+
 class PosteriorAtDose:
     """Posterior of the effect at one dose per trial, in the form the decision rules read.
 
@@ -182,8 +239,22 @@ def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict
     eff = anchored_effects(spec.model, doses, d_ref=design.reference_dose, theta_ref=theta_ref,
                            shape=shape)
     sizes = design.arm_sizes()
-    means, s2, comp, _df, ok = dose_trial_stats(eff, sizes, sd=ep.sd, placebo_mean=ep.placebo_mean,
-                                                dropout=ep.dropout, rng=rng)
+    if theta.shape[1] > 1:
+        # stratum-specific effects, each following the same dose-response shape:
+        # effect(d, s) = theta_s g(d)/g(d_ref); arms enrol from the strata (fixed or random)
+        from .twoarm import completer_counts, randomized_counts
+
+        ratio = anchored_effects(spec.model, doses, d_ref=design.reference_dose,
+                                 theta_ref=np.ones(n), shape=shape)
+        counts = randomized_counts(ep, list(sizes), n, rng=rng)
+        comp_s = completer_counts(counts, ep.dropout, rng=rng)
+        means, s2, comp, _df, ok = dose_trial_stats_strata(
+            ratio[:, :, None] * theta[:, None, :], comp_s, sd=ep.sd, placebo_mean=ep.placebo_mean,
+            rng=rng)
+    else:
+        means, s2, comp, _df, ok = dose_trial_stats(eff, sizes, sd=ep.sd,
+                                                    placebo_mean=ep.placebo_mean,
+                                                    dropout=ep.dropout, rng=rng)
     plan = plan_for(design, an, mcid=ep.mcid, dropout=ep.dropout)
     if isinstance(an, MCPModAnalysis):
         delta = plan.target_delta
