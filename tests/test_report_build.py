@@ -373,3 +373,10 @@ def test_reused_out_dir_keeps_no_stale_outputs_and_no_user_file_is_touched(tmp_p
     on_disk = sorted(p.relative_to(out_dir).as_posix()
                      for d in ("figures", "tables") for p in (out_dir / d).iterdir())
     assert sorted(r for r in listed if "/" in r) == [r for r in on_disk if r != "figures/my_notes.txt"]
+    # a manifest line pointing outside figures/ or tables/ is never acted on
+    outside = tmp_path / "keep.txt"
+    outside.write_text("x")
+    manifest = out_dir / "report_manifest.txt"
+    manifest.write_text(manifest.read_text() + "figures/../../keep.txt\n../keep.txt\nfigures/my_notes.txt/..\n")
+    build_report(fit_dir=None, sim_dir=TWO, out_dir=out_dir, formats=("png",))
+    assert outside.read_text() == "x" and user_file.read_text() == "mine"

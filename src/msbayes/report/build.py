@@ -131,7 +131,9 @@ class _Out:
         if manifest.exists():
             old = [ln.strip() for ln in manifest.read_text(encoding="utf-8").splitlines()]
             for rel in old:
-                if rel and rel not in new and "/" in rel and not rel.startswith(("/", "..")):
+                parts = rel.split("/")
+                if (rel not in new and len(parts) == 2 and parts[0] in ("figures", "tables")
+                        and parts[1] not in ("", ".", "..")):
                     target = self.dir / rel
                     if target.is_file():
                         target.unlink()
