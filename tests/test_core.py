@@ -118,3 +118,19 @@ def test_config_error_drops_union_tags_from_field_path():
     with pytest.raises(ConfigError) as ei:
         validate_sim_config(raw)
     assert [f for f, _ in ei.value.errors] == ["design.n_per_arm"]
+
+
+def test_lazy_exports_load_on_first_use_and_keep_dir():
+    """msbayes.fit / msbayes.models resolve their public names lazily (no PyMC at import)."""
+    import doctest
+    import subprocess
+    import sys
+
+    import msbayes._lazy as lazy
+
+    res = doctest.testmod(lazy)
+    assert res.failed == 0 and res.attempted > 0
+    code = ("import sys, msbayes.fit, msbayes.models, msbayes.cli; assert 'pymc' not in sys.modules; "
+            "from msbayes.fit import run_fit; assert 'pymc' in sys.modules; "
+            "import msbayes.fit as f; assert 'run_fit' in dir(f) and callable(f.FitConfig)")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,8 +10,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _LAZY = {
     "list_estimands": ".artefact", "read_effect_draws": ".artefact",
@@ -22,12 +21,4 @@ _LAZY = {
 __all__ = ["FitConfig", "FitResult", "load_fit_config", "validate_fit_config", "run_fit",
            "read_effect_draws", "list_estimands"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

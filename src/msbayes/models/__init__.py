@@ -6,9 +6,7 @@ the command line (``msbayes --help``, ``msbayes data``, ``msbayes report``) stay
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_exports
 from .priors import PRIORS, NormalPrior, PriorPreset, resolve_prior
 
 _LAZY = {
@@ -31,12 +29,4 @@ __all__ = [
     "build_patient_model",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
