@@ -260,7 +260,7 @@ def _warn_non_monotone(search_df, stream: TextIO) -> None:
     """Say (even with ``quiet``) which searches saw the metric fall as n rose."""
     if search_df is None or "monotone" not in search_df.columns:
         return
-    bad = search_df[search_df["monotone"].astype(str).str.lower() == "false"]
+    bad = search_df[~search_df["monotone"].astype(bool)]
     for _, r in bad.iterrows():
         other = {c: r[c] for c in search_df.columns if c not in FIRST_COLUMNS}
         print(f"warning: sample-size search for {r['metric']} under scenario {r['scenario']}"

@@ -168,21 +168,15 @@ def dose_trial_stats_strata(effects: np.ndarray, completers: np.ndarray, *, sd: 
     >>> m.shape, n[0].tolist(), df.tolist(), bool(ok.all())
     ((2, 3), [10.0, 10.0, 10.0], [27.0, 27.0], True)
     """
-    eff = np.asarray(effects, dtype=float)
+    from .twoarm import combine_strata, standard_draws
+
     c = np.asarray(completers, dtype=float)
-    nsim, k, _ = c.shape
-    n = c.sum(axis=2)
+    k = c.shape[1]
+    draws = standard_draws(c.shape, c, rng=rng, baseline=False)
+    n, means, sst = combine_strata(placebo_mean + np.asarray(effects, dtype=float), c, draws, sd)
     df = n.sum(axis=1) - k
     ok = (n.min(axis=1) >= 1) & (df >= 1)
-    inv_sqrt = np.where(c > 0, 1.0 / np.sqrt(np.maximum(c, 1.0)), 0.0)
-    ybar = placebo_mean + eff + sd * inv_sqrt * rng.standard_normal(c.shape)
-    within = rng.standard_gamma(0.5 * np.maximum(c - 1.0, 0.0)).sum(axis=(1, 2)) * 2.0 * sd * sd
-    ns = np.where(n >= 1, n, 1.0)
-    means = (c * ybar).sum(axis=2) / ns
-    d = ybar - means[:, :, None]
-    between = (c * d * d).sum(axis=(1, 2))
-    dfs = np.maximum(df, 1.0)
-    s2 = (within + between) / dfs
+    s2 = sst.sum(axis=1) / np.maximum(df, 1.0)
     if not ok.all():
         means = np.where(ok[:, None], means, 0.0)
         s2 = np.where(ok, s2, 1.0)

@@ -60,6 +60,7 @@ __all__ = [
     "decide",
     "scenario_sampler",
     "standard_draws",
+    "combine_strata",
     "stats_from_draws",
     "simulate_trials",
     "outcomes",
@@ -151,6 +152,50 @@ def standard_draws(shape: tuple[int, ...], completers: np.ndarray, *, rng: np.ra
     }
 
 
+def combine_strata(mu: np.ndarray, completers: np.ndarray, draws: dict[str, np.ndarray], sigma: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arm summaries, ignoring strata, from per-(arm, stratum) cells (exact, no baseline).
+
+    Cell means are ``mu + sigma z / sqrt(c)`` and cell sums of squares ``sigma^2 chi2``
+    (``draws`` from :func:`standard_draws`); an arm's mean is the completer-weighted cell mean
+    and its sum of squares adds the between-cell spread to the within-cell ones.
+
+    Parameters
+    ----------
+    mu : ndarray (m, arms, strata)
+        True cell means.
+    completers : ndarray (m, arms, strata)
+    draws : dict with ``z`` ~ N(0, 1) and ``chi2`` ~ chi2(c - 1), shape (m, arms, strata)
+    sigma : float
+
+    Returns
+    -------
+    n (m, arms) completers, mean (m, arms) (NaN where n = 0), sst (m, arms) sum of squares
+    about the arm mean.
+
+    Examples
+    --------
+    >>> d = {"z": np.zeros((1, 2, 2)), "chi2": np.ones((1, 2, 2))}
+    >>> mu = np.array([[[0.0, 1.0], [0.0, 0.0]]])  # arm 0: strata differ by 1
+    >>> n, mean, sst = combine_strata(mu, np.full((1, 2, 2), 2), d, 1.0)
+    >>> n.tolist(), mean.tolist(), sst.tolist()  # arm 0: within 1 + 1, between 2(0.25) + 2(0.25)
+    ([[4.0, 4.0]], [[0.5, 0.0]], [[3.0, 2.0]])
+    """
+    c = np.asarray(completers, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_sqrt_c = np.where(c > 0, 1.0 / np.sqrt(np.maximum(c, 1.0)), 0.0)
+    ybar = mu + sigma * inv_sqrt_c * draws["z"]
+    ss = draws["chi2"] * (sigma * sigma)
+    if c.shape[2] == 1:
+        return c[:, :, 0], ybar[:, :, 0], ss[:, :, 0]
+    n = c.sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (c * ybar).sum(axis=2) / n
+        d = ybar - mean[:, :, None]
+        sst = ss.sum(axis=2) + (c * d * d).sum(axis=2)
+    return n, mean, sst
+
+
 def stats_from_draws(
     endpoint: EndpointSpec, theta: np.ndarray, completers: np.ndarray, draws: dict[str, np.ndarray], *, baseline: bool
 ) -> TrialStats:
@@ -166,23 +211,13 @@ def stats_from_draws(
     mu = np.empty((m, n_arms, n_strata))
     mu[:, 0, :] = endpoint.placebo_mean
     mu[:, 1, :] = endpoint.placebo_mean + theta
+    if not baseline:
+        n, mean, sst = combine_strata(mu, c, draws, sigma)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.where(n >= 2, sst / (n - 1.0), np.nan)
+        return TrialStats(n=n, mean=np.where(n > 0, mean, np.nan) if n_strata > 1 else mean, var=var)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_sqrt_c = np.where(c > 0, 1.0 / np.sqrt(np.maximum(c, 1.0)), 0.0)
-    if not baseline:
-        ybar = mu + sigma * inv_sqrt_c * draws["z"]
-        ss = draws["chi2"] * (sigma * sigma)
-        if n_strata == 1:
-            n = c[:, :, 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                var = ss[:, :, 0] / (n - 1.0)
-            return TrialStats(n=n, mean=ybar[:, :, 0], var=np.where(n >= 2, var, np.nan))
-        n = c.sum(axis=2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = (c * ybar).sum(axis=2) / n
-            d = ybar - mean[:, :, None]
-            sst = ss.sum(axis=2) + (c * d * d).sum(axis=2)
-            var = np.where(n >= 2, sst / (n - 1.0), np.nan)
-        return TrialStats(n=n, mean=np.where(n > 0, mean, np.nan), var=var)
     rho = endpoint.baseline_corr
     k = math.sqrt(1.0 - rho * rho)
     xbar = inv_sqrt_c * draws["zx"]
