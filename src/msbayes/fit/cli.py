@@ -41,8 +41,10 @@ def print_summary(summary, *, console, gate=None) -> None:
     bad = summary[~summary["diagnostics_ok"].astype(bool)]
     if len(bad):
         lines = "\n".join(f"{r.model} x {r.prior}: {r.endpoint} / {r.population}: {r.flag}" for r in bad.itertuples(index=False))
-        rhat, ess, div = ((gate.rhat_max, gate.ess_min, gate.max_divergences) if gate is not None
-                          else (1.01, 400, 0))
+        from .config import DiagnosticsSpec
+
+        gate = gate if gate is not None else DiagnosticsSpec()
+        rhat, ess, div = gate.rhat_max, gate.ess_min, gate.max_divergences
         divs = "no divergences" if div == 0 else f"at most {div} divergences"
         console.print(Panel(f"[bold]{len(bad)} estimand(s) FAILED the diagnostics gate[/bold] "
                             f"(R-hat <= {rhat:g}, {divs}, ESS bulk >= {ess:g}). Do not report them as they are."

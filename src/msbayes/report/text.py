@@ -312,9 +312,9 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
     out += [ttl + "; value (MCSE):", "", _md_table(oc_table(view)), ""]
     ss = sim.sample_size
     if ss is not None and len(ss):
-        extra = [c for c in ss.columns if c not in ("scenario", "metric", "target", "n_per_arm",
-                                                    "achieved", "achieved_mcse", "reached",
-                                                    "n_evaluations", "monotone")]
+        from msbayes.grid.search import FIRST_COLUMNS  # the sample_size.csv contract
+
+        extra = [c for c in ss.columns if c not in FIRST_COLUMNS]
         out.append("**Sample size.** Smallest n per arm meeting each target:")
         for _, r in ss.iterrows():
             at = ", ".join(f"{c} = {fmt(r[c])}" for c in extra if pd.notna(r[c]))
