@@ -305,7 +305,7 @@ class SimConfig(StrictModel):
     """One design-simulation config (see ``docs/engine.md`` for every field)."""
 
     name: str
-    seed: int = Field(ge=0)
+    seed: int = Field(ge=0, le=2**63 - 1)  # stored as a 64-bit signed integer attr in oc.nc
     endpoint: EndpointSpec
     design: DesignSpec
     scenarios: dict[str, ScenarioSpec]

@@ -128,12 +128,19 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
     dims = spec.dims
     coords: dict[str, Any] = {a.path: a.labels for a in spec.axes}
     coords["scenario"] = list(spec.scenarios)
-    names = list(results[0])
+    # union of the OCs of all cells, in first-seen order: a grid over ``analysis`` may mix
+    # methods with different outputs (welch has p_reject, bayes_normal not); a cell without an
+    # OC gets NaN there
+    names = list(dict.fromkeys(n for res in results for n in res))
     data_vars: dict[str, Any] = {}
     for name in names:
-        edims, first, ecoords = _extra_dims(name, results[0][name])
+        src = next(res for res in results if name in res)
+        edims, first, ecoords = _extra_dims(name, src[name])
         stack = []
         for cell, res in zip(spec.cells, results, strict=True):
+            if name not in res:
+                stack.append(np.full(np.shape(first), np.nan))
+                continue
             e2, v, _ = _extra_dims(name, res[name])
             if e2 != edims or np.ndim(v) != np.ndim(first):
                 raise ValueError(f"OC {name!r} has different dims in cell {cell.label()}")
@@ -164,9 +171,9 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
     # scenario_kind / true_effect: per scenario, or per cell if a grid axis changes them
     kinds = np.array([scenario_kind(_scenario_spec(c.raw, c.scenario)) for c in spec.cells]).reshape(shape)
     effects = np.array([_true_effect(_scenario_spec(c.raw, c.scenario)) for c in spec.cells]).reshape(shape)
-    lead = tuple(range(len(shape) - 1))
-    if (kinds == kinds[(0,) * len(lead)] if lead else True).all():
-        ds = ds.assign_coords(scenario_kind=("scenario", kinds.reshape(-1, shape[-1])[0]))
+    flat_kinds = kinds.reshape(-1, shape[-1])  # rows: combinations of the grid axes (one if no grid)
+    if (flat_kinds == flat_kinds[0]).all():
+        ds = ds.assign_coords(scenario_kind=("scenario", flat_kinds[0]))
     else:
         ds = ds.assign_coords(scenario_kind=(dims, kinds))
     flat = effects.reshape(-1, shape[-1])

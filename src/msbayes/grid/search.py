@@ -66,19 +66,19 @@ def preflight_search(spec: GridSpec, search_fn: Any) -> None:
 
 
 def run_searches(spec: GridSpec, search_fn: Any, backend: Backend) -> pd.DataFrame:
-    """Run every search on ``backend``; rows in grid order."""
+    """Run every search on ``backend``; rows in grid order.
+
+    Rows are matched to tasks by the axis labels (canonical JSON for list- or mapping-valued
+    axes such as ``design.allocation`` or ``design.dose_response``), which are hashable.
+    """
     tasks = plan_searches(spec, search_fn)
-    order = {t.coords: i for i, t in enumerate(tasks)}
+    order = {_label_key(t.coords): i for i, t in enumerate(tasks)}
     rows = list(backend.map_unordered(_search_task, tasks))
     other = [a.path for a in spec.axes if a.path != SEARCH_AXIS]
-    rows.sort(key=lambda r: order[tuple((p, v) for p, v in zip(other, _raw_values(spec, r, other)))])
+    rows.sort(key=lambda r: order[tuple((p, r[p]) for p in other)])
     df = pd.DataFrame(rows)
     return df[[c for c in FIRST_COLUMNS if c in df.columns] + [c for c in df.columns if c not in FIRST_COLUMNS]]
 
 
-def _raw_values(spec: GridSpec, row: dict, paths: list[str]) -> list[Any]:
-    out = []
-    for p in paths:
-        axis = next(a for a in spec.axes if a.path == p)
-        out.append(axis.values[axis.labels.index(row[p])])
-    return out
+def _label_key(coords: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    return tuple((p, axis_label(v)) for p, v in coords)
