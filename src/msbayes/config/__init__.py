@@ -1,5 +1,25 @@
 """Typed, validated configuration: YAML in, frozen pydantic models out."""
 
-from .base import ConfigError, StrictModel, load_yaml, validate_config
+from .base import (
+    MAX_YAML_NODES,
+    SEED_MAX,
+    ConfigError,
+    Seed,
+    StrictModel,
+    coercion_problems,
+    load_yaml,
+    parse_yaml,
+    validate_config,
+)
 
-__all__ = ["ConfigError", "StrictModel", "load_yaml", "validate_config"]
+__all__ = [
+    "ConfigError",
+    "StrictModel",
+    "Seed",
+    "SEED_MAX",
+    "MAX_YAML_NODES",
+    "load_yaml",
+    "parse_yaml",
+    "validate_config",
+    "coercion_problems",
+]
