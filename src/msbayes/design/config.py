@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
 
-from msbayes.config import ConfigError, StrictModel, validate_config
+from msbayes.config import ConfigError, Seed, StrictModel, validate_config
 
 from .endpoint import EndpointSpec
 from .prior import MixtureSpec, NormalSpec, list_fit_estimands
@@ -305,7 +305,7 @@ class SimConfig(StrictModel):
     """One design-simulation config (see ``docs/engine.md`` for every field)."""
 
     name: str
-    seed: int = Field(ge=0, le=2**63 - 1)  # stored as a 64-bit signed integer attr in oc.nc
+    seed: Seed  # integer in [0, 2^63 - 1]: stored as a 64-bit signed integer attr in oc.nc
     endpoint: EndpointSpec
     design: DesignSpec
     scenarios: dict[str, ScenarioSpec]
