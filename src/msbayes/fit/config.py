@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..config import ConfigError, StrictModel, load_yaml, validate_config
+from ..config import ConfigError, Seed, StrictModel, load_yaml, validate_config
 from ..models.priors import PRIORS, PriorPreset
 
 __all__ = [
@@ -193,7 +193,7 @@ class FitConfig(StrictModel):
     """Validated ``msbayes fit`` config (see docs/models.md for every key)."""
 
     name: str = Field(min_length=1)
-    seed: int = Field(ge=0)
+    seed: Seed  # integer in [0, 2^63 - 1], as in every config
     data: DataSpec = Field(default_factory=DataSpec)
     assumed_n: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict)
     models: list[ModelName] = Field(default_factory=lambda: list(MODEL_NAMES), min_length=1)
