@@ -87,10 +87,11 @@ def test_discount_inflates_variance_and_robust_weight(fit_path):
     a = effect_sampler(FitScenario(**base), ep).sample(n, rng=np.random.default_rng(2))[:, 0]
     b = effect_sampler(FitScenario(**base, discount=0.5), ep).sample(n, rng=np.random.default_rng(2))[:, 0]
     assert b.var() / a.var() == pytest.approx(2.0, rel=1e-9)  # same resampled draws, scaled about the mean
-    # robust: weight 0.2 on N(mean, (sd sqrt 2)^2) -> variance 0.8 v + 0.2 * 2 sd^2 (same mean)
+    # robust: weight 0.2 on N(0, (sd sqrt 2)^2) (RBesT convention: vague part centred at no
+    # effect) -> mean 0.8 m, variance 0.8 v + 0.2 * 2 sd^2 + 0.8 * 0.2 * m^2
     c = effect_sampler(FitScenario(**base, robust_weight=0.2), ep).sample(n, rng=np.random.default_rng(3))[:, 0]
-    v = a.var()
-    expected = 0.8 * v + 0.2 * 2 * 0.35**2
+    v, m = a.var(), a.mean()
+    expected = 0.8 * v + 0.2 * 2 * 0.35**2 + 0.8 * 0.2 * m**2
     kurt = stats.kurtosis(c, fisher=False)
     assert abs(c.var() / expected - 1) < 3 * math.sqrt((kurt - 1) / n)
 

@@ -5,9 +5,17 @@ Three sources, all on the analysis scale (positive = better):
 * a normal prior ``N(mean, sd^2)`` or a normal mixture given in the config;
 * posterior draws of the re-analysis (``posterior.nc``), resampled jointly across strata so a
   draw keeps the correlation the hierarchical model implies (``mode: draws``);
-* a normal mixture fitted to those draws by EM (``mode: mixture``), optionally
-  **discounted** (total variance divided by ``discount`` in (0, 1], about the mean) and **robustified**
-  (weight ``w`` moved onto a vague component ``N(mean, unit-information SD^2)``).
+* a normal mixture fitted to those draws by EM (``mode: mixture``).
+
+Either posterior form can be made less optimistic (see :mod:`msbayes.design.scenarios`):
+**shrunk** toward no effect (``shrink`` f: every draw moved by ``-(1 - f) * posterior mean``,
+spread kept: the skeptical variant), **discounted** (total variance divided by ``discount`` in
+(0, 1], about the mean) and **robustified** (weight ``w`` moved onto a vague component
+``N(0, unit-information SD^2)``, RBesT's ``robustify`` convention).
+
+:func:`batch_means_variance` gives the Monte Carlo variance of a mean over posterior draws
+(contiguous batches, so MCMC autocorrelation is included), used for the design-prior part of
+the assurance MCSE and for the assurance ceiling.
 
 Examples
 --------
@@ -43,6 +51,9 @@ __all__ = [
     "discount_mixture",
     "load_effect_draws",
     "list_fit_estimands",
+    "shrink_mixture",
+    "draw_batches",
+    "batch_means_variance",
 ]
 
 
@@ -203,6 +214,60 @@ def discount_mixture(
     return weights, c + (m - c) * k, np.asarray(sds, dtype=float) * k
 
 
+def shrink_mixture(
+    weights: np.ndarray, means: np.ndarray, sds: np.ndarray, shrink: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Skeptical shift of a normal mixture: the law of ``X - (1 - shrink) E[X]``.
+
+    The mixture mean is multiplied by ``shrink`` (in [0, 1]); shape and spread are kept (the
+    same transformation ``mode: draws`` applies to each posterior draw).
+
+    >>> w, m, s = shrink_mixture(np.array([0.5, 0.5]), np.array([0.0, 1.0]), np.array([1.0, 1.0]), 0.5)
+    >>> m.tolist(), s.tolist()
+    ([-0.25, 0.75], [1.0, 1.0])
+    """
+    if not 0 <= shrink <= 1:
+        raise ValueError(f"shrink must be in [0, 1]; got {shrink}")
+    w = np.asarray(weights, dtype=float)
+    m = np.asarray(means, dtype=float)
+    c = float(np.sum(w * m) / np.sum(w))
+    return weights, m - (1.0 - shrink) * c, np.asarray(sds, dtype=float)
+
+
+def draw_batches(n_draws: int, max_batches: int = 40, min_batch: int = 5) -> int:
+    """Number of contiguous draw batches used for batch means: ``min(max_batches, K // min_batch)``, >= 1.
+
+    >>> draw_batches(2000), draw_batches(60), draw_batches(3)
+    (40, 12, 1)
+    """
+    return int(max(1, min(max_batches, n_draws // min_batch)))
+
+
+def batch_means_variance(x: np.ndarray, n_batches: int | None = None) -> float:
+    """Variance of ``mean(x)`` over a sequence of (possibly autocorrelated) draws, by batch means.
+
+    The draws are cut into ``n_batches`` contiguous batches (the posterior file stores draws
+    chain by chain, so batches lie within chains and their means are nearly independent when a
+    batch is much longer than the autocorrelation time). Returns
+    ``sum_b n_b^2 (mean_b - mean)^2 / K^2 * B / (B - 1)`` (0 for a constant, NaN for one batch).
+    For independent draws its expectation is ``var(x) / K``.
+
+    >>> x = np.random.default_rng(0).normal(size=4000)
+    >>> bool(abs(batch_means_variance(x) * 4000 - 1) < 0.5)
+    True
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    k = x.size
+    b = draw_batches(k) if n_batches is None else int(n_batches)
+    if b < 2:
+        return math.nan
+    lab = (np.arange(k) * b) // k
+    n_b = np.bincount(lab, minlength=b).astype(float)
+    s_b = np.bincount(lab, weights=x, minlength=b)
+    mu = s_b.sum() / k
+    return float(np.sum((s_b - mu * n_b) ** 2) / (k * k) * b / (b - 1))
+
+
 def robustify(
     weights: np.ndarray, means: np.ndarray, sds: np.ndarray, *, weight: float, mean: float, sd: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -225,11 +290,16 @@ def robustify(
 
 @dataclass(frozen=True)
 class EffectDraws:
-    """Posterior effect draws: ``values`` (sample, population), aligned across populations."""
+    """Posterior effect draws: ``values`` (sample, population), aligned across populations.
+
+    ``status`` gives each population's status in the fit (``estimate`` | ``prediction`` |
+    ``synthetic``; empty if the file has none).
+    """
 
     values: np.ndarray
     populations: tuple[str, ...]
     scale: str
+    status: tuple[str, ...] = ()
 
 
 def _readers():
@@ -252,7 +322,8 @@ def _load_cached(path: str, mtime_ns: int, model: str, prior: str, endpoint: str
     vals = np.ascontiguousarray(np.asarray(da.values, dtype=float))
     vals.setflags(write=False)
     pops = tuple(np.asarray(da["population"].values).astype(str).tolist()) if "population" in da.coords else ("",)
-    return EffectDraws(vals, pops, str(da.attrs.get("scale", "")))
+    status = tuple(np.asarray(da["status"].values).astype(str).tolist()) if "status" in da.coords else ()
+    return EffectDraws(vals, pops, str(da.attrs.get("scale", "")), status)
 
 
 def load_effect_draws(

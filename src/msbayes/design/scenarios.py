@@ -8,8 +8,16 @@ A scenario is one of (chosen by the key present):
     normal design prior (one draw per trial, common to all strata);
 ``{mixture: {weights: [...], means: [...], sds: [...]}}``
     normal-mixture design prior;
+``{slowing: 0.5}``
+    disease-modifying effect: the treatment removes that fraction of the placebo decline,
+    ``effect = -slowing * endpoint.placebo_mean`` (needs ``placebo_mean < 0``), so the effect
+    moves with the placebo course;
 ``{from_fit: posterior.nc, model: ..., prior: ..., mode: draws | mixture, ...}``
-    the re-analysis posterior (see :mod:`msbayes.design.prior`).
+    the re-analysis posterior (see :mod:`msbayes.design.prior`), as is or made less
+    optimistic: ``shrink`` (skeptical: mean multiplied by ``shrink``, spread kept),
+    ``discount``, ``robust_weight`` (vague component ``N(0, unit-information SD^2)``);
+    strata the fit only *predicts* (status ``prediction``) get no effect unless
+    ``unreported: predicted``.
 
 :func:`effect_sampler` turns a scenario into an :class:`EffectSampler` whose
 ``sample(n, rng=...)`` returns true effects with shape ``(n, n_strata)``.
@@ -33,6 +41,7 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator
+from scipy import special
 
 from msbayes.config import ConfigError, StrictModel
 
@@ -40,11 +49,15 @@ from .endpoint import EndpointSpec
 from .prior import (
     MixtureSpec,
     NormalSpec,
+    batch_means_variance,
     discount_mixture,
+    draw_batches,
     fit_normal_mixture,
     load_effect_draws,
+    mixture_cdf,
     robustify,
     sample_mixture,
+    shrink_mixture,
 )
 
 __all__ = [
@@ -52,6 +65,7 @@ __all__ = [
     "NormalScenario",
     "MixtureScenario",
     "FitScenario",
+    "SlowingScenario",
     "ScenarioSpec",
     "EffectSampler",
     "effect_sampler",
@@ -73,7 +87,18 @@ def scenario_kind(spec, endpoint: EndpointSpec) -> tuple[str, float]:
             w = dict(zip(endpoint.stratum_names, endpoint.stratum_weights))
             return "fixed", float(sum(w.get(k, 0.0) * v for k, v in spec.effect.items()))
         return "fixed", float(spec.effect)
+    if isinstance(spec, SlowingScenario):
+        return "fixed", slowing_effect(spec.slowing, endpoint)
     return "design_prior", math.nan
+
+
+def slowing_effect(slowing: float, endpoint: EndpointSpec) -> float:
+    """Effect of a treatment that removes the fraction ``slowing`` of the placebo decline.
+
+    >>> slowing_effect(0.5, EndpointSpec(sd=0.3, placebo_mean=-0.2))
+    0.1
+    """
+    return float(-slowing * endpoint.placebo_mean)
 
 
 class FixedScenario(StrictModel):
@@ -88,6 +113,18 @@ class FixedScenario(StrictModel):
         if any(not math.isfinite(x) for x in vals):
             raise ValueError("effects must be finite")
         return v
+
+
+class SlowingScenario(StrictModel):
+    """Disease-modifying truth: the treatment removes the fraction ``slowing`` of the placebo
+    decline, so ``effect = -slowing * endpoint.placebo_mean`` (in every stratum).
+
+    ``slowing`` is in (0, 1] (1: no decline on treatment). Needs ``endpoint.placebo_mean < 0``
+    (a decline to slow); checked with the endpoint in :func:`effect_sampler` and at config
+    validation.
+    """
+
+    slowing: float = Field(gt=0, le=1)
 
 
 class NormalScenario(StrictModel):
@@ -109,9 +146,16 @@ class FitScenario(StrictModel):
     endpoint stratum (names must match the fit's populations) jointly; a population name uses
     that population's effect for every stratum. ``mode=draws`` resamples draws (joint across
     strata); ``mode=mixture`` fits an ``n_components`` normal mixture by EM (one population
-    only). ``discount`` in (0, 1] divides the variance by ``discount``; ``robust_weight`` puts
-    that weight on a vague component ``N(robust_mean, robust_sd^2)`` (defaults: the posterior
-    mean and the unit-information SD ``endpoint.sd * sqrt(2)``).
+    only).
+
+    Variants, applied in this order: ``unreported`` (``null_effect``, the default: a stratum
+    whose status in the fit is ``prediction`` -- no data, effect only from the between-stratum
+    distribution -- gets effect 0; ``predicted``: use the prediction); ``shrink`` in [0, 1]
+    (skeptical: each draw moved by ``-(1 - shrink) * posterior mean`` of its stratum, so the
+    mean is multiplied by ``shrink`` and the spread kept; 1 = as is); ``discount`` in (0, 1]
+    (variance divided by ``discount`` about the mean); ``robust_weight`` (that weight on a vague
+    component ``N(robust_mean, robust_sd^2)``, defaults 0 and the unit-information SD
+    ``endpoint.sd * sqrt(2)``, RBesT's ``robustify`` convention).
     """
 
     from_fit: str
@@ -122,14 +166,23 @@ class FitScenario(StrictModel):
     mode: Literal["draws", "mixture"] = "draws"
     n_components: int = Field(default=2, ge=1, le=10)
     robust_weight: float = Field(default=0.0, ge=0, lt=1)
-    robust_mean: float | None = None
+    robust_mean: float = 0.0
     robust_sd: float | None = Field(default=None, gt=0)
     discount: float = Field(default=1.0, gt=0, le=1)
+    shrink: float = Field(default=1.0, ge=0, le=1)
+    unreported: Literal["null_effect", "predicted"] = "null_effect"
+
+    @field_validator("robust_mean", "robust_sd", "robust_weight", "discount", "shrink")
+    @classmethod
+    def _finite(cls, v):
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be finite")
+        return v
 
 
 def _scenario_tag(v: Any) -> str | None:
-    keys = set(v) if isinstance(v, dict) else {k for k in ("effect", "normal", "mixture", "from_fit") if hasattr(v, k)}
-    for k in ("from_fit", "normal", "mixture", "effect"):
+    keys = set(v) if isinstance(v, dict) else {k for k in ("effect", "normal", "mixture", "from_fit", "slowing") if hasattr(v, k)}
+    for k in ("from_fit", "normal", "mixture", "slowing", "effect"):
         if k in keys:
             return k
     return None
@@ -141,11 +194,12 @@ ScenarioSpec = Annotated[
         Annotated[NormalScenario, Tag("normal")],
         Annotated[MixtureScenario, Tag("mixture")],
         Annotated[FitScenario, Tag("from_fit")],
+        Annotated[SlowingScenario, Tag("slowing")],
     ],
     Discriminator(
         _scenario_tag,
         custom_error_type="scenario_kind",
-        custom_error_message="a scenario needs exactly one of the keys: effect, normal, mixture, from_fit",
+        custom_error_message="a scenario needs exactly one of the keys: effect, slowing, normal, mixture, from_fit",
     ),
 ]
 
@@ -155,7 +209,10 @@ class EffectSampler:
     """Draws true effects ``(n, n_strata)`` for one scenario.
 
     ``kind`` is ``"fixed"`` or ``"design_prior"``; ``true_effect`` the fixed value (weighted
-    over strata) or NaN; ``strata`` the stratum names (columns).
+    over strata) or NaN; ``strata`` the stratum names (columns). ``n_batches`` > 0 when the
+    effects are resampled from a finite set of posterior draws: :meth:`sample_with_batch` then
+    also says which contiguous batch of draws each trial's effect came from (for the
+    design-prior part of the Monte Carlo error).
     """
 
     kind: Literal["fixed", "design_prior"]
@@ -166,33 +223,78 @@ class EffectSampler:
     _mix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _robust: tuple[float, np.ndarray, float] | None = None  # (weight, means per stratum, sd)
     _discount: tuple[np.ndarray, float] | None = None  # (centre per stratum, discount)
+    _shift: np.ndarray | None = None  # added to every draw (skeptical shrinkage), per stratum
     description: str = ""
     meta: dict = field(default_factory=dict)
 
+    @property
+    def n_batches(self) -> int:
+        """Contiguous draw batches (0: effects not resampled from draws)."""
+        return 0 if self._draws is None else draw_batches(self._draws.shape[0])
+
     def sample(self, n: int, *, rng: np.random.Generator) -> np.ndarray:
         """True effects, shape ``(n, n_strata)``."""
+        return self.sample_with_batch(n, rng=rng)[0]
+
+    def sample_with_batch(self, n: int, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """True effects ``(n, n_strata)`` and the draw batch of each (``None`` without draws).
+
+        Same random stream as :meth:`sample`. A trial whose effect comes from the vague robust
+        component keeps the batch of the draw index it was dealt (uniform, independent of its
+        effect), so it counts as an independent trial in the batch-means variance.
+        """
         k = len(self.strata)
         if self._fixed is not None:
-            return np.broadcast_to(self._fixed, (n, k)).copy()
+            return np.broadcast_to(self._fixed, (n, k)).copy(), None
         if self._mix is not None:
             th = sample_mixture(n, *self._mix, rng=rng)
-            return np.repeat(th[:, None], k, axis=1)
+            return np.repeat(th[:, None], k, axis=1), None
         draws = self._draws
         idx = rng.integers(0, draws.shape[0], size=n)
-        out = draws[idx]
-        if draws.shape[1] == 1 and k > 1:
-            out = np.repeat(out, k, axis=1)
-        else:
-            out = out.copy()
-        if self._discount is not None:
-            centre, d = self._discount
-            out = centre + (out - centre) / math.sqrt(d)
+        out = self._transformed(draws[idx], k)
         if self._robust is not None:
             w, rmean, rsd = self._robust
             vague = rng.random(n) < w
             z = rng.standard_normal(n)
             out[vague] = rmean + rsd * z[vague, None]
+        kk = draws.shape[0]
+        batch = (idx * self.n_batches) // kk
+        return out, batch
+
+    def _transformed(self, d: np.ndarray, k: int) -> np.ndarray:
+        """Draws after shrinkage and discount (before robustification), ``(m, k)``."""
+        out = np.repeat(d, k, axis=1) if d.shape[1] == 1 and k > 1 else d.copy()
+        if self._shift is not None:
+            out = out + self._shift
+        if self._discount is not None:
+            centre, dd = self._discount
+            out = centre + (out - centre) / math.sqrt(dd)
         return out
+
+    def prob_above(self, c: float, weights: np.ndarray) -> tuple[float, float]:
+        """P(weighted true effect > c) under this scenario, with its Monte Carlo SE.
+
+        ``weights`` are the stratum enrolment proportions (the estimand of the trial is the
+        enrolment-weighted effect). Closed form for fixed, normal and mixture scenarios (SE 0);
+        from posterior draws the share of draws above ``c`` with its batch-means SE, and the
+        robust component exactly.
+        """
+        w = np.asarray(weights, dtype=float)
+        if self._fixed is not None:
+            return float(np.dot(w, self._fixed) > c), 0.0
+        if self._mix is not None:
+            return float(1.0 - mixture_cdf(c, *self._mix)), 0.0
+        th = self._transformed(self._draws, len(self.strata)) @ w
+        ind = (th > c).astype(float)
+        p = float(ind.mean())
+        var = batch_means_variance(ind)
+        if not math.isfinite(var):
+            var = p * (1 - p) / ind.size
+        if self._robust is not None:
+            rw, rmean, rsd = self._robust
+            pv = float(1.0 - special.ndtr((c - float(np.dot(w, rmean))) / rsd))
+            return (1 - rw) * p + rw * pv, (1 - rw) * math.sqrt(var)
+        return p, math.sqrt(var)
 
 
 def _resolve(path: str, base_dir: Path | None) -> Path:
@@ -228,6 +330,17 @@ def effect_sampler(
         else:
             vals = np.full(len(strata), float(spec.effect))
         return EffectSampler("fixed", strata, float(np.dot(w, vals)), _fixed=vals, description=f"fixed {vals.tolist()}")
+    if isinstance(spec, SlowingScenario):
+        if not endpoint.placebo_mean < 0:
+            raise ConfigError(
+                f"scenarios.{name}.slowing: needs a placebo decline, endpoint.placebo_mean < 0 "
+                f"(got {endpoint.placebo_mean}); the effect is -slowing * placebo_mean",
+                [(f"scenarios.{name}.slowing", "needs endpoint.placebo_mean < 0")],
+            )
+        eff = slowing_effect(spec.slowing, endpoint)
+        vals = np.full(len(strata), eff)
+        return EffectSampler("fixed", strata, eff, _fixed=vals,
+                             description=f"slowing {spec.slowing} of placebo decline {endpoint.placebo_mean}: effect {eff}")
     if isinstance(spec, NormalScenario):
         mix = (np.ones(1), np.array([spec.normal.mean]), np.array([spec.normal.sd]))
         return EffectSampler("design_prior", strata, math.nan, _mix=mix, description=f"N({spec.normal.mean}, {spec.normal.sd}^2)")
@@ -258,10 +371,27 @@ def effect_sampler(
                     [(f"{fld}.population", "ambiguous")],
                 )
             draws = d.values
-        centre = draws.mean(axis=0)
+        pops = [d.populations[c] for c in cols] if spec.population is None and len(strata) > 1 else list(d.populations)
+        stat = [d.status[d.populations.index(p)] if d.status else "" for p in pops]
+        predicted = sorted({p for p, st in zip(pops, stat) if st == "prediction"})
+        meta = {"from_fit": str(path), "n_draws": int(draws.shape[0]), "fit_populations": pops,
+                "fit_status": stat, "prediction_strata": predicted, "unreported": spec.unreported}
+        if predicted and spec.unreported == "null_effect":
+            draws = draws.copy()
+            for c, st in enumerate(stat):
+                if st == "prediction":
+                    draws[:, c] = 0.0
+            meta["null_effect_strata"] = predicted
+            meta["label"] = f"no effect in unreported strata {predicted} (fit predictions not used)"
+        elif predicted:
+            meta["label"] = f"effects in strata {predicted} are predictions (no data in the re-analysis)"
+        centre0 = draws.mean(axis=0)
+        shift = -(1.0 - spec.shrink) * centre0 if spec.shrink < 1 else None
+        centre = centre0 + (shift if shift is not None else 0.0)
         rsd = spec.robust_sd if spec.robust_sd is not None else endpoint.unit_information_sd
-        rmean = np.full(draws.shape[1], spec.robust_mean) if spec.robust_mean is not None else centre
-        meta = {"from_fit": str(path), "n_draws": int(draws.shape[0])}
+        rmean = np.full(draws.shape[1], spec.robust_mean)
+        meta.update(shrink=spec.shrink, discount=spec.discount, robust_weight=spec.robust_weight,
+                    robust_mean=spec.robust_mean, robust_sd=rsd)
         if spec.mode == "mixture":
             if draws.shape[1] > 1:
                 raise ConfigError(
@@ -269,6 +399,7 @@ def effect_sampler(
                     [(f"{fld}.mode", "mixture with several strata")],
                 )
             mix = fit_normal_mixture(draws[:, 0], n_components=spec.n_components)
+            mix = shrink_mixture(*mix, spec.shrink)
             mix = discount_mixture(*mix, spec.discount)
             mix = robustify(*mix, weight=spec.robust_weight, mean=float(rmean[0]), sd=rsd)
             meta.update(weights=mix[0].tolist(), means=mix[1].tolist(), sds=mix[2].tolist())
@@ -280,6 +411,7 @@ def effect_sampler(
             _draws=draws,
             _robust=(spec.robust_weight, rmean, rsd) if spec.robust_weight > 0 else None,
             _discount=(centre, spec.discount) if spec.discount < 1 else None,
+            _shift=shift,
             description="posterior draws",
             meta=meta,
         )

@@ -25,6 +25,24 @@ Every OC ``x`` comes with ``x_mcse``: sqrt(p(1-p)/N) for proportions, sd/sqrt(N)
 bias, and the delta method for RMSE (``mcse(MSE) / (2 RMSE)``, using the fourth moment of the
 errors).
 
+**Design-prior error.** When true effects are resampled from a finite set of K posterior
+draws, a chunk also returns ``draw_batch`` (int per trial: which of ``n_draw_batches``
+contiguous batches of draws the trial's effect came from) and ``n_draw_batches``. The
+decision proportions (``p_go``, ``p_nogo``, ``p_consider``, ``p_reject``) then get the
+cluster (batch-means) variance with the draw batches as clusters,
+``V_c = B/(B-1) sum_b (S_b - p n_b)^2 / N^2`` (``S_b`` events and ``n_b`` trials in batch b),
+which estimates the variance of P-hat over both the simulated trials and the draw set (the
+draws are a sample of the posterior, with ESS <= K). ``x_mcse = sqrt(max(V_c, p(1-p)/N))``;
+``x_mcse_draws = sqrt(max(V_c - p(1-p)/N, 0))`` is the part due to the draws (0 without
+draws).
+
+**Bounds.** Each decision proportion also gets ``x_upper`` / ``x_lower``: one-sided 95%
+Clopper-Pearson bounds from the trial counts (``x_upper = 1 - 0.05^(1/N)``, about 3/N, when no
+trial had the event): print "< x_upper" rather than "0.000 (0.000)" when ``x == 0``.
+
+**Cell constants.** ``outcomes["constants"] = {name: float}`` (the same in every chunk of a
+cell, e.g. ``go_boundary``, ``assurance_ceiling``) are passed through to :meth:`finalize`.
+
 Sums are kept per chunk and added with :func:`math.fsum` when finalizing, so the result does
 not depend on the order in which chunks are merged: a cell grown chunk by chunk equals the
 cell computed at once, bit for bit. Merging two accumulators that share a chunk index is an
@@ -53,6 +71,9 @@ __all__ = ["Accumulator", "STANDARD_KEYS"]
 
 STANDARD_KEYS = ("go", "nogo", "reject", "failed", "est", "true", "n_total", "selected", "correct", "td_est", "td_true")
 _BOOL_NAMES = {"go": "p_go", "nogo": "p_nogo", "reject": "p_reject", "failed": "p_failed", "correct": "p_correct_dose"}
+#: proportions that get the design-prior (draw batch) variance and Clopper-Pearson bounds
+DECISION_KEYS = ("go", "nogo", "consider", "reject")
+_SKIP = ("est", "true", "selected", "td_est", "td_true", "draw_batch")
 _FORMAT = "msbayes.Accumulator/1"
 
 
@@ -98,6 +119,8 @@ class Accumulator:
         if chunk in self._parts:
             raise ValueError(f"chunk {chunk} already accumulated")
         outcomes = dict(outcomes)
+        constants = outcomes.pop("constants", None)
+        n_batches = outcomes.pop("n_draw_batches", None)
         if "n_doses" in outcomes:
             n_doses = int(np.asarray(outcomes.pop("n_doses")))
         if n_doses is not None:
@@ -113,7 +136,7 @@ class Accumulator:
         n = next(iter(lengths.values()))
         part: dict[str, Any] = {"n": int(n)}
         for k, v in arrays.items():
-            if k in ("est", "true", "selected", "td_est", "td_true"):
+            if k in _SKIP:
                 continue
             if v.dtype == bool:
                 part[f"cnt_{k}"] = int(np.count_nonzero(v))
@@ -126,6 +149,22 @@ class Accumulator:
                 part[f"f2_{k}"] = _f((xs * xs).sum())
         if "go" in arrays and "nogo" in arrays:
             part["cnt__consider"] = int(np.count_nonzero(~arrays["go"].astype(bool) & ~arrays["nogo"].astype(bool)))
+        if constants:
+            part["const"] = {str(k): _f(v) for k, v in constants.items()}
+        if "draw_batch" in arrays:
+            if n_batches is None:
+                raise ValueError("outcome 'draw_batch' needs an 'n_draw_batches' entry")
+            nb = int(np.asarray(n_batches))
+            lab = arrays["draw_batch"].astype(np.int64)
+            if lab.size and (lab.min() < 0 or lab.max() >= nb):
+                raise ValueError(f"draw_batch must be in [0, {nb - 1}]")
+            bat = {"n": [int(c) for c in np.bincount(lab, minlength=nb)]}
+            ev = {k: arrays[k].astype(bool) for k in ("go", "nogo", "reject") if k in arrays}
+            if "go" in ev and "nogo" in ev:
+                ev["consider"] = ~ev["go"] & ~ev["nogo"]
+            for k, e in ev.items():
+                bat[k] = [int(c) for c in np.bincount(lab[e], minlength=nb)]
+            part["bat"] = bat
         if "est" in arrays:
             est = arrays["est"].astype(float)
             ok = np.isfinite(est)
@@ -261,7 +300,43 @@ class Accumulator:
         if self._has("td_n"):
             self._error_ocs(out, "td_bias", "td_rmse", "td_n", "td_s1", "td_s2", "td_s4")
             prop("p_td_missing", self._sum("td_missing"), N)
+        self._decision_extras(out, N)
+        consts = [p["const"] for _, p in sorted(self._parts.items()) if "const" in p]
+        if consts:
+            first = consts[0]
+            if any(c != first for c in consts[1:]):
+                raise ValueError("cell constants differ between chunks (mixed configs?)")
+            out.update(first)
         return out
+
+    def _decision_extras(self, out: dict, N: int) -> None:
+        """Design-prior (draw batch) part of the MCSE and Clopper-Pearson bounds."""
+        from scipy import special
+
+        bats = [p.get("bat") for _, p in sorted(self._parts.items())]
+        have_bat = bool(bats) and all(b is not None for b in bats)
+        for k in DECISION_KEYS:
+            name = _BOOL_NAMES.get(k, f"p_{k}")
+            if name not in out:
+                continue
+            cnt = self._sum("cnt__consider" if k == "consider" else f"cnt_{k}")
+            x, n = int(round(cnt)), int(N)
+            out[f"{name}_upper"] = 1.0 if x >= n else float(special.betaincinv(x + 1, n - x, 0.95))
+            out[f"{name}_lower"] = 0.0 if x <= 0 else float(special.betaincinv(x, n - x + 1, 0.05))
+            draws_var = 0.0
+            if have_bat and all(k in b for b in bats):
+                nb_ = np.sum([np.asarray(b["n"], dtype=float) for b in bats], axis=0)
+                sb_ = np.sum([np.asarray(b[k], dtype=float) for b in bats], axis=0)
+                B = nb_.size
+                if B >= 2:
+                    p = cnt / N
+                    v_c = float(np.sum((sb_ - p * nb_) ** 2)) / (N * N) * B / (B - 1)
+                    v_t = p * (1 - p) / N
+                    draws_var = max(v_c - v_t, 0.0)
+                    out[f"{name}_mcse"] = math.sqrt(v_t + draws_var)
+                else:
+                    draws_var = math.nan
+            out[f"{name}_mcse_draws"] = math.sqrt(draws_var) if math.isfinite(draws_var) else math.nan
 
     def _error_ocs(self, out, bias_name, rmse_name, kn, k1, k2, k4) -> None:
         n = self._sum(kn)

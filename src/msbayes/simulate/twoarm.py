@@ -23,7 +23,7 @@ Examples
 ...     "analysis": {"method": "welch"}, "decision": {"rule": "significance", "alpha": 0.025}})
 >>> out = simulate_chunk(cfg, "mcid", 1000, np.random.default_rng(1))
 >>> sorted(out)
-['est', 'failed', 'go', 'n_analysed', 'n_total', 'nogo', 'reject', 'true']
+['constants', 'est', 'failed', 'go', 'n_analysed', 'n_total', 'nogo', 'reject', 'true']
 """
 
 from __future__ import annotations
@@ -323,10 +323,27 @@ def simulate_trials(cfg: SimConfig, scenario: str, n: int, rng: np.random.Genera
     result : AnalysisResult
     reject : ndarray or None
     """
+    return _simulate(cfg, scenario, n, rng)[:4]
+
+
+def cell_constants(cfg: SimConfig, scenario: str) -> dict[str, float]:
+    """Cached :func:`msbayes.oc.boundary.cell_constants` of (cfg, scenario)."""
+    from msbayes.oc.boundary import cell_constants as _cc
+
+    sampler = scenario_sampler(cfg, scenario)
+    per = _SAMPLERS[id(cfg)][1]
+    key = ("__constants__", scenario)
+    if key not in per:
+        per[key] = _cc(cfg, sampler)
+    return dict(per[key])
+
+
+def _simulate(cfg: SimConfig, scenario: str, n: int, rng: np.random.Generator):
     from .patient import patient_stats
 
     ep = cfg.endpoint
-    theta = scenario_sampler(cfg, scenario).sample(n, rng=rng)
+    sampler = scenario_sampler(cfg, scenario)
+    theta, batch = sampler.sample_with_batch(n, rng=rng)
     counts = randomized_counts(ep, cfg.design.arm_sizes(), n, rng=rng)
     if cfg.engine == "patient":
         ts = patient_stats(ep, theta, counts, rng=rng, baseline=cfg.analysis_needs_baseline)
@@ -334,7 +351,7 @@ def simulate_trials(cfg: SimConfig, scenario: str, n: int, rng: np.random.Genera
         comp = completer_counts(counts, ep.dropout, rng=rng)
         ts = sufficient_stats(ep, theta, comp, rng=rng, baseline=cfg.analysis_needs_baseline)
     res, reject = analyse(cfg, ts)
-    return theta, ts, res, reject
+    return theta, ts, res, reject, (batch, sampler.n_batches)
 
 
 def outcomes(cfg: SimConfig, theta: np.ndarray, ts: TrialStats, res: AnalysisResult, reject) -> dict[str, np.ndarray]:
@@ -363,7 +380,16 @@ def simulate_chunk(cfg: SimConfig, scenario: str, n: int, rng: np.random.Generat
     -------
     dict
         ``go, nogo, failed`` (and ``reject`` for welch / ancova) bool[n]; ``est, true,
-        n_total, n_analysed`` float[n]. ``true`` is the enrolment-weighted true effect.
+        n_total, n_analysed`` float[n]. ``true`` is the enrolment-weighted true effect. With
+        effects resampled from posterior draws also ``draw_batch`` (int[n]) and
+        ``n_draw_batches`` (design-prior part of the MCSE); ``constants``: ``go_boundary``,
+        ``design_se``, ``ceiling_threshold``, ``assurance_ceiling``,
+        ``assurance_ceiling_mcse`` (:func:`msbayes.oc.boundary.cell_constants`).
     """
-    theta, ts, res, reject = simulate_trials(cfg, scenario, n, rng)
-    return outcomes(cfg, theta, ts, res, reject)
+    theta, ts, res, reject, (batch, n_batches) = _simulate(cfg, scenario, n, rng)
+    out = outcomes(cfg, theta, ts, res, reject)
+    if batch is not None:
+        out["draw_batch"] = batch
+        out["n_draw_batches"] = n_batches
+    out["constants"] = cell_constants(cfg, scenario)
+    return out
