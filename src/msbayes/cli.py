@@ -1,7 +1,11 @@
 """The ``msbayes`` command line: ``data``, ``fit``, ``simulate``, ``report``, ``run``.
 
 Each sub-command lives beside the stage it drives (``msbayes/<stage>/cli.py``); this module
-only mounts them, so ``msbayes --help`` lists the whole data flow of DESIGN.md.
+only mounts them, so ``msbayes --help`` lists the whole data flow: data, fit, simulate, report.
+
+Exit codes: 0 done; 2 refused input (config, data table, option, output folder), printed
+without a traceback, before any work and with nothing written; 3 ``msbayes fit`` finished
+but every estimand failed the diagnostics gate; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: flags show no "<bool>" metavar
 )
 app.add_typer(data_app, name="data", help="Built-in published data, table checks, subgroup-size inference.")
 app.command("fit", help="Fit the re-analysis models: writes posterior.nc and summary.csv.")(fit_command)
@@ -33,15 +38,22 @@ def run_command(
     config: Path = typer.Argument(..., help="Run config naming the stage configs (e.g. configs/run/default.yaml)."),
     quick: bool = typer.Option(False, "--quick", help="Reduced draws and simulations (smoke test; recorded in artefacts)."),
     backend: str = typer.Option(None, "--backend", help="Grid backend: loky | dask | ray | sequential."),
-    n_jobs: int = typer.Option(None, "--n-jobs", help="Workers for the grid runner."),
+    n_jobs: int = typer.Option(None, "--n-jobs", help="Workers for the grid runner: -1 = all CPUs, or k >= 1."),
     quiet: bool = typer.Option(False, "--quiet", help="Plain log lines instead of progress bars."),
+    force_jobs: bool = typer.Option(False, "--force-jobs", help="Start --n-jobs workers even if there are fewer CPUs."),
 ) -> None:
-    """Chain fit -> simulate -> report as named in CONFIG."""
+    """Chain fit -> simulate -> report as named in CONFIG.
+
+    Every stage config and output folder is checked before the fit starts.
+    """
     from .config import ConfigError
     from .pipeline import run_pipeline
 
+    if backend is not None and backend not in ("loky", "dask", "ray", "sequential"):
+        typer.echo(f"error: --backend: unknown backend {backend!r} (allowed: loky, dask, ray, sequential)", err=True)
+        raise typer.Exit(code=2)
     try:
-        out = run_pipeline(config, quick=quick, backend=backend, n_jobs=n_jobs, quiet=quiet)
+        out = run_pipeline(config, quick=quick, backend=backend, n_jobs=n_jobs, quiet=quiet, force_jobs=force_jobs)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None

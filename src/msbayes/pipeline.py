@@ -11,25 +11,37 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .config import ConfigError, StrictModel, load_yaml, validate_config
 
 __all__ = ["RunConfig", "run_pipeline"]
 
 
+def _nonempty(v: Any) -> Any:
+    if isinstance(v, str) and not v.strip():
+        raise ValueError("empty path (give a file or folder name)")
+    return v
+
+
 class StageFit(StrictModel):
     config: Path
     out: Path
+
+    _paths = field_validator("config", "out", mode="before")(classmethod(lambda cls, v: _nonempty(v)))
 
 
 class StageSim(StrictModel):
     config: Path
     out: Path
 
+    _paths = field_validator("config", "out", mode="before")(classmethod(lambda cls, v: _nonempty(v)))
+
 
 class StageReport(StrictModel):
     out: Path
+
+    _paths = field_validator("out", mode="before")(classmethod(lambda cls, v: _nonempty(v)))
 
 
 class RunConfig(StrictModel):
@@ -68,6 +80,7 @@ def run_pipeline(
     n_jobs: int | None = None,
     quiet: bool = False,
     root: Path | None = None,
+    force_jobs: bool = False,
 ) -> dict[str, Path]:
     """Run every stage named in a run config; return the output directories by stage.
 
@@ -81,6 +94,16 @@ def run_pipeline(
         Passed to the grid runner.
     root : path, optional
         Directory the stage paths are relative to (default: the current directory).
+    force_jobs : bool
+        Start ``n_jobs`` workers even if there are fewer CPUs (otherwise capped).
+
+    Raises
+    ------
+    ConfigError
+        Before any stage runs: a bad run config, stage config or output folder; a
+        ``from_fit`` scenario whose posterior neither exists nor is written by the fit
+        stage, or names a model / prior the fit does not fit; a simulate ``out`` whose cell
+        store was made by another config.
 
     Examples
     --------
@@ -88,11 +111,15 @@ def run_pipeline(
     """
     import yaml
 
+    from .config import check_out_dir
+
     root = Path(root or Path.cwd())
     raw, _ = load_yaml(config_path)
     run = validate_config(RunConfig, raw, source=str(config_path))
 
-    # Validate every stage config before any work starts.
+    # Validate every stage config and every output folder before any work starts.
+    for fld, p in _out_fields(run):
+        check_out_dir(root / p, field=fld)
     stages: dict[str, Any] = {}
     if run.fit is not None:
         from .fit.config import validate_fit_config
@@ -102,20 +129,23 @@ def run_pipeline(
             fraw = _quick_fit(fraw)
             ftext = yaml.safe_dump(fraw, sort_keys=False)
         stages["fit"] = (validate_fit_config(fraw, source=str(run.fit.config), base_dir=(root / run.fit.config).parent), ftext)
+    fit_post = (root / run.fit.out / "posterior.nc").resolve() if run.fit is not None else None
     sims = []
-    for st in run.simulate:
-        from .design.config import validate_sim_config
-
+    for i, st in enumerate(run.simulate):
         sraw, stext = load_yaml(root / st.config)
         if quick:
             sraw = _quick_sim(sraw)
             stext = yaml.safe_dump(sraw, sort_keys=False)
-        needs_fit = any(
-            isinstance(s, dict) and "from_fit" in s for s in (sraw.get("scenarios") or {}).values()
-        )
-        if not needs_fit:
-            validate_sim_config(sraw, source=str(st.config), base_dir=root)
-        sims.append((st, sraw, stext, needs_fit))
+        needs_fit = _prevalidate_sim(sraw, source=str(st.config), root=root, fit_post=fit_post,
+                                     fit_cfg=stages["fit"][0] if "fit" in stages else None, index=i)
+        force = _store_action(root / st.out, sraw, field=f"simulate[{i}].out")
+        sims.append((st, sraw, stext, needs_fit, force))
+    if n_jobs is not None or backend not in (None, "sequential"):
+        from .grid.backends import plan_workers
+
+        n_jobs, note = plan_workers(-1 if n_jobs is None else n_jobs, force=force_jobs, field="--n-jobs")
+        if note:
+            _say(quiet, note)
 
     out: dict[str, Path] = {}
     t0 = time.perf_counter()
@@ -128,12 +158,15 @@ def run_pipeline(
         out["fit"] = fit_out
         _say(quiet, f"[fit] done in {time.perf_counter() - t0:.0f} s -> {fit_out}")
     sim_dirs = []
-    for st, sraw, stext, _needs in sims:
+    for st, sraw, stext, _needs, force in sims:
         from .grid import run_grid
+        from .grid.spec import resource_limits
 
         t1 = time.perf_counter()
         sim_out = root / st.out
-        run_grid(sraw, config_text=stext, out_dir=sim_out, backend=backend, n_jobs=n_jobs, quiet=quiet, base_dir=root, force=True)
+        with resource_limits(n_workers=n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else None):
+            run_grid(sraw, config_text=stext, out_dir=sim_out, backend=backend, n_jobs=n_jobs, quiet=quiet,
+                     base_dir=root, force=force)
         sim_dirs.append(sim_out)
         _say(quiet, f"[simulate] {st.config} done in {time.perf_counter() - t1:.0f} s -> {sim_out}")
     if sim_dirs:
@@ -146,6 +179,122 @@ def run_pipeline(
         out["report"] = Path(path)
     _say(quiet, f"[run] finished in {time.perf_counter() - t0:.0f} s")
     return out
+
+
+def _out_fields(run: RunConfig) -> list[tuple[str, Path]]:
+    outs = [("fit.out", run.fit.out)] if run.fit is not None else []
+    outs += [(f"simulate[{i}].out", st.out) for i, st in enumerate(run.simulate)]
+    if run.report is not None:
+        outs.append(("report.out", run.report.out))
+    seen: dict[str, str] = {}
+    for fld, p in outs:
+        key = str(Path(p))
+        if key in seen:
+            raise ConfigError(f"{fld}: {p} is also {seen[key]}: give every stage its own folder",
+                              [(fld, f"same folder as {seen[key]}")])
+        seen[key] = fld
+    return outs
+
+
+def _prevalidate_sim(sraw: dict[str, Any], *, source: str, root: Path, fit_post: Path | None,
+                     fit_cfg: Any, index: int) -> bool:
+    """Validate a simulate stage config before the fit runs; True if it reads the fit's output.
+
+    Scenarios whose ``from_fit`` is the fit stage's own ``posterior.nc`` cannot be checked
+    against the file yet: the config is validated without that file (types, values, grid
+    axes), and their ``model`` / ``prior`` must be ones the fit stage fits.
+    """
+    from .design.config import SimConfig, apply_overrides, validate_sim_config
+    from .design.scenarios import FitScenario
+
+    scen = sraw.get("scenarios")
+    pending: list[str] = []
+    errors: list[tuple[str, str]] = []
+    if isinstance(scen, dict):
+        for name, sc in scen.items():
+            if not (isinstance(sc, dict) and isinstance(sc.get("from_fit"), str)):
+                continue
+            p = Path(sc["from_fit"])
+            p = (p if p.is_absolute() else root / p).resolve()
+            if fit_post is not None and p == fit_post:
+                pending.append(str(name))
+            elif not p.is_file():
+                errors.append((f"scenarios.{name}.from_fit", f"posterior file not found: {p}"
+                               + (f" (the fit stage writes {fit_post})" if fit_post is not None else "")))
+    if errors:
+        lines = "\n".join(f"  - {f}: {m}" for f, m in errors)
+        raise ConfigError(f"{source}: invalid configuration\n{lines}", errors)
+    if not pending:
+        validate_sim_config(sraw, source=source, base_dir=root)
+        return False
+    cfg = validate_config(SimConfig, sraw, source=source)
+    grid = sraw.get("grid") if isinstance(sraw.get("grid"), dict) else {}
+    for key, values in grid.items():
+        for j, val in enumerate(values if isinstance(values, list) else []):
+            try:
+                validate_config(SimConfig, apply_overrides(sraw, {key: val}, grid=False), source=source)
+            except ConfigError as exc:
+                detail = "; ".join(f"{f}: {m}" for f, m in exc.errors) or str(exc)
+                errors.append((f"grid.{key}[{j}]", f"value {val!r} is invalid: {detail}"))
+    if fit_cfg is not None:
+        models = list(fit_cfg.models)
+        priors = [p.name for p in fit_cfg.prior_presets()]
+        for name in pending:
+            sc = cfg.scenarios[name]
+            if isinstance(sc, FitScenario):
+                if sc.model not in models:
+                    errors.append((f"scenarios.{name}.model", f"{sc.model!r} is not fitted by the fit stage "
+                                   f"(allowed: {models})"))
+                if sc.prior not in priors:
+                    errors.append((f"scenarios.{name}.prior", f"{sc.prior!r} is not fitted by the fit stage "
+                                   f"(allowed: {priors})"))
+    if errors:
+        lines = "\n".join(f"  - {f}: {m}" for f, m in errors)
+        raise ConfigError(f"{source}: invalid configuration\n{lines}", errors)
+    return True
+
+
+def _same_study(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two simulate configs are the same study if they agree except for ``simulation``."""
+    from .grid.spec import canonical_json
+
+    strip = ("simulation", "name", "description")
+    return canonical_json({k: v for k, v in a.items() if k not in strip}) == canonical_json(
+        {k: v for k, v in b.items() if k not in strip})
+
+
+def _store_action(out: Path, sraw: dict[str, Any], *, field: str) -> bool:
+    """``force`` for run_grid: discard an old cell store only if it came from this config.
+
+    A store made by this stage config (e.g. before a refit changed its posterior, or with
+    ``--quick`` sizes) is replaced; a store made by another config is refused, naming the
+    folder, as standalone ``msbayes simulate`` does.
+    """
+    cells = out / "cells"
+    if not cells.exists():
+        return False
+    oc = out / "oc.nc"
+    old = None
+    if oc.is_file():
+        try:
+            import xarray as xr
+
+            with xr.open_dataset(oc) as ds:
+                text = str(ds.attrs.get("config_text", ""))
+            from .config import parse_yaml
+
+            old = parse_yaml(text)
+        except Exception:  # noqa: BLE001 - unreadable: treat as unknown origin
+            old = None
+    if old is None:
+        return False  # no finished run to compare with: run_grid resumes or refuses by hash
+    if _same_study(old, sraw):
+        return True
+    raise ConfigError(
+        f"{field}: {out} holds a cell store ({cells}) from a different or unknown configuration; "
+        "results of different configs are never mixed: choose another out folder for this stage, "
+        "or delete that folder",
+        [(field, "cells from another config")])
 
 
 def _say(quiet: bool, msg: str) -> None:

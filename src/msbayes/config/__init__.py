@@ -6,6 +6,7 @@ from .base import (
     ConfigError,
     Seed,
     StrictModel,
+    check_out_dir,
     coercion_problems,
     load_yaml,
     parse_yaml,
@@ -22,4 +23,5 @@ __all__ = [
     "parse_yaml",
     "validate_config",
     "coercion_problems",
+    "check_out_dir",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "validate_config",
     "format_validation_error",
     "coercion_problems",
+    "check_out_dir",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -471,3 +472,45 @@ def load_yaml(path: str | os.PathLike, *, max_nodes: int = MAX_YAML_NODES) -> tu
         raise ConfigError(f"{p}: expected a mapping at top level, got {type(data).__name__}",
                           [("config", "not a mapping")])
     return data, text
+
+
+# ------------------------------------------------------------------------ output folders
+def check_out_dir(out: str | os.PathLike | None, *, field: str = "--out") -> Path:
+    """Refuse an output folder that cannot be used, before any work; return it as a Path.
+
+    Refused (:class:`ConfigError` naming ``field``): an empty path (it would write into the
+    working directory), an existing file, a path below a file, and a folder (or, if it does
+    not exist yet, its nearest existing parent) where a probe file cannot be created. Nothing
+    is created or left behind.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_out_dir("")
+    ... except ConfigError as exc:
+    ...     print(exc.errors[0][0])
+    --out
+    """
+    import tempfile
+
+    text = "" if out is None else os.fspath(out)
+    if not text.strip():
+        raise ConfigError(f"{field}: empty path (give a folder name; '.' for the working directory)",
+                          [(field, "empty path")])
+    p = Path(text).absolute()
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{field}: {p} exists and is not a folder", [(field, "exists and is not a folder")])
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{field}: cannot create {p}: {probe} is not a folder",
+                          [(field, "parent is not a folder")])
+    try:
+        fd, name = tempfile.mkstemp(prefix=".msbayes-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise ConfigError(f"{field}: {p} is not writable ({exc.strerror or exc})",
+                          [(field, "not writable")]) from None
+    return p

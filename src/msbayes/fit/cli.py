@@ -16,7 +16,7 @@ import typer
 
 from ..config import ConfigError
 
-__all__ = ["fit_command", "print_summary"]
+__all__ = ["fit_command", "print_summary", "EXIT_FAILED_DIAGNOSTICS"]
 
 
 def print_summary(summary, *, console, gate=None) -> None:
@@ -52,14 +52,26 @@ def print_summary(summary, *, console, gate=None) -> None:
                             title="[bold red]DIAGNOSTICS WARNING[/bold red]", border_style="red"))
 
 
+#: exit code of ``msbayes fit`` when every estimand fails the diagnostics gate
+EXIT_FAILED_DIAGNOSTICS = 3
+
+
 def fit_command(
     config: Path = typer.Argument(..., help="Fit config (YAML), e.g. configs/reanalysis/harris2024.yaml"),
-    out: Path = typer.Option(..., "--out", help="Output folder (posterior.nc, summary.csv, ...)"),
+    out: str = typer.Option(..., "--out", metavar="DIR", help="Output folder (posterior.nc, summary.csv, ...)"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table"),
+    allow_failed_diagnostics: bool = typer.Option(
+        False, "--allow-failed-diagnostics",
+        help="Exit 0 even if every estimand fails the diagnostics gate (default: exit 3)"),
 ) -> None:
-    """Fit the re-analysis models under every prior and write posterior.nc + summary.csv."""
+    """Fit the re-analysis models under every prior and write posterior.nc + summary.csv.
+
+    Exit codes: 0 done; 2 refused config or --out (nothing written); 3 every estimand failed
+    the diagnostics gate (artefacts written; see the warning).
+    """
     from rich.console import Console
 
+    from ..config import check_out_dir
     from .config import load_fit_config
     from .runner import run_fit
 
@@ -69,10 +81,18 @@ def fit_command(
     err = Console(stderr=True)
     try:
         cfg, text = load_fit_config(config)
-        res = run_fit(cfg, out_dir=out, config_text=text, progress=not quiet, console=console)
+        check_out_dir(out, field="--out")
+        res = run_fit(cfg, out_dir=Path(out), config_text=text, progress=not quiet, console=console)
     except ConfigError as exc:
         err.print(f"[bold red]config error:[/bold red] {exc}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
     if not quiet:
         print_summary(res.summary, console=console, gate=cfg.diagnostics)
         console.print(f"wrote {', '.join(p.name for p in res.paths.values())} to {res.out_dir}")
+    ok = res.summary["diagnostics_ok"].astype(bool) if len(res.summary) else None
+    if ok is not None and not ok.any() and not allow_failed_diagnostics:
+        err.print(f"[bold red]error:[/bold red] every estimand ({len(ok)}) failed the diagnostics gate; "
+                  f"the artefacts in {res.out_dir} are written but must not be reported as they are "
+                  "(more draws or tuning, or --allow-failed-diagnostics to exit 0)",
+                  markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=EXIT_FAILED_DIAGNOSTICS)

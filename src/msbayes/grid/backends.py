@@ -24,20 +24,64 @@ from typing import Any, Literal
 
 from msbayes.config import ConfigError
 
-__all__ = ["BackendName", "BACKENDS", "Backend", "open_backend", "resolve_n_jobs"]
+__all__ = ["BackendName", "BACKENDS", "Backend", "open_backend", "resolve_n_jobs", "available_cpus",
+           "plan_workers", "LOKY_IDLE_TIMEOUT"]
 
 BackendName = Literal["sequential", "loky", "dask", "ray"]
 BACKENDS: tuple[str, ...] = ("sequential", "loky", "dask", "ray")
 
 
-def resolve_n_jobs(n_jobs: int | None) -> int:
-    """Number of workers: ``-1`` (or None) = all CPUs, ``-k`` = CPUs + 1 - k, ``k > 0`` = k."""
-    cpus = os.cpu_count() or 1
+#: seconds an idle loky worker waits for work before exiting (joblib's default is 300): a
+#: killed parent does not leave workers holding its output pipes for minutes
+LOKY_IDLE_TIMEOUT = 10
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (affinity mask and cgroup quota respected)."""
+    try:
+        from joblib import cpu_count
+
+        return max(1, int(cpu_count()))
+    except Exception:  # noqa: BLE001 - joblib is a pinned dependency; be safe anyway
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            return max(1, os.cpu_count() or 1)
+
+
+def resolve_n_jobs(n_jobs: int | None, *, field: str = "n_jobs") -> int:
+    """Number of workers: ``-1`` (or None) = all CPUs, ``k >= 1`` = k; anything else is refused.
+
+    Examples
+    --------
+    >>> resolve_n_jobs(3)
+    3
+    """
     if n_jobs is None or n_jobs == -1:
-        return cpus
-    if n_jobs == 0:
-        raise ConfigError("n_jobs: must not be 0 (use -1 for all CPUs)", [("n_jobs", "zero")])
-    return max(1, n_jobs) if n_jobs > 0 else max(1, cpus + 1 + n_jobs)
+        return available_cpus()
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ConfigError(f"{field}: must be -1 (all CPUs) or a positive number of workers; got {n_jobs!r}",
+                          [(field, f"allowed: -1 or an integer >= 1; got {n_jobs!r}")])
+    return n_jobs
+
+
+def plan_workers(n_jobs: int | None, *, force: bool = False, field: str = "--n-jobs") -> tuple[int, str | None]:
+    """Workers to start and a note if the request was capped at the CPUs available.
+
+    More workers than CPUs only slow a CPU-bound grid down (and multiply its memory), so
+    the count is capped unless ``force`` (``--force-jobs``).
+
+    Examples
+    --------
+    >>> plan_workers(1)
+    (1, None)
+    """
+    n = resolve_n_jobs(n_jobs, field=field)
+    cpus = available_cpus()
+    if n > cpus and not force:
+        return cpus, (f"note: {field} {n} capped at the {cpus} CPU(s) available "
+                      f"(use --force-jobs to start {n} workers)")
+    return n, None
 
 
 @dataclass
@@ -61,7 +105,7 @@ class Backend:
             from joblib import Parallel, delayed
 
             par = Parallel(n_jobs=self.n_workers, backend="loky", return_as="generator_unordered",
-                           batch_size=1, pre_dispatch="2*n_jobs")
+                           batch_size=1, pre_dispatch="2*n_jobs", idle_worker_timeout=LOKY_IDLE_TIMEOUT)
             return iter(par(delayed(fn)(x) for x in items))
         if self.name == "dask":
             return self._dask_map(fn, items)

@@ -25,7 +25,7 @@ import typer
 
 from msbayes.config import ConfigError, load_yaml
 
-__all__ = ["simulate_command", "main"]
+__all__ = ["simulate_command", "resolve_workers", "main"]
 
 BackendOpt = Literal["loky", "dask", "ray", "sequential"]
 
@@ -35,15 +35,32 @@ def _setting(raw: dict, key: str):
     return sim.get(key) if isinstance(sim, dict) else None
 
 
+def resolve_workers(raw: dict, n_jobs: int | None, *, backend: str, force_jobs: bool) -> tuple[int, str | None]:
+    """Workers for a run: ``--n-jobs`` or ``simulation.n_jobs`` (both: -1 = all CPUs, k >= 1),
+    capped at the CPUs available unless ``force_jobs``; ``(workers, note or None)``."""
+    from .backends import plan_workers
+
+    if n_jobs is not None:
+        value, field = n_jobs, "--n-jobs"
+    else:
+        value, field = _setting(raw, "n_jobs"), "simulation.n_jobs"
+        value = -1 if value is None else value
+    if backend == "sequential":
+        plan_workers(value, force=True, field=field)  # still refuse a bad value
+        return 1, None
+    return plan_workers(value, force=force_jobs, field=field)
+
+
 def simulate_command(
     config: Annotated[Path, typer.Argument(help="Design config (YAML); see docs/configs.md.")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory (oc.nc, oc.csv, cells/).")],
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="Output directory (oc.nc, oc.csv, cells/).")],
     backend: Annotated[
         Optional[BackendOpt],
         typer.Option(help="Where cells run (default: simulation.backend in the config, else loky)."),
     ] = None,
     n_jobs: Annotated[
-        Optional[int], typer.Option("--n-jobs", help="Workers; -1 = all CPUs (default: simulation.n_jobs).")
+        Optional[int], typer.Option("--n-jobs", help="Workers: -1 = all CPUs, or k >= 1, capped at the CPUs "
+                                    "available (default: simulation.n_jobs).")
     ] = None,
     scheduler: Annotated[
         Optional[str], typer.Option(help="dask scheduler address, e.g. tcp://host:8786 (default: LocalCluster).")
@@ -52,35 +69,58 @@ def simulate_command(
     force: Annotated[
         bool, typer.Option("--force", help="Discard cells in DIR computed from a different config.")
     ] = False,
+    force_jobs: Annotated[
+        bool, typer.Option("--force-jobs", help="Start --n-jobs workers even if there are fewer CPUs.")
+    ] = False,
+    max_memory: Annotated[
+        Optional[str], typer.Option("--max-memory", help="Memory the chunks of all workers may use, e.g. 8GB "
+                                    "(default: 80% of the memory available).")
+    ] = None,
+    max_cells: Annotated[
+        Optional[int], typer.Option("--max-cells", help="Most grid cells (axis values x scenarios); default 20000.")
+    ] = None,
 ) -> None:
     """Simulate a design grid and write DIR/oc.nc, DIR/oc.csv (and sample_size.csv).
 
     Completed cells are kept in DIR/cells: rerunning the same command resumes an interrupted
     run, and raising simulation.n_sims adds only the new simulations. Relative paths in the
-    config (from_fit) resolve against the current directory, as in `msbayes run`.
+    config (from_fit) resolve against the current directory, as in `msbayes run`. The memory
+    of one chunk and the number of cells are estimated before any work and refused beyond
+    the limits (--max-memory, --max-cells).
     """
-    from .runner import run_grid
+    from msbayes.config import check_out_dir
 
+    from .runner import run_grid
+    from .spec import parse_bytes, resource_limits
+
+    out_p = Path(out)
     try:
         raw, text = load_yaml(config)
+        check_out_dir(out, field="--out")
         be = backend or _setting(raw, "backend") or "loky"
-        nj = n_jobs if n_jobs is not None else (_setting(raw, "n_jobs") or -1)
+        nj, note = resolve_workers(raw, n_jobs, backend=be, force_jobs=force_jobs)
+        if max_cells is not None and max_cells < 1:
+            raise ConfigError(f"--max-cells: must be >= 1; got {max_cells}", [("--max-cells", "allowed: >= 1")])
+        mem = parse_bytes(max_memory, field_="--max-memory") if max_memory is not None else None
+        if note:
+            typer.echo(note, err=True)
         sch = scheduler or (_setting(raw, "scheduler") if be in ("dask", "ray") else None)
-        run_grid(raw, config_text=text, out_dir=out, backend=be, n_jobs=nj, scheduler=sch, quiet=quiet,
-                 force=force, base_dir=Path.cwd(), source=str(config))
+        with resource_limits(max_memory=mem, max_cells=max_cells, n_workers=nj):
+            run_grid(raw, config_text=text, out_dir=out_p, backend=be, n_jobs=nj, scheduler=sch, quiet=quiet,
+                     force=force, base_dir=Path.cwd(), source=str(config))
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: completed cells are kept in {out / 'cells'}; rerun the same command "
+        typer.echo(f"interrupted: completed cells are kept in {out_p / 'cells'}; rerun the same command "
                    "to compute only what is missing", err=True)
         raise typer.Exit(130) from None
-    typer.echo(f"wrote {out / 'oc.nc'} and {out / 'oc.csv'}", err=True)
+    typer.echo(f"wrote {out_p / 'oc.nc'} and {out_p / 'oc.csv'}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run :func:`simulate_command` as a standalone program."""
-    app = typer.Typer(add_completion=False)
+    app = typer.Typer(add_completion=False, rich_markup_mode=None)
     app.command()(simulate_command)
     app(args=argv if argv is not None else sys.argv[1:], prog_name="msbayes simulate")
 

@@ -19,17 +19,20 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import math
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from itertools import product
 from typing import Any
 
 import numpy as np
 
-from msbayes.config import ConfigError
+from msbayes.config import SEED_MAX, ConfigError
 from msbayes.io import sha256_text
 from msbayes.rng import cell_seed
 
@@ -47,6 +50,13 @@ __all__ = [
     "base_hash",
     "DEFAULT_CHUNK_SIZE",
     "NOT_RESULT_KEYS",
+    "ResourceLimits",
+    "resource_limits",
+    "current_limits",
+    "available_memory",
+    "estimate_chunk_bytes",
+    "format_bytes",
+    "parse_bytes",
 ]
 
 DEFAULT_CHUNK_SIZE = 10_000
@@ -199,6 +209,190 @@ def base_hash(raw: Mapping[str, Any], *, data_sha256: str = "") -> str:
     return sha256_text(canonical_json({"config": rc, "data_sha256": data_sha256}))
 
 
+# ----------------------------------------------------------------------- resource guards
+#: most cells a grid may expand to unless raised (``--max-cells``)
+DEFAULT_MAX_CELLS = 20_000
+#: share of the available memory the workers' chunks may use together
+MEMORY_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """Limits checked before any work (see :func:`resource_limits`).
+
+    Attributes
+    ----------
+    max_memory : int or None
+        Bytes the simulation chunks of all workers may use together; None: ``MEMORY_SHARE``
+        of the memory available now.
+    max_cells : int
+        Most grid cells (axis values x scenarios).
+    n_workers : int
+        Workers that each hold one chunk in memory at a time.
+    source : str
+        Name of the option that sets ``max_memory`` (quoted in refusals).
+    """
+
+    max_memory: int | None = None
+    max_cells: int = DEFAULT_MAX_CELLS
+    n_workers: int = 1
+    source: str = "--max-memory"
+
+
+_LIMITS = ResourceLimits()
+
+
+def current_limits() -> ResourceLimits:
+    """The limits in force (set with :func:`resource_limits`)."""
+    return _LIMITS
+
+
+@contextlib.contextmanager
+def resource_limits(**kw: Any) -> Iterator[ResourceLimits]:
+    """Set resource limits for grid expansions inside the ``with`` block.
+
+    Examples
+    --------
+    >>> with resource_limits(max_cells=10) as lim:
+    ...     lim.max_cells
+    10
+    """
+    global _LIMITS
+    old = _LIMITS
+    _LIMITS = replace(old, **{k: v for k, v in kw.items() if v is not None})
+    try:
+        yield _LIMITS
+    finally:
+        _LIMITS = old
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable``; else total physical memory)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 8 * 2**30
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``'1.5 KiB'``.
+
+    >>> format_bytes(3 * 2**30)
+    '3.0 GiB'
+    """
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
+          "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+
+
+def parse_bytes(text: str, *, field_: str = "--max-memory") -> int:
+    """``'8GB'``, ``'512MiB'``, ``'2e9'`` -> bytes; ConfigError naming ``field_`` otherwise.
+
+    >>> parse_bytes("1.5GiB")
+    1610612736
+    """
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _UNITS or float(m.group(1)) <= 0:
+        raise ConfigError(f"{field_}: expected a positive size such as 8GB, 512MiB or 2e9 (bytes); got {text!r}",
+                          [(field_, "allowed: a positive number with unit B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")])
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
+def estimate_chunk_bytes(cfg: Any, chunk_size: int) -> int | None:
+    """Peak memory (bytes, an upper estimate) of one simulation chunk of one cell.
+
+    Uses the validated config's design (arm sizes), strata, engine and analysis; None for
+    configs it does not know (e.g. toy engines). The sufficient-statistic engine costs
+    ``O(chunk x arms x strata)`` plus, with dropout, a binomial table of length ``n``; the
+    patient engine holds blocks of ``512 x arms x n`` draws; the Bayesian Emax analysis a
+    ``chunk x grid points x doses`` posterior.
+    """
+    design = getattr(cfg, "design", None)
+    endpoint = getattr(cfg, "endpoint", None)
+    if design is None or endpoint is None or not hasattr(design, "arm_sizes"):
+        return None
+    try:
+        sizes = [int(x) for x in design.arm_sizes()]
+    except Exception:  # noqa: BLE001 - an estimate only
+        return None
+    n_arms, n_max = len(sizes), max(sizes)
+    n_strata = max(1, len(getattr(endpoint, "strata", {}) or {}))
+    m = int(chunk_size)
+    f8 = 8
+    total = 48 * m * n_arms * n_strata * f8  # sufficient statistics, analyses, decisions
+    if float(getattr(endpoint, "dropout", 0.0) or 0.0) > 0:
+        total += 3 * (n_max + 1) * f8 * n_arms  # exact binomial tables (one per arm size)
+    engine = getattr(cfg, "engine", "sufficient")
+    if engine == "patient":
+        block = min(512, m)
+        total += 6 * block * n_arms * n_max * f8  # noise, covariate, weights, weighted copies
+    analysis = getattr(cfg, "analysis", None)
+    if getattr(analysis, "method", None) == "bayes_emax":
+        n_grid = int(getattr(getattr(analysis, "ed50_grid", None), "n", 64) or 64)
+        hill = getattr(analysis, "hill", None)
+        n_grid *= int(getattr(hill, "n", 1) or 1)
+        total += 8 * m * n_grid * (n_arms + 2) * f8
+    return int(total)
+
+
+def _check_cell_count(n_cells: int, axes: list[GridAxis], n_scen: int, source: str) -> None:
+    lim = current_limits()
+    if n_cells > lim.max_cells:
+        shape = " x ".join([*(str(len(a.values)) for a in axes), f"{n_scen} scenarios"])
+        raise ConfigError(
+            f"{source}: grid: {shape} = {n_cells:,} cells, more than the limit of {lim.max_cells:,} "
+            "(each cell is validated and held in memory before the run); split the grid into "
+            "several configs, or raise the limit with --max-cells",
+            [("grid", f"{n_cells:,} cells > limit {lim.max_cells:,} (--max-cells)")])
+
+
+def _check_memory(cells: list[Cell], chunk_size: int, source: str) -> None:
+    lim = current_limits()
+    worst, where = 0, ""
+    seen: set[int] = set()
+    for c in cells:
+        if id(c.config) in seen:
+            continue
+        seen.add(id(c.config))
+        est = estimate_chunk_bytes(c.config, chunk_size)
+        if est is not None and est > worst:
+            worst, where = est, ", ".join(f"{p}={axis_label(v)!s}" for p, v in c.coords) or "base"
+    if worst == 0:
+        return
+    workers = max(1, int(lim.n_workers))
+    need = worst * workers
+    if lim.max_memory is not None:
+        limit, origin = int(lim.max_memory), f"set by {lim.source}"
+    else:
+        limit, origin = int(MEMORY_SHARE * available_memory()), (
+            f"{MEMORY_SHARE:.0%} of the {format_bytes(available_memory())} available; "
+            f"override with {lim.source}")
+    if need > limit:
+        raise ConfigError(
+            f"{source}: one simulation chunk needs about {format_bytes(worst)} (cell {where}, "
+            f"simulation.chunk_size {chunk_size:,}); x {workers} worker(s) = {format_bytes(need)}, more "
+            f"than the limit of {format_bytes(limit)} ({origin}). Lower design.n_per_arm or "
+            "simulation.chunk_size, use fewer workers (--n-jobs), or raise the limit",
+            [("simulation.chunk_size", f"estimated {format_bytes(need)} > limit {format_bytes(limit)}")])
+
+
+
 def grid_axes(raw: Mapping[str, Any]) -> list[GridAxis]:
     """Read and check the ``grid:`` section (mapping dotted path -> non-empty list)."""
     grid = raw.get("grid")
@@ -333,11 +527,22 @@ def expand_grid(raw: Mapping[str, Any], *, hooks: EngineHooks, source: str = "co
         raise ConfigError(f"{source}: expected a mapping at top level", [("<root>", "not a mapping")])
     raw = copy.deepcopy(dict(raw))
     seed = raw.get("seed")
-    if seed is None or isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"{source}: seed: must be a non-negative integer, got {seed!r}",
-                          [("seed", "non-negative integer required")])
+    if seed is None or isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"{source}: seed: must be an integer in [0, 2^63 - 1], got {seed!r}",
+                          [("seed", f"allowed: an integer in [0, {SEED_MAX}]; got {seed!r}")])
     axes = grid_axes(raw)
     scenarios = scenario_names(raw)
+    for a in axes:  # scenarios.<name>.<field>: the scenario must exist (no phantom scenario)
+        parts = a.path.split(".")
+        if parts[0] == "scenarios" and parts[1] not in scenarios:
+            raise ConfigError(
+                f"{source}: grid.{a.path}: no scenario {parts[1]!r} (allowed: {', '.join(scenarios)})",
+                [(f"grid.{a.path}", f"unknown scenario {parts[1]!r} (allowed: {', '.join(scenarios)})")])
+        if parts[0] == "scenarios" and len(parts) < 3:
+            raise ConfigError(f"{source}: grid.{a.path}: name a field of the scenario "
+                              f"(e.g. scenarios.{parts[1]}.effect)",
+                              [(f"grid.{a.path}", "a scenario field is needed (e.g. .effect)")])
+    _check_cell_count(math.prod(len(a.values) for a in axes) * len(scenarios), axes, len(scenarios), source)
     base_cfg = hooks.validate(raw, source=source, base_dir=None if base_dir is None else Path(base_dir))
     validate_cell = hooks.validate_cell or (lambda r, source: hooks.validate(r, source=source, base_dir=base_dir))
     sim_cfg = getattr(base_cfg, "simulation", None)  # the engine's defaults, if it has them
@@ -378,6 +583,7 @@ def expand_grid(raw: Mapping[str, Any], *, hooks: EngineHooks, source: str = "co
                     cell_hash=sha256_text(canonical_json(ident)),
                 )
             )
+    _check_memory(cells, chunk_size, source)
     return GridSpec(
         axes=tuple(axes),
         scenarios=tuple(scenarios),

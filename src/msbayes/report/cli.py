@@ -31,21 +31,31 @@ def report_command(
     fit: Optional[Path] = typer.Option(None, "--fit", help="fit output dir (posterior.nc, summary.csv)"),
     sim: Optional[list[Path]] = typer.Option(
         None, "--sim", help="simulate output dir (oc.nc, sample_size.csv); repeat for several"),
-    out: Path = typer.Option(..., "--out", help="where to write report.html, figures/, tables/"),
+    out: str = typer.Option(..., "--out", metavar="DIR", help="where to write report.html, figures/, tables/"),
     slides: bool = typer.Option(False, "--slides", help="also write 16:9 slide-size figures"),
+    include_synthetic: bool = typer.Option(
+        False, "--include-synthetic",
+        help="also show results of models fitted to synthetic data (labelled SYNTHETIC); "
+             "left out by default"),
 ) -> None:
     """Write a self-contained report.html plus figures/ (PNG, SVG, PDF) and tables/ (CSV, MD)."""
+    from ..config import ConfigError, check_out_dir
     from .build import build_report
 
     err = Console(stderr=True)
     if fit is None and not sim:
         err.print("[bold red]error:[/] give at least one of --fit DIR or --sim DIR", soft_wrap=True)
         raise typer.Exit(code=2)
+    try:
+        check_out_dir(out, field="--out")
+    except ConfigError as exc:
+        err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+        raise typer.Exit(code=2) from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReportMismatchWarning)
         try:
-            path = build_report(fit_dir=fit, sim_dir=list(sim) if sim else None, out_dir=out,
-                                slides=slides)
+            path = build_report(fit_dir=fit, sim_dir=list(sim) if sim else None, out_dir=Path(out),
+                                slides=slides, include_synthetic=include_synthetic)
         except ReportInputError as exc:
             err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
             raise typer.Exit(code=2) from None

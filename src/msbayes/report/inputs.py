@@ -121,7 +121,14 @@ def _need_dir(path: os.PathLike | str, what: str) -> Path:
     return p
 
 
+#: columns that must hold numbers (or be empty) wherever they appear in an input table
+NUMERIC_COLUMNS = ("mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk",
+                   "ess_tail", "n_divergences", "raw_mean", "raw_se", "shrunk_mean", "shrunk_sd",
+                   "target", "n_per_arm", "achieved", "achieved_mcse", "dose", "effect")
+
+
 def _read_csv(p: Path, *, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read an input table and check it fully (columns, numbers) before anything is written."""
     try:
         df = pd.read_csv(p, keep_default_na=True)
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
@@ -129,6 +136,20 @@ def _read_csv(p: Path, *, required: tuple[str, ...] = ()) -> pd.DataFrame:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ReportInputError(f"{p}: missing column(s) {missing}; required: {list(required)}")
+    bad = []
+    for c in NUMERIC_COLUMNS:
+        if c not in df.columns or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        num = pd.to_numeric(df[c], errors="coerce")
+        wrong = df[c].notna() & num.isna()
+        if wrong.any():
+            i = int(wrong.to_numpy().nonzero()[0][0])
+            bad.append(f"column {c!r} row {i + 2}: expected a number, got {df[c].iloc[i]!r}"
+                       + (f" (and {int(wrong.sum()) - 1} more)" if wrong.sum() > 1 else ""))
+        else:
+            df[c] = num
+    if bad:
+        raise ReportInputError(f"{p}: " + "; ".join(bad) + " (rows numbered as in the file: header = row 1)")
     return df
 
 
