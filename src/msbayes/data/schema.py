@@ -156,6 +156,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if not p.is_file():
         raise ValueError(f"file not found: {p}")
     suffix = p.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        _check_field_counts(p)
     try:
         if suffix in (".csv", ".txt"):
             return pd.read_csv(p, dtype=str, keep_default_na=False)
@@ -164,6 +166,35 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     except Exception as exc:  # noqa: BLE001 - turn any reader error into a message
         raise ValueError(f"cannot read {p.name}: {type(exc).__name__}: {exc}") from None
     raise ValueError(f"unsupported file type {suffix!r} for {p.name}; use .csv or .parquet")
+
+
+def _check_field_counts(p: Path, *, show: int = 5) -> None:
+    """Refuse a CSV whose rows do not all have as many fields as the header (one message).
+
+    Rows are numbered as in the file (header = row 1); blank lines are skipped as pandas does.
+    """
+    import csv
+
+    try:
+        with open(p, newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            header = next(rows, None)
+            if header is None:
+                raise ValueError(f"{p.name}: empty file (no header row)")
+            bad = []
+            for row in rows:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    bad.append(f"row {rows.line_num} has {len(row)} field{'s' if len(row) != 1 else ''}")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise ValueError(f"{p.name}: not a valid CSV file ({exc})") from None
+    if bad:
+        more = f" (and {len(bad) - show} more row(s))" if len(bad) > show else ""
+        raise ValueError(f"{p.name}: {', '.join(bad[:show])}{more}, header has {len(header)}: "
+                         "check for a missing or extra comma (quote text containing commas)")
 
 
 # ---------------------------------------------------------------------------- checking
