@@ -55,31 +55,40 @@ def _err(field_: str, msg: str) -> ConfigError:
 
 
 def read_summary_file(path: Path, *, field_: str = "data.file") -> pd.DataFrame:
-    """Read a user summary table (CSV or Parquet) and check what the fit needs, naming rows."""
+    """Read a user summary table (CSV or Parquet) through the data layer's schema check.
+
+    The same check as ``msbayes data check`` (:func:`msbayes.data.schema.check_frame`):
+    unknown or missing columns, wrong types, values out of range, a mean without its SD,
+    and duplicate rows (identical or conflicting) are all refused with the row and column
+    named, as a :class:`~msbayes.config.ConfigError` on ``field_``.
+    """
+    from ..data.schema import check_frame, read_table
+
     try:
-        df = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - report any reader failure as a config error
-        raise _err(field_, f"cannot read {path}: {exc}") from None
-    missing = [c for c in SUMMARY_NEEDED if c not in df.columns]
-    if missing:
-        raise _err(field_, f"{path}: missing column(s) {missing}")
-    problems = []
-    for i, r in df.iterrows():
-        if pd.notna(r["sd"]) and float(r["sd"]) < 0:
-            problems.append(f"row {i + 2} column sd: negative SD {r['sd']}")
-        elif pd.notna(r["sd"]) and float(r["sd"]) == 0 and pd.isna(r["events"]):
-            # a zero SD gives a degenerate chi-square likelihood (s^2 = 0 has density 0 or inf)
-            problems.append(f"row {i + 2} column sd: SD must be > 0, got {r['sd']}")
-        if pd.notna(r["n"]) and float(r["n"]) < 2:
-            problems.append(f"row {i + 2} column n: n must be >= 2, got {r['n']}")
+        raw = read_table(path)
+    except ValueError as exc:
+        raise _err(field_, str(exc)) from None
+    problems = check_frame(raw, kind="summary")
     if problems:
-        raise _err(field_, f"{path}: " + "; ".join(problems))
+        shown = "; ".join(str(p) for p in problems[:20])
+        more = f"; ... and {len(problems) - 20} more (msbayes data check {path})" if len(problems) > 20 else ""
+        raise _err(field_, f"{path}: {len(problems)} problem(s) (rows numbered as in the file, header = row 1): "
+                   f"{shown}{more}")
+    df = raw.rename(columns=lambda c: str(c).strip()).copy()
     for c in ("study", "endpoint", "population", "arm", "convention"):
-        df[c] = df[c].astype(str)
-    df["n"] = pd.array(df["n"], dtype="Int64")
-    df["events"] = pd.array(df["events"], dtype="Int64")
-    df["mean"] = df["mean"].astype(float)
-    df["sd"] = df["sd"].astype(float)
+        df[c] = df[c].astype(str).str.strip()
+
+    def num(col: str) -> pd.Series:
+        if col not in df.columns:
+            return pd.Series(np.nan, index=df.index, dtype=float)
+        s = df[col].map(lambda v: np.nan if (v is None or (isinstance(v, str) and v.strip() in
+                                                           ("", "NA", "NaN", "nan", "<NA>", "None"))) else v)
+        return pd.to_numeric(s, errors="raise").astype(float)
+
+    df["n"] = pd.array(num("n").round(), dtype="Int64")
+    df["events"] = pd.array(num("events").round(), dtype="Int64")
+    df["mean"] = num("mean")
+    df["sd"] = num("sd")
     return df
 
 
