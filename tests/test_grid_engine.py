@@ -233,8 +233,9 @@ def test_missing_config_file(tmp_path):
 
 
 def test_list_valued_and_scenario_axes(tmp_path):
-    """Dose sets of different sizes as a grid axis (padded, labelled, per-cell dose_level) and
-    a scenario field as an axis (true_effect becomes a per-cell coordinate)."""
+    """Dose sets of different sizes as a grid axis (per-dose OCs labelled by dose value, NaN
+    for doses a set lacks) and a scenario field as an axis (true_effect becomes a per-cell
+    coordinate)."""
     cfg = {
         "name": "dd", "seed": 3, "endpoint": {"name": "t25fw", "sd": 0.35},
         "design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "dose_metric": "cells_per_injection",
@@ -249,16 +250,27 @@ def test_list_valued_and_scenario_axes(tmp_path):
     ds = run_grid(cfg, config_text="x", out_dir=tmp_path, backend="sequential", quiet=True, stream=io.StringIO())
     assert ds["p_select"].dims == ("design.doses", "scenarios.mcid.effect", "scenario", "dose")
     assert list(ds["design.doses"].values) == ["[0,10]", "[0,3,6,10]"]
-    sel = ds["p_select"].sel({"design.doses": "[0,10]"}).values
-    assert np.isnan(sel[..., 2:]).all() and np.isfinite(sel[..., :2]).all()
+    assert list(ds["dose"].values) == [0, 3, 6, 10]
+    sel = ds["p_select"].sel({"design.doses": "[0,10]"})
+    assert np.isnan(sel.sel(dose=[3, 6]).values).all() and np.isfinite(sel.sel(dose=[0, 10]).values).all()
+    # the [0, 10] set's second arm is dose 10: the engine's arm-1 selection rate sits under dose=10
+    from msbayes.design.config import apply_overrides, validate_sim_config
+    from msbayes.rng import cell_seed
+    from msbayes.simulate.engine import simulate_cell
+
+    key = {"design.doses": [0, 10], "scenarios.mcid.effect": 0.25, "scenario": "mcid"}
+    one = validate_sim_config(apply_overrides({k: v for k, v in cfg.items() if k != "grid"},
+                                              {"design.doses": [0, 10], "scenarios.mcid.effect": 0.25}))
+    direct = simulate_cell(one, "mcid", 200, cell_seed(3, key), chunk_size=100).finalize()["p_select"]
+    got = sel.sel({"scenarios.mcid.effect": 0.25, "scenario": "mcid"})
+    np.testing.assert_array_equal(got.sel(dose=[0, 10]).values, direct)
     # probabilities of selecting each dose or none add to one
     tot = ds["p_select"].fillna(0).sum("dose") + ds["p_select_none"]
     np.testing.assert_allclose(tot.values, 1.0, rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(ds["dose_level"].sel({"design.doses": "[0,3,6,10]"}).values[0, 0], [0, 3, 6, 10])
     te = ds["true_effect"].sel(scenario="mcid").values
     np.testing.assert_array_equal(te, [[0.1823, 0.25], [0.1823, 0.25]])
     df = pd.read_csv(tmp_path / "oc.csv", keep_default_na=False, na_values=[""])
-    assert len(df) == 2 * 2 * 2 and "p_select[dose=1]" in df.columns and "dose_level[dose=3]" in df.columns
+    assert len(df) == 2 * 2 * 2 and "p_select[dose=10.0]" in df.columns and "p_select[dose=1]" not in df.columns
 
 
 def test_search_metric_incompatible_with_analysis_refused_before_work(tmp_path):

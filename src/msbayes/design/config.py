@@ -350,6 +350,12 @@ class SimConfig(StrictModel):
                 "decision.rule 'significance' needs a frequentist analysis (allowed: welch, ancova); "
                 "use rule 'dual' with bayes_normal"
             )
+        if "decision" not in self.model_fields_set and isinstance(self.analysis, (WelchAnalysis, AncovaAnalysis)):
+            # one alpha: without a decision section, go = the analysis's own test significant in
+            # favour of treatment, at its one-sided level (alpha / 2 for a two-sided test)
+            a = self.analysis
+            object.__setattr__(self, "decision", SignificanceSpec(
+                rule="significance", alpha=a.alpha / 2 if a.sided == "two" else a.alpha))
         if getattr(self.analysis, "method", None) == "mcpmod" and "decision" in self.model_fields_set:
             raise ValueError(
                 "decision: not used with analysis.method 'mcpmod' (go = the multiple contrast test "

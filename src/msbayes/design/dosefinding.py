@@ -180,8 +180,10 @@ class DoseFindingDesign(StrictModel):
 
     type: Literal["dose_finding"]
     doses: list[float]
-    dose_metric: Literal["cells_per_injection", "n_injections", "cumulative_cells"]
-    dose_unit: str
+    #: what the dose numbers measure (a label for tables and plots; the engine only uses the
+    #: numbers): ``dose`` for a generic design, or one of the cell-therapy metrics
+    dose_metric: Literal["dose", "cells_per_injection", "n_injections", "cumulative_cells"] = "dose"
+    dose_unit: str = ""
     reference_dose: float
     allocation: list[float] | None = None
     n_per_arm: int = Field(ge=2)

@@ -4,8 +4,9 @@ Dims: one per grid axis (named by its dotted config path) then ``scenario``; arr
 (e.g. ``p_select`` per dose) get their extra dims after those. Coordinates ``scenario_kind``
 (``fixed`` | ``design_prior``) and ``true_effect`` (fixed scalar effects; NaN otherwise) on
 ``scenario`` (or on the cell dims if a grid axis changes them). Attrs: provenance plus
-``backend``, ``n_jobs``, ``grid_axes``, ``chunk_size`` and ``fit_posterior_sha256`` when a
-scenario reads a fit.
+``backend``, ``n_jobs``, ``grid_axes``, ``chunk_size``, ``decision_rule`` (what "go" and
+``p_reject`` mean, with their alphas; distinct rules of a grid over ``analysis`` joined by
+`` | ``) and ``fit_posterior_sha256`` when a scenario reads a fit.
 
 Examples
 --------
@@ -40,14 +41,20 @@ ARRAY_OC_DIMS: dict[str, str] = {"p_select": "dose", "p_select_mcse": "dose"}
 def scenario_kind(spec: Any) -> str:
     """``fixed`` for ``{effect: ...}`` scenarios, ``design_prior`` for any distribution."""
     if isinstance(spec, Mapping):
-        return "fixed" if "effect" in spec and not ({"normal", "mixture", "from_fit"} & set(spec)) else "design_prior"
-    return "fixed" if getattr(spec, "effect", None) is not None else "design_prior"
+        fixed = ("effect" in spec or "slowing" in spec)  # slowing: effect = -slowing * placebo_mean
+        return "fixed" if fixed and not ({"normal", "mixture", "from_fit"} & set(spec)) else "design_prior"
+    fixed = getattr(spec, "effect", None) is not None or getattr(spec, "slowing", None) is not None
+    return "fixed" if fixed else "design_prior"
 
 
-def _true_effect(spec: Any) -> float:
+def _true_effect(spec: Any, raw: Mapping[str, Any] | None = None) -> float:
     eff = spec.get("effect") if isinstance(spec, Mapping) else getattr(spec, "effect", None)
     if isinstance(eff, (int, float)) and not isinstance(eff, bool):
         return float(eff)
+    slow = spec.get("slowing") if isinstance(spec, Mapping) else getattr(spec, "slowing", None)
+    if isinstance(slow, (int, float)) and not isinstance(slow, bool) and raw is not None:
+        ep = raw.get("endpoint") if isinstance(raw.get("endpoint"), Mapping) else {}
+        return float(-slow * float(ep.get("placebo_mean", 0.0)))
     return float("nan")
 
 
@@ -90,6 +97,30 @@ def _pad(v: np.ndarray, width: tuple[int, ...]) -> np.ndarray:
     out = np.full(width, np.nan)
     out[tuple(slice(0, n) for n in np.shape(v))] = v
     return out
+
+
+def _by_dose_value(ds: xr.Dataset, per_cell: list[list[float]], shape: tuple[int, ...]) -> xr.Dataset:
+    """Re-index per-dose OCs from arm position to dose value (the union of the dose sets).
+
+    Cell ``i`` holds its values at positions ``0 .. len(per_cell[i]) - 1``; they move to the
+    positions of its doses in the sorted union; doses a cell does not test stay NaN.
+    """
+    union = sorted({float(d) for ds_ in per_cell for d in ds_})
+    pos = {d: j for j, d in enumerate(union)}
+    n_cells = int(np.prod(shape))
+    out = {}
+    for name, var in ds.data_vars.items():
+        if "dose" not in var.dims:
+            continue
+        if var.dims[-1] != "dose" or var.ndim != len(shape) + 1:
+            raise ValueError(f"OC {name!r}: expected dims (grid..., dose), got {var.dims}")
+        old = np.asarray(var.values, dtype=float).reshape(n_cells, -1)
+        new = np.full((n_cells, len(union)), np.nan)
+        for i, doses in enumerate(per_cell):
+            new[i, [pos[float(d)] for d in doses]] = old[i, : len(doses)]
+        out[name] = (var.dims, new.reshape(*shape, len(union)), var.attrs)
+    ds = ds.drop_vars(list(out)).drop_dims("dose", errors="ignore")
+    return ds.assign(out).assign_coords(dose=union)
 
 
 def data_sha256_of(files: Sequence[Path]) -> str:
@@ -158,19 +189,19 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
     if "dose" in ds.dims and "dose" not in ds.coords:
         per_cell = [list(getattr(getattr(c.config, "design", None), "doses", None) or []) for c in spec.cells]
         doses = {tuple(d) for d in per_cell}
-        if len(doses) > 1 and all(per_cell):  # dose sets vary over the grid: level per cell
-            k = ds.sizes["dose"]
-            lev = np.array([_pad(np.asarray(d, float), (k,)) for d in per_cell]).reshape(*shape, k)
-            ds = ds.assign_coords(dose=np.arange(k), dose_level=((*dims, "dose"), lev))
-            ds["dose"].attrs["description"] = "position of the arm (0 = placebo); see dose_level"
+        if len(doses) > 1 and all(per_cell):  # dose sets vary over the grid: label by dose value
+            ds = _by_dose_value(ds, per_cell, shape)
+            ds["dose"].attrs["description"] = ("dose value; per-dose OCs are NaN in cells whose "
+                                               "dose set does not include the dose")
         elif len(doses) == 1 and len(next(iter(doses))) == ds.sizes["dose"]:
             ds = ds.assign_coords(dose=list(next(iter(doses))))
+        if "dose" in ds.coords:
             unit = getattr(spec.cells[0].config.design, "dose_unit", "")
             ds["dose"].attrs.update(units=str(unit),
                                     dose_metric=str(getattr(spec.cells[0].config.design, "dose_metric", "")))
     # scenario_kind / true_effect: per scenario, or per cell if a grid axis changes them
     kinds = np.array([scenario_kind(_scenario_spec(c.raw, c.scenario)) for c in spec.cells]).reshape(shape)
-    effects = np.array([_true_effect(_scenario_spec(c.raw, c.scenario)) for c in spec.cells]).reshape(shape)
+    effects = np.array([_true_effect(_scenario_spec(c.raw, c.scenario), c.raw) for c in spec.cells]).reshape(shape)
     flat_kinds = kinds.reshape(-1, shape[-1])  # rows: combinations of the grid axes (one if no grid)
     if (flat_kinds == flat_kinds[0]).all():
         ds = ds.assign_coords(scenario_kind=("scenario", flat_kinds[0]))
@@ -188,11 +219,46 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
                        backend=backend, n_jobs=int(n_jobs), chunk_size=int(spec.chunk_size),
                        grid_axes=json.dumps([a.path for a in spec.axes]),
                        cell_store_hash=spec.base_hash)
+    rules = _decision_rules(spec)
+    if rules:
+        attrs["decision_rule"] = rules
+    labels = _scenario_labels(spec)
+    if labels:
+        attrs["scenario_labels"] = json.dumps(labels)
     if files:
         attrs["fit_posterior_sha256"] = data_sha
         attrs["fit_posterior_files"] = json.dumps([str(f) for f in files])
     ds.attrs.update(attrs)
     return ds
+
+
+def _scenario_labels(spec: GridSpec) -> dict[str, str]:
+    """Scenario -> honesty label (fit predictions used / set to no effect), non-empty ones only."""
+    try:
+        from msbayes.design.scenarios import scenario_label
+    except ImportError:  # pragma: no cover
+        return {}
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for c in spec.cells:
+        if c.scenario in seen or not hasattr(getattr(c, "config", None), "scenarios"):
+            continue
+        seen.add(c.scenario)
+        lab = scenario_label(c.config, c.scenario)
+        if lab:
+            out[c.scenario] = lab
+    return out
+
+
+def _decision_rules(spec: GridSpec) -> str:
+    """The decision rule (and test alpha) of the cells, one sentence per distinct rule."""
+    from msbayes.oc.decision import describe_decision
+
+    out: dict[str, None] = {}
+    for c in spec.cells:
+        if hasattr(c.config, "analysis") and hasattr(c.config, "decision"):
+            out[describe_decision(c.config)] = None
+    return " | ".join(out)
 
 
 def tidy_frame(ds: xr.Dataset) -> pd.DataFrame:
@@ -237,10 +303,17 @@ def _label(ds: xr.Dataset, dim: str, i: int) -> Any:
 
 
 def write_artefacts(ds: xr.Dataset, out_dir: str | Path, *, sample_size: pd.DataFrame | None = None) -> None:
-    """Write ``oc.nc``, ``oc.csv`` (and ``sample_size.csv``) atomically."""
+    """Write ``oc.nc``, ``oc.csv`` (and ``sample_size.csv``) atomically.
+
+    Without ``sample_size`` (a config without ``search:``), a ``sample_size.csv`` left by an
+    earlier run into the same directory is removed, so that no reader quotes a search of a
+    different config next to these results.
+    """
     out_dir = Path(out_dir)
     tidy = tidy_frame(ds)  # everything computed before anything is written
     atomic_to_netcdf(ds, out_dir / "oc.nc")
     atomic_to_csv(tidy, out_dir / "oc.csv")
     if sample_size is not None:
         atomic_to_csv(sample_size, out_dir / "sample_size.csv")
+    else:
+        (out_dir / "sample_size.csv").unlink(missing_ok=True)  # unlink is atomic

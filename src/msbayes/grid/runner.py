@@ -249,6 +249,7 @@ def run_grid(
         if cfg_raw.get("search") is not None:
             search_df = run_searches(spec, hooks.search_sample_size, be)
             _warn_non_monotone(search_df, stream)
+            _warn_unreached(search_df, stream)
     ds = assemble_dataset(spec, results, config_text=config_text, data_files=data_files,
                           data_sha256=data_sha, backend=backend, n_jobs=be.n_workers)
     write_artefacts(ds, out_dir, sample_size=search_df)
@@ -267,6 +268,32 @@ def _warn_non_monotone(search_df, stream: TextIO) -> None:
               + (f" at {other}" if other else "") + ": the metric is not monotone in n at the "
               "evaluated points, so n_per_arm may not be the smallest n meeting the target; "
               "evaluate the metric over a grid of n", file=stream)
+
+
+def _warn_unreached(search_df, stream: TextIO) -> None:
+    """Say (even with ``quiet``) which searches did not reach their target, and why if known."""
+    if search_df is None or "reached" not in search_df.columns:
+        return
+    for _, r in search_df[~search_df["reached"].astype(bool)].iterrows():
+        other = {c: r[c] for c in search_df.columns if c not in FIRST_COLUMNS}
+        msg = (f"note: sample-size search for {r['metric']} >= {r['target']:g} under scenario {r['scenario']}"
+               + (f" at {other}" if other else "") + ": target not reached")
+        if r.get("n_max") is not None and r.get("n_max") == r.get("n_max"):
+            msg += f" up to n_max = {int(r['n_max'])} per arm"
+        if r.get("best_n") is not None and r.get("best_n") == r.get("best_n"):
+            msg += (f"; best value {r['achieved']:.3f} (MCSE {r['achieved_mcse']:.3f}) at n = "
+                    f"{int(r['best_n'])} per arm")
+        ceil = r.get("ceiling")
+        if ceil is not None and ceil == ceil:
+            msg += (f"; as n grows {r['metric']} tends to {ceil:.3f} (MCSE {r['ceiling_mcse']:.3f}), "
+                    f"{r['ceiling_note']}")
+            if ceil + 2 * r["ceiling_mcse"] < r["target"]:
+                msg += ", so the target is above the metric's ceiling and no sample size reaches it"
+            else:
+                msg += "; raise search.n_max"
+        else:
+            msg += "; raise search.n_max, or the target may be above what this design can reach"
+        print(msg, file=stream)
 
 
 def _execute(spec: GridSpec, store: CellStore, be: Backend, hooks: EngineHooks, *, force: bool, quiet: bool,

@@ -28,7 +28,7 @@ __all__ = ["SEARCH_AXIS", "SearchTask", "plan_searches", "run_searches", "prefli
 
 SEARCH_AXIS = "design.n_per_arm"
 FIRST_COLUMNS = ["scenario", "metric", "target", "n_per_arm", "achieved", "achieved_mcse", "reached",
-                 "n_evaluations", "monotone"]
+                 "n_evaluations", "monotone", "n_max", "best_n", "ceiling", "ceiling_mcse", "ceiling_note"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ def run_searches(spec: GridSpec, search_fn: Any, backend: Backend) -> pd.DataFra
     other = [a.path for a in spec.axes if a.path != SEARCH_AXIS]
     rows.sort(key=lambda r: order[tuple((p, r[p]) for p in other)])
     df = pd.DataFrame(rows)
+    for c in ("n_per_arm", "n_max", "best_n"):  # integers with gaps (unreached / reached rows)
+        if c in df.columns:
+            df[c] = pd.array(df[c].astype("Float64").round(), dtype="Int64")
     return df[[c for c in FIRST_COLUMNS if c in df.columns] + [c for c in df.columns if c not in FIRST_COLUMNS]]
 
 

@@ -36,7 +36,9 @@ from msbayes.io import atomic_write_text
 
 __all__ = ["CellStore", "StoreMismatchError", "encode", "decode", "STORE_FORMAT"]
 
-STORE_FORMAT = 1
+#: 2: welch / ancova without a ``decision:`` section decide by their own test (one alpha);
+#: stores of format 1 hold cells whose P(go) used the old default rule and are not reused
+STORE_FORMAT = 2
 
 
 class StoreMismatchError(ConfigError):
@@ -122,7 +124,16 @@ class CellStore:
                     [("--out", "foreign cell store")],
                 )
             return "discard" if has_cells else "new"
-        if man.get("format") != STORE_FORMAT or man.get("base_hash") != base_hash:
+        if man.get("format") != STORE_FORMAT:
+            if force:
+                return "discard"
+            raise StoreMismatchError(
+                f"{self.root} holds cells of store format {man.get('format')} (this msbayes writes "
+                f"format {STORE_FORMAT}: the meaning of some results changed). Use --force to "
+                "discard the old cells, or choose another --out.",
+                [("--out", "cells from an older msbayes")],
+            )
+        if man.get("base_hash") != base_hash:
             if force:
                 return "discard"
             raise StoreMismatchError(

@@ -20,7 +20,8 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["DecisionRule", "DualCriterion", "Significance", "decision_from_spec", "calibrate_threshold", "CalibrationResult"]
+__all__ = ["DecisionRule", "DualCriterion", "Significance", "decision_from_spec", "describe_decision",
+           "calibrate_threshold", "CalibrationResult"]
 
 
 class _Result(Protocol):
@@ -90,6 +91,41 @@ def decision_from_spec(spec) -> DecisionRule:
         p_mcid=spec.go.p_mcid,
         nogo_p_mcid_below=None if spec.no_go is None else spec.no_go.p_mcid_below,
     )
+
+
+def describe_decision(cfg) -> str:
+    """One sentence saying what "go" (``p_go``) and, if the analysis has a test, ``p_reject`` mean.
+
+    Stored as the ``decision_rule`` attribute of ``oc.nc`` and quoted by the report, so the
+    alpha behind every probability is stated next to it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> cfg = N(analysis=N(method="welch", alpha=0.05, sided="two"),
+    ...         decision=N(rule="significance", alpha=0.025))
+    >>> describe_decision(cfg)  # doctest: +NORMALIZE_WHITESPACE
+    'go iff the one-sided welch test of effect > 0 has p < 0.025, no-go otherwise;
+     p_reject: two-sided welch test at alpha 0.05'
+    """
+    a, d = cfg.analysis, cfg.decision
+    method = getattr(a, "method", "?")
+    test = ""
+    if method in ("welch", "ancova"):
+        test = f"; p_reject: {a.sided}-sided {method} test at alpha {a.alpha:g}"
+    if method == "mcpmod":
+        return (f"go iff the MCP-Mod multiple contrast test rejects the flat dose-response at one-sided "
+                f"alpha {a.alpha:g}, no-go otherwise; p_reject: the same test")
+    if getattr(d, "rule", "dual") == "significance":
+        return f"go iff the one-sided {method} test of effect > 0 has p < {d.alpha:g}, no-go otherwise{test}"
+    where = " at the decision dose" if method == "bayes_emax" else ""
+    go = f"go iff P(effect > 0{where}) >= {d.go.p_benefit:g}"
+    if d.go.p_mcid > 0:
+        go += f" and P(effect > MCID) >= {d.go.p_mcid:g}"
+    nogo = (f"no-go iff P(effect > MCID) < {d.no_go.p_mcid_below:g}" if d.no_go is not None
+            else "never no-go")
+    prob = "posterior" if method in ("bayes_normal", "bayes_emax") else "confidence-distribution"
+    return f"{go}, {nogo}, otherwise consider ({prob} probabilities){test}"
 
 
 @dataclass(frozen=True)

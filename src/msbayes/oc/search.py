@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import special, stats
@@ -29,7 +29,7 @@ from scipy import special, stats
 from msbayes.config import ConfigError
 from msbayes.rng import as_seed_sequence, cell_seed
 
-__all__ = ["SearchResult", "bracket_bisect", "search_sample_size", "crn_metric_function"]
+__all__ = ["SearchResult", "bracket_bisect", "search_sample_size", "crn_metric_function", "metric_ceiling", "Ceiling"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,16 @@ class SearchResult:
     reached: bool
     evaluations: tuple[tuple[int, float, float], ...] = field(default=())
     increasing: bool = True
+    n_hi: int | None = None
+    ceiling: Ceiling | None = None
+
+    @property
+    def best(self) -> tuple[int, float, float] | None:
+        """The evaluated (n, value, mcse) closest to the target side (largest value if increasing)."""
+        if not self.evaluations:
+            return None
+        sign = 1.0 if self.increasing else -1.0
+        return max(self.evaluations, key=lambda e: (sign * e[1], -e[0]))
 
     @property
     def monotone(self) -> bool:
@@ -67,10 +77,34 @@ class SearchResult:
         return True
 
     def to_row(self, **extra) -> dict:
-        """One row for ``sample_size.csv``."""
-        return {**extra, "target": self.target, "n_per_arm": self.n, "achieved": self.achieved,
-                "achieved_mcse": self.achieved_mcse, "reached": self.reached, "n_evaluations": len(self.evaluations),
-                "monotone": self.monotone}
+        """One row for ``sample_size.csv``.
+
+        If the target was not reached, ``achieved`` is the best evaluated value, at ``best_n``,
+        and ``ceiling`` (with ``ceiling_mcse``, ``ceiling_note``) the metric's limit as n grows
+        where it is known (NaN otherwise).
+        """
+        best = self.best if not self.reached else None
+        achieved, mcse = (best[1], best[2]) if best else (self.achieved, self.achieved_mcse)
+        c = self.ceiling
+        return {**extra, "target": self.target, "n_per_arm": self.n, "achieved": achieved,
+                "achieved_mcse": mcse, "reached": self.reached, "n_evaluations": len(self.evaluations),
+                "monotone": self.monotone, "n_max": self.n_hi, "best_n": best[0] if best else None,
+                "ceiling": c.value if c else math.nan, "ceiling_mcse": c.mcse if c else math.nan,
+                "ceiling_note": c.note if c else ""}
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """Limit of a search metric as n per arm grows, under one scenario.
+
+    ``value`` is estimated from ``n_draws`` draws of the true effect (exact for fixed effects,
+    ``mcse`` 0); ``note`` says which event it is the probability of.
+    """
+
+    value: float
+    mcse: float
+    note: str
+    n_draws: int
 
 
 def bracket_bisect(
@@ -103,7 +137,7 @@ def bracket_bisect(
         return v >= target if increasing else v <= target
 
     def result(n, v, se, reached):
-        return SearchResult(n, v, se, target, reached, tuple(order), increasing)
+        return SearchResult(n, v, se, target, reached, tuple(order), increasing, n_hi=n_hi)
 
     if ok(n_lo):
         v, se = ev(n_lo)
@@ -234,7 +268,72 @@ def search_sample_size(
         f = crn_metric_function(cfg, scenario=scenario, metric=metric, n_sims=n_sims, seed=seed)
     else:
         f = _same_seed_function(cfg, scenario=scenario, metric=metric, n_sims=n_sims, seed=seed)
-    return bracket_bisect(f, target, n_lo=n_min, n_hi=n_max)
+    res = bracket_bisect(f, target, n_lo=n_min, n_hi=n_max)
+    if not res.reached:
+        c = metric_ceiling(cfg, scenario=scenario, metric=metric, seed=seed)
+        if c is not None:
+            res = replace(res, ceiling=c)
+    return res
+
+
+def metric_ceiling(cfg, *, scenario: str, metric: str, n_draws: int = 200_000, seed=0) -> Ceiling | None:
+    """Limit of a two-arm search metric as ``n_per_arm`` grows, under ``scenario``.
+
+    As n grows the estimate converges to the true effect theta (enrolment-weighted over
+    strata) and its standard error to 0, so every go rule and test becomes the indicator of
+    an event about theta:
+
+    * ``p_go``, dual rule: theta > MCID if ``go.p_mcid`` > 0, else theta > 0 (for thresholds
+      below 1); significance rule: theta > 0;
+    * ``p_reject``: theta > 0 (one-sided test) or theta != 0 (two-sided).
+
+    The limit is the probability of that event under the scenario: the design prior for
+    assurance (e.g. P(theta > 0) = Phi(m / s) under N(m, s^2)), 0 or 1 for a fixed effect.
+    A target above it cannot be reached at any n. Returns None for dose-finding designs
+    (no simple limit is computed there).
+
+    Parameters
+    ----------
+    cfg : SimConfig
+    scenario, metric : str
+    n_draws : int
+        Draws of the true effect (design-prior scenarios).
+    seed : int or SeedSequence
+
+    Returns
+    -------
+    Ceiling or None
+
+    Examples
+    --------
+    >>> from msbayes.design.config import validate_sim_config
+    >>> cfg = validate_sim_config({"name": "x", "seed": 1, "endpoint": {"sd": 0.3},
+    ...     "design": {"type": "parallel", "n_per_arm": 20}, "scenarios": {"fx": {"effect": 0.1}},
+    ...     "analysis": {"method": "bayes_normal", "prior": "flat"}, "decision": {"go": {"p_mcid": 0.5}}})
+    >>> c = metric_ceiling(cfg, scenario="fx", metric="p_go")
+    >>> c.value, c.note
+    (0.0, 'P(true effect > MCID 0.1823)')
+    """
+    if getattr(cfg.design, "type", None) != "parallel" or metric not in ("p_go", "p_reject"):
+        return None
+    from msbayes.simulate.twoarm import scenario_sampler
+
+    ep = cfg.endpoint
+    if metric == "p_reject":
+        two = getattr(cfg.analysis, "sided", "two") == "two"
+        thr, note = 0.0, ("P(true effect != 0)" if two else "P(true effect > 0)")
+    elif getattr(cfg.decision, "rule", "dual") == "dual" and cfg.decision.go.p_mcid > 0:
+        two, thr, note = False, float(ep.mcid), f"P(true effect > MCID {ep.mcid:.4g})"
+    else:
+        two, thr, note = False, 0.0, "P(true effect > 0)"
+    sampler = scenario_sampler(cfg, scenario)
+    rng = np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
+    m = 1 if sampler.kind == "fixed" else int(n_draws)
+    theta = sampler.sample(m, rng=rng)
+    theta = theta @ ep.stratum_weights if theta.shape[1] > 1 else theta[:, 0]
+    hit = (theta != 0) if two else (theta > thr)
+    p = float(np.mean(hit))
+    return Ceiling(p, math.sqrt(p * (1 - p) / m), note + (" under the design prior" if m > 1 else ""), m)
 
 
 def _same_seed_function(cfg, *, scenario, metric, n_sims, seed):

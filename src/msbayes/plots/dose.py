@@ -56,7 +56,8 @@ def plot_dose_response(
         :func:`msbayes.report.compute.credible_band`); ``None`` leaves panel (a) with a note.
     selection : DataFrame
         Columns ``scenario, dose, p, lower, upper`` (probability each dose is selected,
-        ±2 MCSE), e.g. from :func:`msbayes.report.compute.selection_table`.
+        ±2 MCSE), e.g. from :func:`msbayes.report.compute.selection_table`. Rows with a
+        missing ``p`` (a dose the design does not test) are not drawn.
     scale : str
         Effect scale name for panel (a).
     dose_label : str
@@ -106,6 +107,8 @@ def plot_dose_response(
         ax_a.set_ylabel(effect_label(scale))
         ax_a.set_title("(a) design prior: dose-response", loc="left")
 
+        # doses with no value are not in this design's dose set (grids over dose sets): no bar
+        selection = selection[selection["p"].notna()]
         scen = list(dict.fromkeys(selection["scenario"]))
         doses = list(dict.fromkeys(selection["dose"]))
         cols = dict(zip(scen, colour_cycle(len(scen))))

@@ -47,7 +47,8 @@ def plot_oc_curves(
         Label of the x axis, with units.
     targets : DataFrame, optional
         Columns ``group, target, n, achieved``: a dotted line at the target and a marker at
-        the sample size that meets it, annotated ``n = ...``.
+        the sample size that meets it, annotated ``n = ...``; a missing ``n`` (the search did
+        not reach the target) is annotated "target not reached" at the line instead.
     title : str, optional
     size : {"column", "slide"}
     ax : Axes, optional
@@ -74,6 +75,11 @@ def plot_oc_curves(
             for _, t in targets.iterrows():
                 c = colours.get(t["group"], OKABE_ITO[0])
                 ax.axhline(t["target"], color=c, ls=":", lw=0.9, gid="target_line")
+                if pd.isna(t["n"]):  # search did not reach the target: say so at the line
+                    ax.annotate("target not reached", (1.0, t["target"]), xycoords=("axes fraction", "data"),
+                                xytext=(-4, 3), textcoords="offset points", ha="right", fontsize="small",
+                                color=c, gid="target_unreached")
+                    continue
                 ax.plot(t["n"], t["achieved"], marker="*", ms=10, color=c, mec="black",
                         mew=0.5, ls="none", gid="target_marker", zorder=5)
                 ax.annotate(f"n = {int(t['n'])}", (t["n"], t["achieved"]),

@@ -395,12 +395,19 @@ def _targets(sim: SimArtefacts, var: str, fixed: dict) -> pd.DataFrame | None:
     for _, r in ss.iterrows():
         if _oc_var_for(str(r["metric"]), sim.ds) != var:
             continue
-        ok = all(np.isclose(float(r[k]), float(v)) for k, v in fixed.items()
-                 if k in ss.columns and pd.notna(r[k]))
+        ok = all(_same_label(r[k], v) for k, v in fixed.items() if k in ss.columns and pd.notna(r[k]))
         if ok:
             rows.append({"group": r["scenario"], "target": r["target"], "n": r["n_per_arm"],
                          "achieved": r["achieved"]})
     return pd.DataFrame(rows) if rows else None
+
+
+def _same_label(a: object, b: object) -> bool:
+    """Grid coordinate equality: numbers within rounding, list/mapping axes by their JSON label."""
+    try:
+        return bool(np.isclose(float(a), float(b)))
+    except (TypeError, ValueError):
+        return str(a) == str(b)
 
 
 def _sim_html(view: SimView, link: LinkCheck, out: _Out) -> str:
@@ -523,6 +530,34 @@ def _provenance_table(fit: FitArtefacts | None, sims: Sequence[SimArtefacts],
 
 
 # ---------------------------------------------------------------------------- entry point
+def _unique_names(sims: Sequence[SimArtefacts]) -> list[SimArtefacts]:
+    """Name each sim run uniquely; the name prefixes its figure and table files.
+
+    A run keeps its folder name when no other run given has the same one; folders sharing
+    a base name (``results/a/sims``, ``results/b/sims``) are named by their simulation
+    config's ``name`` instead, with ``-2``, ``-3`` ... appended while names still collide.
+    """
+    from dataclasses import replace
+
+    folder = [s.name for s in sims]
+    wanted = []
+    for s in sims:
+        name = s.name
+        if folder.count(s.name) > 1:
+            cfg_name = parse_config_text(s.provenance.get("config_text")).get("name")
+            name = _slug(str(cfg_name)) if cfg_name else s.name
+        wanted.append(name)
+    out, taken = [], set()
+    for s, name in zip(sims, wanted):
+        base, k = name, 1
+        while name in taken:
+            k += 1
+            name = f"{base}-{k}"
+        taken.add(name)
+        out.append(replace(s, name=name) if name != s.name else s)
+    return out
+
+
 def build_report(
     *,
     fit_dir: PathLike | None = None,
@@ -580,10 +615,7 @@ def build_report(
                                 if isinstance(sim_dir, (str, os.PathLike)) else list(sim_dir))
     all_sims += [d for d in (sim_dirs or ()) if d not in all_sims]
     fit = load_fit(fit_dir) if fit_dir is not None else None
-    sims = [load_sim(d) for d in all_sims]
-    names = [s.name for s in sims]
-    if len(set(names)) != len(names):
-        raise ReportInputError(f"sim dirs must have distinct names, got {names}")
+    sims = _unique_names([load_sim(d) for d in all_sims])
     links = [check_link(fit, s) for s in sims]
     mism = [lk for lk in links if lk.status == "mismatch"]
     if mism and on_mismatch == "error":

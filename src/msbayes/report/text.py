@@ -305,6 +305,8 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
         out += ["**Assumptions and their sources.**", "", _md_table(pd.DataFrame(rows)), ""]
     if isinstance(cfg.get("decision"), Mapping):
         out += [f"**Decision rule.** {_decision_text(cfg['decision'])} (`decision` in {cfg_src}).", ""]
+    if sim.provenance.get("decision_rule"):  # as simulated, with its alpha (oc.nc attrs)
+        out += [f"**Decision rule as simulated** (oc.nc `decision_rule`): {sim.provenance['decision_rule']}.", ""]
     # OC table
     ttl = "**Operating characteristics**"
     if view.slice_text():
@@ -320,9 +322,18 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
             at = ", ".join(f"{c} = {fmt(r[c])}" for c in extra if pd.notna(r[c]))
             reached = str(r.get("reached", True)).lower() not in ("false", "0")
             if pd.isna(r["n_per_arm"]):
+                best = (f"; best value reached {fmt(r['achieved'], 3)} (MCSE {fmt(r['achieved_mcse'], 4)})"
+                        + (f" at n = {fmt(int(r['best_n']))} per arm" if pd.notna(r.get("best_n")) else "")
+                        if pd.notna(r.get("achieved")) else "")
+                ceil = (f"; as n grows the metric tends to {fmt(r['ceiling'], 3)}"
+                        + (f" ({r['ceiling_note']})" if pd.notna(r.get("ceiling_note")) and str(r.get("ceiling_note")) else "")
+                        + (", below the target: no sample size reaches it"
+                           if float(r["ceiling"]) < float(r["target"]) else "")
+                        if pd.notna(r.get("ceiling")) else "")
                 out.append(f"- scenario {r['scenario']}, {r['metric']} \u2265 "
-                           f"{fmt(r['target'], 2)}: no sample size found"
-                           + (f" at {at}" if at else "") + ".")
+                           f"{fmt(r['target'], 2)}: target NOT REACHED up to the largest n searched"
+                           + (f" (n_max = {fmt(int(r['n_max']))})" if pd.notna(r.get("n_max")) else "")
+                           + best + ceil + (f" at {at}" if at else "") + ".")
                 continue
             head = "n = " if reached else "NOT REACHED; largest n tried = "
             out.append(f"- scenario {r['scenario']}, {r['metric']} \u2265 {fmt(r['target'], 2)}: "
