@@ -12,7 +12,7 @@ Examples
 >>> from msbayes.fit.config import validate_fit_config
 >>> cfg = validate_fit_config({"name": "demo", "seed": 1})
 >>> cfg.models, cfg.sampler.draws
-(['summary_log', 'summary_pct', 'binary', 'patient'], 1000)
+(['summary_log', 'summary_pct', 'binary'], 1000)
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ __all__ = [
     "McidSpec",
     "DiagnosticsSpec",
     "CustomPrior",
+    "SensitivitySpec",
     "FitConfig",
     "validate_fit_config",
     "load_fit_config",
@@ -44,17 +45,25 @@ __all__ = [
 
 ModelName = Literal["summary_log", "summary_pct", "binary", "patient"]
 MODEL_NAMES: tuple[str, ...] = ("summary_log", "summary_pct", "binary", "patient")
+#: models fitted when the config names none: the patient-level model needs real patient data
+DEFAULT_MODELS: tuple[str, ...] = ("summary_log", "summary_pct", "binary")
 WALK_ENDPOINTS = ("t25fw", "6mwt")
 KNOWN_ARMS = ("msc_np", "saline", "it_msc", "iv_msc", "sham", "placebo", "treatment")
 
 
 class ExternalSpec(StrictModel):
-    """One external study borrowed with a discount (power prior + extra between-study SD)."""
+    """One external study borrowed with a discount (power prior + extra between-study SD).
+
+    ``role``: ``"sensitivity"`` (default) keeps the primary analysis free of borrowing and
+    reports the analysis with borrowing side by side in ``sensitivity.csv``; ``"primary"``
+    borrows in the primary analysis and reports the analysis without it side by side.
+    """
 
     dataset: str | None = None
     file: Path | None = None
     discount: float = Field(0.5, gt=0.0, le=1.0)
     between_study_sd: float = Field(0.5, ge=0.0)
+    role: Literal["sensitivity", "primary"] = "sensitivity"
     treatment_arm: str = "it_msc"
     control_arm: str = "sham"
     endpoints: list[Literal["t25fw", "6mwt"]] = Field(default_factory=lambda: ["t25fw"])
@@ -105,6 +114,7 @@ class PatientSpec(StrictModel):
     file: Path | None = None
     endpoint: Literal["t25fw", "6mwt"] = "t25fw"
     nu: float | None = Field(None, gt=0.0)
+    allow_synthetic: bool = False
 
     @model_validator(mode="after")
     def _file(self) -> "PatientSpec":
@@ -114,13 +124,77 @@ class PatientSpec(StrictModel):
 
 
 class HierarchySpec(StrictModel):
-    """Hierarchy and nuisance priors; SDs in MCID units of the endpoint on the analysis scale."""
+    """Hierarchy and nuisance priors; SDs in MCID units of the endpoint on the analysis scale.
 
+    ``prior_on``: which parameter carries the named prior (msbayes.models.hierarchy):
+    ``stratum_effect`` (default; each stratum's effect has exactly the named prior, the
+    between-stratum share of its variance ~ Beta(``between_share``)) or ``mean_effect`` (the
+    prior on the mean effect, ``tau ~ HalfNormal(tau_prior_sd)``: stratum effects are wider).
+    """
+
+    prior_on: Literal["stratum_effect", "mean_effect"] = "stratum_effect"
+    between_share: tuple[float, float] = (1.0, 1.0)
     tau_prior_sd: float = Field(1.0, gt=0.0)
     endpoint_correlation: float = Field(0.0, ge=0.0, lt=1.0)
     control_prior_sd: float = Field(6.0, gt=0.0)
     sigma_prior_sd: float = Field(10.0, gt=0.0)
     binary_control_sd: float = Field(2.0, gt=0.0)
+
+    @field_validator("between_share")
+    @classmethod
+    def _share(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(math.isfinite(x) and x > 0 for x in v):
+            raise ValueError(f"Beta(a, b) parameters must be positive and finite, got {list(v)}")
+        return v
+
+
+class SensitivitySpec(StrictModel):
+    """Sensitivity analyses run next to the primary analysis (``sensitivity.csv``, ``analysis`` column).
+
+    ``borrowing``: refit with the external studies' role switched (with vs without borrowing);
+    ``subgroup_n``: refit with the smallest and the largest unreported subgroup sizes that
+    reproduce the reported p-values (Welch);
+    ``between_share``: refit the stratum hierarchy with other Beta(a, b) priors of the
+    between-stratum share (``prior_on: stratum_effect``) ; ``tau_prior_sd``: other half-normal
+    scales of tau in MCID units (``prior_on: mean_effect``); ``models``: which models get them.
+    ``mcid``: extra thresholds (log scale, per endpoint) at which P(effect > threshold) is
+    reported in ``mcid_sensitivity.csv`` (no refit).
+    """
+
+    models: list[Literal["summary_log", "summary_pct", "binary", "patient"]] = Field(
+        default_factory=lambda: ["summary_log"])
+    borrowing: bool = True
+    subgroup_n: bool = True
+    between_share: list[tuple[float, float]] = Field(default_factory=lambda: [(1.0, 4.0), (4.0, 1.0)])
+    tau_prior_sd: list[float] = Field(default_factory=lambda: [0.5, 3.0])
+    mcid: dict[Literal["t25fw", "6mwt", "edss_plus"], list[float]] = Field(default_factory=lambda: {
+        "t25fw": [math.log(1.1), math.log(1.2), math.log(1.3)],
+        "6mwt": [math.log(1.04), math.log(1.08), math.log(1.12)],
+        "edss_plus": [math.log(1.5), math.log(2.0), math.log(3.0)],
+    })
+
+    @field_validator("between_share")
+    @classmethod
+    def _shares(cls, v):
+        for ab in v:
+            if not all(math.isfinite(x) and x > 0 for x in ab):
+                raise ValueError(f"Beta(a, b) parameters must be positive and finite, got {list(ab)}")
+        return v
+
+    @field_validator("tau_prior_sd")
+    @classmethod
+    def _taus(cls, v):
+        if any(not (math.isfinite(x) and x > 0) for x in v):
+            raise ValueError(f"must be positive and finite, got {v}")
+        return v
+
+    @field_validator("mcid")
+    @classmethod
+    def _mcids(cls, v):
+        for k, xs in v.items():
+            if any(not (math.isfinite(x) and x > 0) for x in xs):
+                raise ValueError(f"{k}: thresholds must be positive and finite (log scale), got {xs}")
+        return v
 
 
 class SamplerSpec(StrictModel):
@@ -196,7 +270,7 @@ class FitConfig(StrictModel):
     seed: Seed  # integer in [0, 2^63 - 1], as in every config
     data: DataSpec = Field(default_factory=DataSpec)
     assumed_n: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict)
-    models: list[ModelName] = Field(default_factory=lambda: list(MODEL_NAMES), min_length=1)
+    models: list[ModelName] = Field(default_factory=lambda: list(DEFAULT_MODELS), min_length=1)
     priors: list[str | CustomPrior] = Field(
         default_factory=lambda: ["skeptical", "neutral", "enthusiastic"], min_length=1
     )
@@ -205,6 +279,7 @@ class FitConfig(StrictModel):
     mcid: McidSpec = Field(default_factory=McidSpec)
     patient: PatientSpec = Field(default_factory=PatientSpec)
     diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)
+    sensitivity: SensitivitySpec = Field(default_factory=SensitivitySpec)
 
     @field_validator("models")
     @classmethod
@@ -212,6 +287,7 @@ class FitConfig(StrictModel):
         if len(set(v)) != len(v):
             raise ValueError("models must be unique")
         return v
+
 
     @field_validator("priors")
     @classmethod
@@ -245,6 +321,11 @@ def _check_files(cfg: FitConfig, base: Path | None) -> FitConfig:
 
     errors: list[tuple[str, str]] = []
     known = list_datasets()
+    if "patient" in cfg.models and cfg.patient.source == "synthetic" and not cfg.patient.allow_synthetic:
+        errors.append(("patient.allow_synthetic",
+                       "the patient-level model on synthetic data is a method demonstration, not evidence; "
+                       "set patient.allow_synthetic: true to run it anyway, or give real data with "
+                       "patient.source: file (or drop 'patient' from models)"))
     for pop, eps in cfg.assumed_n.items():
         if not valid_population(pop):
             errors.append((f"assumed_n.{pop}", "unknown stratum label (use 'all' or 'edss_<lo>-<hi>')"))

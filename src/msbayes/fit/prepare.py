@@ -35,6 +35,7 @@ __all__ = [
     "read_summary_file",
     "patient_table_to_inputs",
     "scale_name",
+    "consistent_subgroup_pairs",
 ]
 
 SUMMARY_NEEDED = ("study", "endpoint", "population", "arm", "convention", "n", "mean", "sd", "events")
@@ -147,7 +148,7 @@ def _n_of(cfg: FitConfig, r: pd.Series, field_prefix: str) -> int:
     )
 
 
-def _check_against_data(cfg: FitConfig, df: pd.DataFrame, label: str) -> None:
+def _check_against_data(cfg: FitConfig, df: pd.DataFrame, label: str, *, all_df: pd.DataFrame | None = None) -> None:
     arms = set(df["arm"])
     for f in ("treatment_arm", "control_arm"):
         a = getattr(cfg.data, f)
@@ -157,6 +158,9 @@ def _check_against_data(cfg: FitConfig, df: pd.DataFrame, label: str) -> None:
     for s in cfg.data.strata:
         if s not in pops:
             raise _err("data.strata", f"stratum {s!r} not in data set {label} (available: {sorted(pops)})")
+    if all_df is not None:  # assumed sizes may also be for an external study's arms
+        df, label = all_df, f"{label} or the external studies"
+        pops = set(df["population"])
     for pop, eps in cfg.assumed_n.items():
         if pop not in pops:
             raise _err(f"assumed_n.{pop}", f"stratum not in data set {label} (available: {sorted(pops)})")
@@ -314,6 +318,43 @@ def _patient(cfg: FitConfig, df: pd.DataFrame) -> tuple[PatientInputs, dict, boo
     return inputs, meta, True, f"synthetic:{cfg.data.dataset}:seed={cfg.seed}"
 
 
+def consistent_subgroup_pairs(dataset: str, endpoint: str, population: str, *, treatment_arm: str,
+                              control_arm: str, test: str = "welch") -> list[tuple[int, int]]:
+    """(n_treatment, n_control) pairs whose ``test`` p-value rounds to the reported one.
+
+    Empty when the data set reports no p-value for that comparison or its n is known. The box
+    searched is 3 <= n <= the arm's year-1 completers (or randomized) count.
+    """
+    from ..data.builtin import list_datasets, load_design_facts, load_pvalues
+    from ..data.infer_n import infer_n
+
+    if dataset not in list_datasets():
+        return []
+    summ = load_summaries(dataset)
+    rows = summ[(summ.endpoint == endpoint) & (summ.population == population)].set_index("arm")
+    if treatment_arm not in rows.index or control_arm not in rows.index:
+        return []
+    if not (rows.loc[[treatment_arm, control_arm], "n"].isna().any()):
+        return []
+    pv = load_pvalues(dataset)
+    pv = pv[(pv.endpoint == endpoint) & (pv.population == population) & (pv.arm == treatment_arm)
+            & (pv.comparator == control_arm)]
+    if pv.empty:
+        return []
+    facts = load_design_facts(dataset).set_index("key")["value"]
+
+    def cap(arm: str) -> int:
+        return int(facts.get(f"n_completed_year1_{arm}", facts.get(f"n_randomized_{arm}", 27)))
+
+    a, b = rows.loc[treatment_arm], rows.loc[control_arm]
+    r = pv.iloc[0]
+    tab = infer_n(float(a["mean"]), float(a["sd"]), float(b["mean"]), float(b["sd"]), r.p_text or r.p_value,
+                  tests=(test,), n_min=3, n_max1=cap(treatment_arm), n_max2=cap(control_arm), top=None,
+                  decimals=int(r.decimals))
+    ok = tab[tab.consistent]
+    return [(int(x), int(y)) for x, y in zip(ok.n1, ok.n2)]
+
+
 def prepare_inputs(cfg: FitConfig) -> PreparedData:
     """Load data, check it against the config and build every requested model's inputs.
 
@@ -326,7 +367,6 @@ def prepare_inputs(cfg: FitConfig) -> PreparedData:
     from ..io import sha256_file, sha256_text
 
     df, label = _primary_table(cfg)
-    _check_against_data(cfg, df, label)
     hashes = [sha256_file(cfg.data.file) if cfg.data.file is not None else dataset_sha256(cfg.data.dataset)]
     files = [str(cfg.data.file) if cfg.data.file is not None else f"builtin:{cfg.data.dataset}"]
     externals = []
@@ -338,6 +378,8 @@ def prepare_inputs(cfg: FitConfig) -> PreparedData:
             xdf = load_summaries(e.dataset)
             hashes.append(dataset_sha256(e.dataset)); files.append(f"builtin:{e.dataset}")
         externals.append((i, xdf))
+    _check_against_data(cfg, df, label,
+                        all_df=pd.concat([df, *[x for _, x in externals]], ignore_index=True) if externals else None)
     assumed: dict = {}
     raw: dict = {}
     summary = {}

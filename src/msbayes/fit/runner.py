@@ -53,11 +53,13 @@ class _OneFit:
     prior: str
     posterior: az.InferenceData
     prior_idata: az.InferenceData
-    ppc: az.InferenceData
+    ppc: az.InferenceData | None
     n_div: int
     seconds: float
     prior_mean: np.ndarray
     prior_sd: np.ndarray
+    analysis: str = "primary"
+    borrowing: str = "none"
 
 
 class _quiet_pymc:
@@ -109,55 +111,95 @@ def _fit_all(cfg: FitConfig, jobs: list[ModelJob], progress, console) -> tuple[l
             cf = compile_model(model, backend=backend)
             if job.share_key is not None:
                 cache[job.share_key] = (model, cf)
+        # predictive draws use their own copy of the model: PyMC's sample_posterior_predictive
+        # leaves a model whose logp can no longer be built, which broke the PyMC sampler on
+        # the second prior
+        pred_model = job.build() if cf.backend == "pymc" else model
         timings[f"compile.{job.model}"] = time.perf_counter() - t0
         for p in presets:
             if progress is not None:
                 progress.update(task, description=f"sampling {job.model} x {p.name}")
             t1 = time.perf_counter()
-            seeds = fit_seeds(cfg.seed, job.model, p.name)
-            data = {**(job.fixed_data or {}), **job.prior_data(p)}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", (UserWarning, FutureWarning, RuntimeWarning))
-                post = sample_compiled(cf, data=data, draws=s.draws, tune=s.tune, chains=s.chains, cores=s.cores,
-                                       target_accept=s.target_accept, seed=seeds[0])
-                with model, _quiet_pymc():
-                    pm.set_data(data)
-                    pri = pm.sample_prior_predictive(draws=s.prior_draws, random_seed=seeds[1])
-                    ppc = pm.sample_posterior_predictive(post, random_seed=seeds[2], progressbar=False)
             mcids = np.array([e.mcid for e in job.estimands])
             pmn, psd = prior_values(p, mcids)
-            fits.append(_OneFit(job, p.name, post, pri, ppc, n_divergences(post), time.perf_counter() - t1, pmn, psd))
-            timings[f"sample.{job.model}.{p.name}"] = time.perf_counter() - t1
+            analyses = [("primary", {}, job.borrowing)]
+            for label, over in job.variants:
+                borrow = job.borrowing
+                if label == "with_borrowing":
+                    borrow = _alt_borrowing(cfg)
+                elif label == "without_borrowing":
+                    borrow = "none"
+                analyses.append((label, over, borrow))
+            for label, over, borrow in analyses:
+                t1 = time.perf_counter()
+                key = p.name if label == "primary" else f"{p.name}/{label}"
+                seeds = fit_seeds(cfg.seed, job.model, key)
+                data = {**(job.fixed_data or {}), **job.prior_data(p), **over}
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", (UserWarning, FutureWarning, RuntimeWarning))
+                    post = sample_compiled(cf, data=data, draws=s.draws, tune=s.tune, chains=s.chains, cores=s.cores,
+                                           target_accept=s.target_accept, seed=seeds[0])
+                    with pred_model, _quiet_pymc():
+                        pm.set_data(data)
+                        pri = pm.sample_prior_predictive(draws=s.prior_draws, random_seed=seeds[1])
+                        ppc = (pm.sample_posterior_predictive(post, random_seed=seeds[2], progressbar=False)
+                               if label == "primary" else None)
+                fits.append(_OneFit(job, p.name, post, pri, ppc, n_divergences(post), time.perf_counter() - t1, pmn, psd,
+                                    label, borrow))
+                timings[f"sample.{job.model}.{key}"] = time.perf_counter() - t1
             if progress is not None:
                 progress.advance(task)
     return fits, timings
 
 
+def _alt_borrowing(cfg: FitConfig) -> str:
+    tags = [f"{e.dataset or e.file}(w={e.discount:g})" for e in cfg.data.external]
+    return "+".join(tags) or "none"
+
+
 def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    rows, sens, rvs, ppc_rows = [], [], [], []
+    rows, sens, rvs, ppc_rows, mcid_rows = [], [], [], [], []
+    h = cfg.hierarchy
     for f in fits:
         post = f.posterior.posterior
         prior = f.prior_idata.prior
+        primary = f.analysis == "primary"
         for k, e in enumerate((*f.job.estimands, *f.job.extras)):
             d = _draws(post, e)
             st = summarize_draws(d, mcid=e.mcid)
             ok, flag = gate(st, n_divergences=f.n_div, spec=cfg.diagnostics)
             kind = e.kind if e.kind != "effect" else ("log_odds_ratio" if e.scale == "log_odds_ratio" else "effect")
-            row = {"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
-                   "estimand": kind, "scale": e.scale, **{c: st[c] for c in ("mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk", "ess_tail")},
-                   "n_divergences": f.n_div, "status": e.status, "diagnostics_ok": ok, "flag": flag,
-                   "mcid": e.mcid, "mcse_mean": st["mcse_mean"]}
-            if e.kind == "risk_difference":
-                row["p_mcid"] = float("nan")
-            rows.append(row)
+            if primary:
+                row = {"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
+                       "estimand": kind, "scale": e.scale, **{c: st[c] for c in ("mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk", "ess_tail")},
+                       "n_divergences": f.n_div, "status": e.status, "diagnostics_ok": ok, "flag": flag,
+                       "mcid": e.mcid, "mcse_mean": st["mcse_mean"], "borrowing": f.borrowing}
+                if e.kind == "risk_difference":
+                    row["p_mcid"] = float("nan")
+                rows.append(row)
             if e.kind == "effect":
                 pd_ = np.asarray(prior[e.var].values)[(slice(None), slice(None), *e.index)].ravel()
                 sens.append({"model": f.job.model, "endpoint": e.endpoint, "population": e.population, "scale": e.scale,
-                             "status": e.status, "prior": f.prior, "prior_mu_mean": float(f.prior_mean[k]),
+                             "status": e.status, "prior": f.prior, "analysis": f.analysis, "borrowing": f.borrowing,
+                             "prior_on": h.prior_on, "prior_mu_mean": float(f.prior_mean[k]),
                              "prior_mu_sd": float(f.prior_sd[k]), "prior_effect_mean": float(pd_.mean()),
-                             "prior_effect_sd": float(pd_.std(ddof=1)), "mean": st["mean"], "sd": st["sd"],
+                             "prior_effect_sd": float(pd_.std(ddof=1)),
+                             "prior_p_mcid": float(np.mean(pd_ > e.mcid)), "prior_p_benefit": float(np.mean(pd_ > 0)),
+                             "mean": st["mean"], "sd": st["sd"],
                              "q2.5": st["q2.5"], "q97.5": st["q97.5"], "p_benefit": st["p_benefit"], "p_mcid": st["p_mcid"],
                              "diagnostics_ok": ok})
+                if primary and e.scale != "pct_improvement":
+                    for thr in cfg.sensitivity.mcid.get(e.endpoint, []):
+                        dd = np.asarray(d).ravel()
+                        mcid_rows.append({"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint,
+                                          "population": e.population, "scale": e.scale, "status": e.status,
+                                          "borrowing": f.borrowing, "threshold": float(thr),
+                                          "threshold_pct": _pct_label(e.scale, float(thr)),
+                                          "is_primary_mcid": bool(abs(thr - e.mcid) < 1e-9),
+                                          "p_exceed": float(np.mean(dd > thr)),
+                                          "prior_p_exceed": float(np.mean(pd_ > thr))})
+        if not primary:
+            continue
         for (ep, pop, rm, rs, var, idx) in f.job.raw:
             d = np.asarray(post[var].values)[(slice(None), slice(None), *idx)].ravel()
             rvs.append({"model": f.job.model, "prior": f.prior, "endpoint": ep, "population": pop, "raw_mean": rm,
@@ -177,19 +219,32 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
                                  "pp_q2.5": float(np.quantile(r, 0.025)), "pp_q97.5": float(np.quantile(r, 0.975)),
                                  "p_rep_ge_obs": float((r >= o.ravel()[j]).mean())})
     summary = pd.DataFrame(rows)
-    summary = summary[[*SUMMARY_COLUMNS, "mcid", "mcse_mean"]]
+    summary = summary[list(dict.fromkeys([*SUMMARY_COLUMNS, "mcid", "mcse_mean", "borrowing"]))]
     sensitivity = pd.DataFrame(sens)
     if not sensitivity.empty:
         ref = cfg.prior_presets()[0].name
-        base = sensitivity[sensitivity.prior == ref].set_index(["model", "endpoint", "population"])["mean"]
+        base = sensitivity[(sensitivity.prior == ref) & (sensitivity.analysis == "primary")].set_index(
+            ["model", "endpoint", "population"])["mean"]
         key = pd.MultiIndex.from_frame(sensitivity[["model", "endpoint", "population"]])
         sensitivity["shift_vs_" + ref] = sensitivity["mean"].to_numpy() - base.reindex(key).to_numpy()
-    return summary, sensitivity, pd.DataFrame(rvs), pd.DataFrame(ppc_rows)
+    return summary, sensitivity, pd.DataFrame(rvs), pd.DataFrame(ppc_rows), pd.DataFrame(mcid_rows)
+
+
+def _pct_label(scale: str, thr: float) -> str:
+    """A log-scale threshold in words: '20% faster', '8% farther', 'OR 2'."""
+    if scale == "log_speed_ratio":
+        return f"{100 * (np.exp(thr) - 1):.0f}% faster walking"
+    if scale == "log_distance_ratio":
+        return f"{100 * (np.exp(thr) - 1):.0f}% longer distance"
+    if scale == "log_odds_ratio":
+        return f"odds ratio {np.exp(thr):.2g}"
+    return f"{thr:g}"
 
 
 def _assemble(cfg: FitConfig, fits: list[_OneFit], attrs: dict) -> az.InferenceData:
     est_rows, post_eff, prior_eff = [], [], []
     groups: dict[str, list[xr.Dataset]] = {g: [] for g in ("posterior", "prior", "posterior_predictive", "prior_predictive", "observed_data", "sample_stats")}
+    fits = [f for f in fits if f.analysis == "primary"]  # sensitivity analyses go to sensitivity.csv only
     for f in fits:
         for e in f.job.estimands:
             est_rows.append({"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
@@ -276,7 +331,7 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
     jobs = build_jobs(cfg, prep)
     with _progress(progress, console) as prog:
         fits, timings = _fit_all(cfg, jobs, prog, console)
-    summary, sensitivity, rvs, ppc = _tables(cfg, fits)
+    summary, sensitivity, rvs, ppc, mcid_sens = _tables(cfg, fits)
     backend = resolve_backend(cfg.sampler.backend)
     assumed_json = json.dumps(prep.assumed_n, sort_keys=True)
     attrs = provenance(config_text=config_text, seed=cfg.seed, data_sha256=prep.data_sha256,
@@ -291,7 +346,8 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
         "mcid": {"t25fw": cfg.mcid.of("t25fw"), "6mwt": cfg.mcid.of("6mwt"), "edss_plus": cfg.mcid.of("edss_plus"),
                  "pct": {"t25fw": cfg.mcid.of("t25fw", "pct"), "6mwt": cfg.mcid.of("6mwt", "pct")}},
         "sampler": cfg.sampler.model_dump(),
-        "fits": [{"model": f.job.model, "prior": f.prior, "n_divergences": f.n_div, "seconds": round(f.seconds, 3),
+        "fits": [{"model": f.job.model, "prior": f.prior, "analysis": f.analysis, "borrowing": f.borrowing,
+                  "n_divergences": f.n_div, "seconds": round(f.seconds, 3),
                   "max_r_hat_all_params": _max_rhat(f.posterior)} for f in fits],
         "patient_synthetic": prep.patient_synthetic if prep.patient is not None else None,
         "patient_data": {k: (v if isinstance(v, (str, int, float, list, dict)) else str(v)) for k, v in prep.patient_truth.items()},
@@ -307,6 +363,7 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
         paths["sensitivity"] = atomic_to_csv(sensitivity, out_dir / "sensitivity.csv")
         paths["raw_vs_shrunk"] = atomic_to_csv(rvs, out_dir / "raw_vs_shrunk.csv")
         paths["ppc"] = atomic_to_csv(ppc, out_dir / "ppc.csv")
+        paths["mcid_sensitivity"] = atomic_to_csv(mcid_sens, out_dir / "mcid_sensitivity.csv")
         meta["timings_seconds"]["total"] = round(time.perf_counter() - t0, 3)
         paths["fit_meta"] = atomic_write_text(out_dir / "fit_meta.json", json.dumps(meta, indent=2, default=str))
     except BaseException:

@@ -90,6 +90,14 @@ def sample_compiled(
     if cf.backend == "nutpie":
         import nutpie
 
+        # pm.Data the logp graph does not use (e.g. the tau scale when the prior sits on the
+        # stratum effect) are not part of nutpie's compiled model: drop them, refuse unknown names
+        known = set(getattr(cf.compiled, "shared_data", {}) or {})
+        model_data = {v.name for v in cf.model.data_vars} if hasattr(cf.model, "data_vars") else set(known)
+        unknown = sorted(k for k in data if k not in known and k not in model_data)
+        if unknown:
+            raise KeyError(f"unknown model data {unknown}")
+        data = {k: v for k, v in data.items() if k in known}
         compiled = cf.compiled.with_data(**data) if data else cf.compiled
         return nutpie.sample(
             compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=int(seed),

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 
+from .hierarchy import PriorOn, effect_hierarchy
+
 __all__ = ["BinaryInputs", "build_binary_model"]
 
 
@@ -66,6 +68,9 @@ def build_binary_model(
     prior_sd: float,
     tau_sd: float = 0.5,
     control_sd: float = 2.0,
+    prior_on: PriorOn = "stratum_effect",
+    share_a: float = 1.0,
+    share_b: float = 1.0,
 ) -> pm.Model:
     """Build the log-odds responder model (no sampling).
 
@@ -75,7 +80,11 @@ def build_binary_model(
     prior_mean, prior_sd : float
         Normal prior on the (mean) log odds ratio.
     tau_sd : float
-        Half-normal scale of the between-population SD (used only with >= 2 populations).
+        Half-normal scale of the between-population SD (``prior_on="mean_effect"`` with >= 2
+        populations only).
+    prior_on, share_a, share_b
+        Where the named prior sits with >= 2 populations (:mod:`msbayes.models.hierarchy`);
+        with one population it is the prior of its log odds ratio.
     control_sd : float
         Normal(0, control_sd) prior on the control log-odds.
 
@@ -90,15 +99,16 @@ def build_binary_model(
         p_mean = pm.Data("prior_mean", float(prior_mean))
         p_sd = pm.Data("prior_sd", float(prior_sd))
         c_sd = pm.Data("control_sd", float(control_sd))
-        z_mu = pm.Normal("z_mu", 0.0, 1.0)
-        mu = pm.Deterministic("mu_effect", p_mean + p_sd * z_mu)
         if P > 1:
-            t_sd = pm.Data("tau_sd", float(tau_sd))
-            tau_raw = pm.HalfNormal("tau_raw", 1.0)
-            tau = pm.Deterministic("tau", t_sd * tau_raw)
-            z_s = pm.Normal("z_population", 0.0, 1.0, dims="population")
-            theta = pm.Deterministic("log_odds_ratio", mu + tau * z_s, dims="population")
+            t_sd = pm.Data("tau_sd", float(tau_sd)) if prior_on == "mean_effect" else None
+            sh = (pm.Data("share_a", float(share_a)), pm.Data("share_b", float(share_b))) if prior_on == "stratum_effect" else (None, None)
+            _, _, th = effect_hierarchy(p_mean, p_sd, dims="population", prior_on=prior_on, tau_sd=t_sd,
+                                        share_a=sh[0], share_b=sh[1], z_name="z_population")
+            theta = pm.Deterministic("log_odds_ratio", th, dims="population")
         else:
+            # one population: the named prior sits on its log odds ratio directly
+            z_mu = pm.Normal("z_mu", 0.0, 1.0)
+            mu = pm.Deterministic("mu_effect", p_mean + p_sd * z_mu)
             theta = pm.Deterministic("log_odds_ratio", mu[None], dims="population")
         z_c = pm.Normal("z_control", 0.0, 1.0, dims="population")
         lc = c_sd * z_c

@@ -4,7 +4,7 @@ For patient ``i`` in EDSS stratum ``s[i]`` with subtype ``k[i]``, treatment indi
 ``t_i``, outcome ``y_i`` (log ratio, positive = better) and centred log baseline ``x_i``:
 
     y_i ~ StudentT(nu, alpha_s + beta x_i + gamma_k + theta_s t_i, sigma)
-    theta_s = mu + tau z_s        (non-centred, mu ~ N(prior_mean, prior_sd^2))
+    theta_s ~ N(prior_mean, prior_sd^2) marginally (msbayes.models.hierarchy; or the prior on mu)
     alpha_s = control_sd * a_s,   gamma_1 = 0, gamma_k = control_sd * g_k (k > 1),
     beta ~ N(0, 1), sigma = sigma_sd |N(0,1)|, nu ~ Gamma(2, 0.1) (or fixed)
 
@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
+
+from .hierarchy import PriorOn, effect_hierarchy
 
 __all__ = ["PatientInputs", "build_patient_model"]
 
@@ -68,6 +70,9 @@ def build_patient_model(
     control_sd: float = 1.0,
     sigma_sd: float = 1.0,
     nu: float | None = None,
+    prior_on: PriorOn = "stratum_effect",
+    share_a: float = 1.0,
+    share_b: float = 1.0,
 ) -> pm.Model:
     """Build the robust ANCOVA model (no sampling).
 
@@ -75,7 +80,7 @@ def build_patient_model(
     ----------
     data : PatientInputs
     prior_mean, prior_sd : float
-        Normal prior on the mean treatment effect ``mu`` (log ratio).
+        The named normal prior (log ratio): on each ``theta_s`` by default.
     tau_sd : float
         Half-normal scale of the between-stratum SD of the effect.
     control_sd : float
@@ -84,6 +89,9 @@ def build_patient_model(
         Half-normal scale of the residual scale ``sigma``.
     nu : float, optional
         Fixed Student-t degrees of freedom; ``None`` puts a Gamma(2, 0.1) prior on it.
+    prior_on, share_a, share_b
+        Where the named prior sits (:mod:`msbayes.models.hierarchy`); default: on each
+        stratum effect ``theta_s``.
 
     Returns
     -------
@@ -95,13 +103,13 @@ def build_patient_model(
     with pm.Model(coords=coords) as model:
         p_mean = pm.Data("prior_mean", float(prior_mean))
         p_sd = pm.Data("prior_sd", float(prior_sd))
-        t_sd = pm.Data("tau_sd", float(tau_sd))
+        t_sd = pm.Data("tau_sd", float(tau_sd)) if prior_on == "mean_effect" else None
         c_sd = pm.Data("control_sd", float(control_sd))
         s_sd = pm.Data("sigma_sd", float(sigma_sd))
-        mu = pm.Deterministic("mu_effect", p_mean + p_sd * pm.Normal("z_mu", 0.0, 1.0))
-        tau = pm.Deterministic("tau", t_sd * pm.HalfNormal("tau_raw", 1.0))
-        z_s = pm.Normal("z_stratum", 0.0, 1.0, dims="stratum")
-        theta = pm.Deterministic("theta", mu + tau * z_s, dims="stratum")
+        sh = (pm.Data("share_a", float(share_a)), pm.Data("share_b", float(share_b))) if prior_on == "stratum_effect" else (None, None)
+        _, _, th = effect_hierarchy(p_mean, p_sd, dims="stratum", prior_on=prior_on, tau_sd=t_sd,
+                                    share_a=sh[0], share_b=sh[1])
+        theta = pm.Deterministic("theta", th, dims="stratum")
         alpha = pm.Deterministic("alpha", c_sd * pm.Normal("z_alpha", 0.0, 1.0, dims="stratum"), dims="stratum")
         beta = pm.Normal("beta", 0.0, 1.0)
         if K > 1:

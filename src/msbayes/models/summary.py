@@ -12,18 +12,20 @@ arm-specific (``sigma_r = sigma_scale_e * |N(0,1)|``, half-normal).
 
 Comparisons (groups) ``g`` = (study, endpoint, population) have a control mean
 ``c_g = control_sd_e * z_g`` and a treatment effect ``theta_g``; ``m_r = c_g + treated_r theta_g``.
-Effects are partially pooled, non-centred:
+Effects are partially pooled, non-centred (:mod:`msbayes.models.hierarchy`):
 
     u_e        = sqrt(rho) eta + sqrt(1 - rho) z_e            (rho = endpoint correlation)
-    mu_e       = prior_mean_e + prior_sd_e u_e                 (endpoint mean effect)
-    tau_e      = tau_sd_e |N(0, 1)|                            (between-stratum SD)
-    theta_es   = mu_e + tau_e z_es                             (effect in stratum s)
-    theta_g    = theta_{e,s}                 for the primary study's groups
-    theta_g    = mu_e + between_study_sd_e z'_g              for external (other-study) groups
+    theta_es   = m_e + s_e (sqrt(1 - w_e) u_e + sqrt(w_e) z_es),  w_e ~ Beta(a, b)
+               (prior_on="stratum_effect", default: every theta_es ~ N(m_e, s_e^2) exactly)
+    theta_es   = mu_e + tau_e z_es, mu_e = m_e + s_e u_e, tau_e = tau_sd_e |N(0, 1)|
+               (prior_on="mean_effect": the preset sits on mu_e; theta_es is wider)
+    theta_g    = theta_{e,s}                                  for the primary study's groups
+    theta_g    = mu_e + sqrt(tau_e^2 + between_study_sd_e^2) z'_g   for external groups
 
 External groups enter through a power prior: their log-likelihood is multiplied by a weight
-``0 < w <= 1`` (``w`` = 1 is full borrowing). The marginal prior of ``mu_e`` is exactly the named
-prior whatever ``rho`` is, so presets keep their meaning under endpoint pooling. A stratum with
+``0 <= w <= 1`` (``w`` = 1 is full borrowing, 0 = none). The marginal prior of each
+``theta_es`` (or of ``mu_e``) is exactly the named prior whatever ``rho`` is, so presets keep
+their meaning under endpoint pooling. A stratum with
 no data for an endpoint still gets ``theta_es`` from the between-stratum prior: a *prediction*.
 
 All data and prior hyperparameters are ``pm.Data`` so one compiled model serves every prior
@@ -48,6 +50,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+
+from .hierarchy import PriorOn, effect_hierarchy
 
 __all__ = ["SummaryInputs", "build_summary_model", "stratum_status"]
 
@@ -190,6 +194,9 @@ def build_summary_model(
     between_study_sd=0.0,
     endpoint_correlation: float = 0.0,
     known_sigma: np.ndarray | None = None,
+    prior_on: PriorOn = "stratum_effect",
+    share_a=1.0,
+    share_b=1.0,
 ) -> pm.Model:
     """Build the hierarchical summary-level model (no sampling).
 
@@ -197,9 +204,10 @@ def build_summary_model(
     ----------
     data : SummaryInputs
     prior_mean, prior_sd : float or array (E,)
-        Normal prior on each endpoint's mean effect ``mu_e`` (absolute units).
+        The named normal prior (absolute units): on each stratum effect ``theta_es``
+        (``prior_on="stratum_effect"``, exact marginal) or on the mean effect ``mu_e``.
     tau_sd : float or array (E,)
-        Half-normal scale of the between-stratum SD ``tau_e``.
+        ``prior_on="mean_effect"`` only: half-normal scale of the between-stratum SD.
     control_sd : float or array (E,)
         Normal(0, control_sd) prior on each group's control-arm mean.
     sigma_sd : float or array (E,)
@@ -210,6 +218,11 @@ def build_summary_model(
         Prior correlation of the endpoints' mean effects (0 = no pooling across endpoints).
     known_sigma : array (R,), optional
         Treat arm SDs as known (drops the ``s^2`` likelihood); for closed-form checks.
+    prior_on : {"stratum_effect", "mean_effect"}
+        Which parameter carries the named prior (:mod:`msbayes.models.hierarchy`).
+    share_a, share_b : float or array (E,)
+        ``prior_on="stratum_effect"`` only: Beta prior of the between-stratum share of the
+        prior variance.
 
     Returns
     -------
@@ -252,16 +265,25 @@ def build_summary_model(
             u = np.sqrt(rho) * eta + np.sqrt(1.0 - rho) * z_mu
         else:
             u = z_mu
-        mu = pm.Deterministic("mu_effect", p_mean + p_sd * u, dims="endpoint")
-        tau_raw = pm.HalfNormal("tau_raw", 1.0, dims="endpoint")
-        tau = pm.Deterministic("tau", t_sd * tau_raw, dims="endpoint")
-        z_s = pm.Normal("z_stratum", 0.0, 1.0, dims=("endpoint", "stratum"))
-        theta = pm.Deterministic("theta", mu[:, None] + tau[:, None] * z_s, dims=("endpoint", "stratum"))
-        # effect of each group: primary groups index theta, external groups their own draw
+        if prior_on == "stratum_effect":
+            sh_a = pm.Data("share_a", _vec(share_a, E, "share_a"), dims="endpoint")
+            sh_b = pm.Data("share_b", _vec(share_b, E, "share_b"), dims="endpoint")
+        else:
+            sh_a = sh_b = None
+        mu, tau, theta_ = effect_hierarchy(
+            p_mean, p_sd, dims=("endpoint", "stratum"), prior_on=prior_on, tau_sd=t_sd,
+            share_a=sh_a, share_b=sh_b, mean_dims="endpoint", u=u,
+        )
+        theta = pm.Deterministic("theta", theta_, dims=("endpoint", "stratum"))
+        # effect of each group: primary groups index theta, external groups their own draw.
+        # An external study's effect varies around mu by at least the between-stratum SD
+        # (another population is at least as different as another stratum) plus an extra
+        # between-study SD.
         flat = theta.flatten()
         if len(ext_groups):
             z_x = pm.Normal("z_study", 0.0, 1.0, dims="ext_group")
-            ext_eff = mu[ge[ext_groups]] + b_sd[ge[ext_groups]] * z_x
+            eg = ge[ext_groups]
+            ext_eff = mu[eg] + pt.sqrt(tau[eg] ** 2 + b_sd[eg] ** 2) * z_x
             flat = pt.concatenate([flat, ext_eff])
         idx = np.where(gs >= 0, ge * S + np.maximum(gs, 0), 0)
         for j, g in enumerate(ext_groups):
