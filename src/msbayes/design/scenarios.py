@@ -184,22 +184,24 @@ def _scenario_tag(v: Any) -> str | None:
     keys = set(v) if isinstance(v, dict) else {k for k in ("effect", "normal", "mixture", "from_fit", "slowing") if hasattr(v, k)}
     for k in ("from_fit", "normal", "mixture", "slowing", "effect"):
         if k in keys:
-            return k
+            # tags are not input keys, so config errors name the field (scenarios.x.shrink),
+            # not the tag key followed by nothing
+            return f"{k}_scenario"
     return None
 
 
 ScenarioSpec = Annotated[
     Union[
-        Annotated[FixedScenario, Tag("effect")],
-        Annotated[NormalScenario, Tag("normal")],
-        Annotated[MixtureScenario, Tag("mixture")],
-        Annotated[FitScenario, Tag("from_fit")],
-        Annotated[SlowingScenario, Tag("slowing")],
+        Annotated[FixedScenario, Tag("effect_scenario")],
+        Annotated[NormalScenario, Tag("normal_scenario")],
+        Annotated[MixtureScenario, Tag("mixture_scenario")],
+        Annotated[FitScenario, Tag("from_fit_scenario")],
+        Annotated[SlowingScenario, Tag("slowing_scenario")],
     ],
     Discriminator(
         _scenario_tag,
         custom_error_type="scenario_kind",
-        custom_error_message="a scenario needs exactly one of the keys: effect, slowing, normal, mixture, from_fit",
+        custom_error_message="a scenario needs exactly one of the keys: effect, normal, mixture, from_fit, slowing",
     ),
 ]
 
@@ -416,3 +418,37 @@ def effect_sampler(
             meta=meta,
         )
     raise TypeError(f"unknown scenario spec {type(spec).__name__}")
+
+
+def inert_grid_axes(cfg) -> list[tuple[str, str]]:
+    """Grid axes that cannot change any result of ``cfg``: ``[(field, reason)]``.
+
+    ``endpoint.placebo_mean`` shifts both arms alike. Every two-arm analysis (difference in
+    means, ANCOVA, conjugate normal on the difference; informative dropout depends on
+    ``y - placebo_mean``) and MCP-Mod (contrasts sum to zero, models have an intercept) are
+    invariant to that shift, so the axis only changes something if a scenario ties the effect
+    to the placebo course (``slowing``) or the analysis has a prior on the placebo response
+    (``bayes_emax``: ``prior_e0``).
+    """
+    out = []
+    if "endpoint.placebo_mean" in cfg.grid:
+        ties = any(isinstance(s, SlowingScenario) for s in cfg.scenarios.values())
+        method = getattr(cfg.analysis, "method", "")
+        if not ties and method != "bayes_emax":
+            out.append((
+                "grid.endpoint.placebo_mean",
+                f"cannot change any result: with additive effects, analysis '{method}' is invariant to a "
+                "shift of both arms (the placebo drift cancels in the treatment difference). Tie the effect "
+                "to the placebo course with a scenario {slowing: fraction} (effect = -fraction * "
+                "placebo_mean), or remove the axis",
+            ))
+    return out
+
+
+def scenario_label(cfg, name: str) -> str:
+    """Honesty label of a scenario ("" if none): says when a ``from_fit`` scenario uses fit
+    *predictions* for strata without data, or sets them to no effect (``unreported``)."""
+    spec = cfg.scenarios[name]
+    if not isinstance(spec, FitScenario):
+        return ""
+    return str(effect_sampler(spec, cfg.endpoint, name=name).meta.get("label", ""))

@@ -1,0 +1,132 @@
+"""Monte Carlo error of assurance when true effects are resampled from K posterior draws.
+
+The reported ``p_go_mcse`` must include the error of the finite draw set (ESS <= K), not only
+the binomial error of the simulated trials: checked by replication over independent draw sets
+(iid and autocorrelated, as MCMC draws are). Also: Clopper-Pearson bounds for zero counts, the
+batch-means variance helper, and fixed scenarios unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import msbayes.design.scenarios as scen
+from msbayes.config import validate_config
+from msbayes.design.config import SimConfig
+from msbayes.design.prior import EffectDraws, batch_means_variance
+from msbayes.oc.accumulate import Accumulator
+from msbayes.rng import cell_seed
+from msbayes.simulate.engine import simulate_cell
+
+
+def _raw(path: str, **sc):
+    return {"name": "m", "seed": 3, "endpoint": {"sd": 0.35, "dropout": 0.1},
+            "design": {"type": "parallel", "n_per_arm": 40},
+            "scenarios": {"post": {"from_fit": path, "model": "m", "prior": "p", "population": "all", **sc},
+                          "fixed": {"effect": 0.15}},
+            "analysis": {"method": "bayes_normal", "prior": {"mean": 0.0, "sd": 0.111}},
+            "decision": {"go": {"p_benefit": 0.975, "p_mcid": 0.5}}}
+
+
+@pytest.fixture
+def fake_draws(monkeypatch):
+    """``from_fit`` paths name in-memory draw sets (no files): path -> (K, 1) array."""
+    store: dict[str, np.ndarray] = {}
+
+    def _load(path, *, model, prior, endpoint, population=None):
+        return EffectDraws(store[str(path).rsplit("/", 1)[-1]], ("all",), "log_speed_ratio", ("estimate",))
+
+    monkeypatch.setattr(scen, "load_effect_draws", _load)
+    return store
+
+
+def _ar1(rng, k, rho, m, s):
+    e = rng.standard_normal(k)
+    x = np.empty(k)
+    x[0] = e[0]
+    for i in range(1, k):
+        x[i] = rho * x[i - 1] + math.sqrt(1 - rho * rho) * e[i]
+    return m + s * x
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6])
+def test_assurance_mcse_matches_replication_over_draw_sets(fake_draws, rho):
+    # K draws of a known N(0.15, 0.12^2) "posterior" (iid, or AR(1) like an MCMC chain:
+    # ESS = K (1 - rho) / (1 + rho)); assurance from N trials; R independent replicates
+    R, K, N = 150, 200, 4000
+    rng = np.random.default_rng(2026 + int(rho * 10))
+    p_hat, mcse, mcse_bin = [], [], []
+    for r in range(R):
+        key = f"set{rho}_{r}"
+        fake_draws[key] = _ar1(rng, K, rho, 0.15, 0.12)[:, None]
+        cfg = validate_config(SimConfig, _raw(f"/nowhere/{key}"))
+        out = simulate_cell(cfg, "post", N, cell_seed(3, {"r": r, "rho": rho}), chunk_size=2000).finalize()
+        p_hat.append(out["p_go"])
+        mcse.append(out["p_go_mcse"])
+        mcse_bin.append(math.sqrt(out["p_go"] * (1 - out["p_go"]) / N))
+    sd_emp = float(np.std(p_hat, ddof=1))
+    rms = float(np.sqrt(np.mean(np.square(mcse))))
+    # the empirical SD of R replicates has relative SE ~ 1/sqrt(2 (R - 1)); the reported MCSE
+    # (batch means, B = 10 batches of 20 draws) has its own noise, averaged over R
+    tol = 3 * math.sqrt(1 / (2 * (R - 1)) + float(np.var(np.square(mcse))) / (R * 4 * rms**4))
+    assert abs(sd_emp / rms - 1) < tol + 0.05, (sd_emp, rms, tol)
+    # the binomial MCSE alone understates the error several-fold here
+    assert sd_emp > 2 * float(np.sqrt(np.mean(np.square(mcse_bin))))
+
+
+def test_fixed_scenario_mcse_is_binomial(fake_draws):
+    fake_draws["one"] = np.random.default_rng(1).normal(0.15, 0.12, (400, 1))
+    cfg = validate_config(SimConfig, _raw("/nowhere/one"))
+    out = simulate_cell(cfg, "fixed", 5000, cell_seed(3, "fixed")).finalize()
+    p = out["p_go"]
+    assert out["p_go_mcse"] == pytest.approx(math.sqrt(p * (1 - p) / 5000), rel=1e-12)
+    assert out["p_go_mcse_draws"] == 0.0
+    post = simulate_cell(cfg, "post", 5000, cell_seed(3, "post")).finalize()
+    assert post["p_go_mcse"] >= math.sqrt(post["p_go"] * (1 - post["p_go"]) / 5000)
+    # same keys in both kinds of cell (oc.nc variables are per cell)
+    assert set(out) == set(post)
+
+
+def test_mcse_bit_identical_however_chunks_are_merged(fake_draws):
+    fake_draws["two"] = np.random.default_rng(2).normal(0.15, 0.12, (400, 1))
+    cfg = validate_config(SimConfig, _raw("/nowhere/two"))
+    ss = cell_seed(3, "m")
+    whole = simulate_cell(cfg, "post", 6000, ss, chunk_size=1000)
+    a = simulate_cell(cfg, "post", 2000, ss, chunk_size=1000)
+    b = simulate_cell(cfg, "post", 4000, ss, chunk_size=1000, first_chunk=2)
+    assert Accumulator.from_dict(b.merge(a).to_dict()).finalize() == whole.finalize()
+
+
+def test_zero_counts_get_an_upper_bound():
+    acc = Accumulator()
+    acc.add({"go": np.zeros(3000, bool), "nogo": np.ones(3000, bool)}, chunk=0)
+    r = acc.finalize()
+    assert r["p_go"] == 0.0 and r["p_go_mcse"] == 0.0
+    # one-sided 95% Clopper-Pearson bound for 0 / N: 1 - 0.05^(1/N) (~ the rule of three, 3/N)
+    assert r["p_go_upper"] == pytest.approx(1 - 0.05 ** (1 / 3000), rel=1e-10)
+    assert r["p_go_upper"] == pytest.approx(3 / 3000, rel=0.01)
+    assert r["p_nogo_lower"] == pytest.approx(0.05 ** (1 / 3000), rel=1e-10) and r["p_nogo_upper"] == 1.0
+    acc2 = Accumulator()
+    acc2.add({"go": np.arange(1000) < 37}, chunk=0)
+    r2 = acc2.finalize()
+    assert r2["p_go_upper"] == pytest.approx(stats.beta.ppf(0.95, 38, 1000 - 37), rel=1e-9)
+    assert r2["p_go_lower"] == pytest.approx(stats.beta.ppf(0.05, 37, 1000 - 37 + 1), rel=1e-9)
+
+
+def test_batch_means_variance_iid_and_ar1():
+    rng = np.random.default_rng(5)
+    R, K = 400, 2000
+    for rho in (0.0, 0.5):
+        means, est = [], []
+        for _ in range(R):
+            x = _ar1(rng, K, rho, 0.0, 1.0)
+            means.append(x.mean())
+            est.append(batch_means_variance(x))
+        emp = float(np.var(means, ddof=1))
+        # relative SE of the empirical variance ~ sqrt(2 / (R - 1)); batch means is biased
+        # slightly low for AR(1) with batches of 50 (lag correlation across batch edges ~ 2%)
+        assert abs(np.mean(est) / emp - 1) < 3 * math.sqrt(2 / (R - 1)) + 0.03, (rho, np.mean(est), emp)
