@@ -34,7 +34,7 @@ from msbayes.config import ConfigError, Seed, StrictModel, validate_config
 
 from .endpoint import EndpointSpec
 from .prior import MixtureSpec, NormalSpec, list_fit_estimands
-from .scenarios import FitScenario, ScenarioSpec
+from .scenarios import FitScenario, ScenarioSpec, SlowingScenario, inert_grid_axes
 
 try:  # the dose-finding models are owned by msbayes.design.dosefinding
     from .dosefinding import BayesEmaxAnalysis, DoseFindingDesign, MCPModAnalysis
@@ -335,6 +335,12 @@ class SimConfig(StrictModel):
     @model_validator(mode="after")
     def _cross(self) -> SimConfig:
         is_parallel = isinstance(self.design, ParallelDesign)
+        slow = [k for k, s in self.scenarios.items() if isinstance(s, SlowingScenario)]
+        if slow and not self.endpoint.placebo_mean < 0:
+            raise ValueError(
+                f"endpoint.placebo_mean: scenarios {slow} slow the placebo decline (effect = -slowing * "
+                f"placebo_mean) and need placebo_mean < 0; got {self.endpoint.placebo_mean}"
+            )
         if is_parallel and not isinstance(self.analysis, _TWO_ARM_ANALYSES):
             raise ValueError(
                 f"analysis.method {self.analysis.method!r} is for dose-finding designs; with design.type "
@@ -457,7 +463,7 @@ def validate_sim_config(raw: dict, *, source: str = "config", base_dir: Path | N
     if base_dir is not None:
         raw = _absolute_fit_paths(raw, Path(base_dir))
     cfg = validate_config(SimConfig, raw, source=source)
-    errors = _check_fit_scenarios(cfg, None)
+    errors = _check_fit_scenarios(cfg, None) + inert_grid_axes(cfg)
     for key, values in cfg.grid.items():
         for i, val in enumerate(values):
             try:
