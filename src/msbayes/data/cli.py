@@ -99,11 +99,14 @@ def show(
         from .infer_n import default_subgroup_n_details
 
         try:
-            d = default_subgroup_n_details(name)
+            d = default_subgroup_n_details(name)  # the one source of the assumed sizes
+            per = "; ".join(f"{ep}: " + (", ".join(f"{a} = {n}" for a, n in s.items()) if s else "none")
+                            for ep, s in d["per_endpoint"].items())
             sizes = ", ".join(f"{a} = {n}" for a, n in d["sizes"].items())
-            con.print(f"Unknown subgroup n ({d['population']}): default assumed sizes {sizes} "
-                      f"(computed by 'msbayes data infer-n'; jointly consistent: {'yes' if d['jointly_consistent'] else 'no'})",
-                      soft_wrap=True, markup=False)
+            con.print(f"Unknown subgroup n ({d['population']}): sizes reconstructed from the reported p-values "
+                      f"by 'msbayes data infer-n': per endpoint {per}; one pair for both endpoints: {sizes} "
+                      f"(jointly consistent: {'yes' if d['jointly_consistent'] else 'no'}). A fit config states the "
+                      "sizes it assumes under assumed_n.", soft_wrap=True, markup=False)
         except ValueError:
             pass
     try:

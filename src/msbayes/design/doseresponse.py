@@ -3,7 +3,7 @@
 Every model is written as ``f(d) = E0 + A * g(d; shape)`` with a standardised shape ``g``
 satisfying ``g(0) = 0`` (DoseFinding's parameterisations; the logistic model is shifted by
 its value at 0). The true effect over placebo is anchored at the tested regimen ``d_ref``
-(DESIGN.md "Formulas")::
+(the anchoring used throughout msbayes)::
 
     effect(d) = theta_ref * g(d) / g(d_ref)
 

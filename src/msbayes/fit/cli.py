@@ -84,7 +84,7 @@ def fit_command(
         check_out_dir(out, field="--out")
         res = run_fit(cfg, out_dir=Path(out), config_text=text, progress=not quiet, console=console)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/bold red] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]config error:[/bold red] {exc}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
     if not quiet:
         print_summary(res.summary, console=console, gate=cfg.diagnostics)
