@@ -130,3 +130,23 @@ def test_batch_means_variance_iid_and_ar1():
         # relative SE of the empirical variance ~ sqrt(2 / (R - 1)); batch means is biased
         # slightly low for AR(1) with batches of 50 (lag correlation across batch edges ~ 2%)
         assert abs(np.mean(est) / emp - 1) < 3 * math.sqrt(2 / (R - 1)) + 0.03, (rho, np.mean(est), emp)
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6])
+def test_ceiling_mcse_matches_replication_over_draw_sets(fake_draws, rho):
+    # assurance ceiling P(theta > MCID) from K draws: its batch-means SE vs the SD over draw sets
+    R, K = 300, 400
+    rng = np.random.default_rng(77 + int(rho * 10))
+    ceil, se = [], []
+    for r in range(R):
+        key = f"c{rho}_{r}"
+        fake_draws[key] = _ar1(rng, K, rho, 0.15, 0.12)[:, None]
+        cfg = validate_config(SimConfig, _raw(f"/nowhere/{key}"))
+        smp = scen.effect_sampler(cfg.scenarios["post"], cfg.endpoint)
+        p, s = smp.prob_above(cfg.endpoint.mcid, cfg.endpoint.stratum_weights)
+        ceil.append(p)
+        se.append(s)
+    truth = 1 - stats.norm.cdf((0.1823 - 0.15) / 0.12)
+    assert abs(np.mean(ceil) - truth) < 4 * np.std(ceil) / math.sqrt(R)
+    sd_emp, rms = float(np.std(ceil, ddof=1)), float(np.sqrt(np.mean(np.square(se))))
+    assert abs(sd_emp / rms - 1) < 3 * math.sqrt(1 / (2 * (R - 1))) + 0.05, (sd_emp, rms)
