@@ -75,7 +75,10 @@ def test_effect_posterior_panels_lines_and_annotations():
         assert _vline_at(ax, "mcid", MCID)
         assert _vline_at(ax, "zero", 0.0)
         txt = [t.get_text() for t in ax.texts if t.get_gid() == "p_annotation"]
-        assert txt == [f"P(benefit) = {row.p_benefit:.2f}\nP(>MCID) = {row.p_mcid:.2f}"]
+        if row.status == "prediction":  # no data: no probability is shown
+            assert txt == ["prediction from the\nbetween-stratum model:\nno probability given"]
+        else:
+            assert txt == [f"P(benefit) = {row.p_benefit:.2f}\nP(>MCID) = {row.p_mcid:.2f}"]
         assert ax.get_ylabel() == "density"
     assert "prediction" in fig.axes[0].get_title(loc="left")
     assert "prediction" not in fig.axes[1].get_title(loc="left")

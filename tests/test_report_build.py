@@ -54,7 +54,8 @@ def full(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        path = build_report(fit_dir=FIT, sim_dir=[TWO, DOSE], out_dir=out)
+        path = build_report(fit_dir=FIT, sim_dir=[TWO, DOSE], out_dir=out,
+                            include_synthetic=True)
     return path, [w for w in rec if issubclass(w.category, ReportMismatchWarning)]
 
 

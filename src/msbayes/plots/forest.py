@@ -1,4 +1,5 @@
-"""Forest plot: published (raw) subgroup estimates against hierarchical (shrunk) estimates.
+"""Forest plot: raw subgroup estimates (published, synthetic or external) against hierarchical
+(shrunk) estimates; every raw estimate is labelled by what it is.
 
 Examples
 --------
@@ -37,6 +38,19 @@ from .style import (
 
 __all__ = ["plot_forest"]
 
+#: raw-row styles by kind: colour, marker, marker face, legend label
+_RAW_STYLE = {
+    "published": (OKABE_ITO[0], "s", OKABE_ITO[0], "published (raw)"),
+    "synthetic": ("0.45", "s", "white", "synthetic data (not evidence)"),
+    "external": (OKABE_ITO[7], "^", OKABE_ITO[7], "external study (borrowed evidence)"),
+}
+
+
+def _raw_kind(status) -> str:
+    st = str(status)
+    return st if st in ("synthetic", "external") else "published"
+
+
 _REQUIRED = ("endpoint", "population", "prior", "kind", "estimate", "lower", "upper", "status")
 
 
@@ -45,10 +59,18 @@ def plot_forest(
     *,
     mcid: Mapping[str, float] | None = None,
     scale: Mapping[str, str] | None = None,
+    mcid_note: str = "",
     size: Size = "column",
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
-    """One panel per endpoint; per stratum a raw row (black square) and one shrunk row per prior.
+    """One panel per endpoint; per stratum a raw row and one shrunk row per prior.
+
+    The raw row's marker and legend entry follow its ``status``: published data (black
+    square, "published (raw)"), ``synthetic`` (open grey square, "synthetic data (not
+    evidence)"), ``external`` (triangle, "external study (borrowed evidence)"). Shrunk rows of
+    a ``prediction`` (stratum without data) are open diamonds, "prediction (no data)". An
+    optional ``borrowing`` column (``"none"`` or e.g. ``"petrou2020(w=0.5)"``) is written under
+    the panel title.
 
     Parameters
     ----------
@@ -58,6 +80,8 @@ def plot_forest(
         :func:`msbayes.report.compute.forest_table`). Raw rows may have NaN (not reported).
     mcid, scale : mapping endpoint -> value, optional
         MCID line and x-axis scale name per endpoint.
+    mcid_note : str
+        Added to the MCID legend entry (e.g. which MCIDs are analogues, not published).
     size : {"column", "slide"}
     axes : sequence of Axes, optional
         One per endpoint.
@@ -77,51 +101,72 @@ def plot_forest(
             fig, axes = new_figure(len(endpoints), 1, size=size)
         else:
             fig = axes[0].figure
+        used: set[str] = set()
         for ax, ep in zip(axes, endpoints):
             sub = table[table["endpoint"] == ep]
             ticks, labels, y = [], [], 0.0
+            synth_ep = (sub["status"] == "synthetic").any()
             for pop in dict.fromkeys(sub["population"]):
                 rows = sub[sub["population"] == pop]
                 raw = rows[rows["kind"] == "raw"]
                 group_top = y
                 if len(raw) and raw["estimate"].notna().any():
                     r = raw.iloc[0]
-                    ax.plot([r["lower"], r["upper"]], [y, y], color=OKABE_ITO[0], lw=1.2,
-                            gid="raw_interval")
-                    ax.plot(r["estimate"], y, "s", color=OKABE_ITO[0], ms=4, gid="raw_point")
+                    kind = _raw_kind(r["status"])
+                    used.add(kind)
+                    c, mk, mfc, _ = _RAW_STYLE[kind]
+                    ax.plot([r["lower"], r["upper"]], [y, y], color=c, lw=1.2,
+                            ls=":" if kind == "synthetic" else "-", gid="raw_interval")
+                    ax.plot(r["estimate"], y, mk, color=c, mfc=mfc, ms=4, gid="raw_point")
                 else:
-                    ax.text(0.01, y, "published: not reported", va="center",
+                    ax.text(0.01, y, "no data: not reported", va="center",
                             fontsize="small", color="0.4", gid="not_reported",
                             transform=ax.get_yaxis_transform())
                 y -= 1.0
                 for _, r in rows[rows["kind"] == "shrunk"].iterrows():
                     c = colours[r["prior"]]
-                    mk = "o" if r["status"] != "prediction" else "D"
+                    pred = r["status"] == "prediction"
+                    used.add("prediction" if pred else "shrunk:" + str(r["prior"]))
                     ax.plot([r["lower"], r["upper"]], [y, y], color=c, lw=1.2,
-                            gid="shrunk_interval")
-                    ax.plot(r["estimate"], y, mk, color=c, ms=4,
-                            mfc="white" if r["status"] == "prediction" else c, gid="shrunk_point")
+                            ls="--" if pred else "-", gid="shrunk_interval")
+                    ax.plot(r["estimate"], y, "D" if pred else "o", color=c, ms=4,
+                            mfc="white" if pred else c, gid="shrunk_point")
                     y -= 0.7
                 ticks.append((group_top + y + 0.7) / 2)
                 st = rows["status"].iloc[-1]
-                labels.append(population_label(pop) + ("\n(prediction)" if st == "prediction"
-                                                       else "\n(synthetic)" if st == "synthetic"
-                                                       else ""))
+                labels.append(population_label(pop) + {
+                    "prediction": "\n(prediction, no data)",
+                    "synthetic": "\n(SYNTHETIC data)", "external": "\n(external study)",
+                }.get(str(st), ""))
                 y -= 0.8
             ax.set_yticks(ticks, labels)
             ax.set_ylim(y + 0.3, 0.6)
             ax.axvline(0.0, color="0.4", lw=0.8, gid="zero")
             if mcid and ep in mcid and mcid[ep] is not None:
                 ax.axvline(mcid[ep], color=OKABE_ITO[6], ls="--", lw=1.0, gid="mcid")
-            ax.set_title(f"{endpoint_label(ep)}: published vs hierarchical (95% intervals)",
-                         loc="left")
+            what = "synthetic data" if synth_ep else "published"
+            title = f"{endpoint_label(ep)}: {what} vs hierarchical (95% intervals)"
+            if "borrowing" in sub:
+                bor = [b for b in dict.fromkeys(sub["borrowing"].astype(str))
+                       if b not in ("none", "", "nan")]
+                if bor:
+                    title += "\nhierarchical estimates borrow " + "; ".join(bor)
+            ax.set_title(title, loc="left")
             ax.set_xlabel(effect_label((scale or {}).get(ep, "effect")))
-        handles = [Line2D([], [], color=OKABE_ITO[0], marker="s", ms=4, label="published (raw)")]
+        synth_all = (table["status"] == "synthetic").any()
+        handles = [Line2D([], [], color=_RAW_STYLE[k][0], marker=_RAW_STYLE[k][1],
+                          mfc=_RAW_STYLE[k][2], ms=4, label=_RAW_STYLE[k][3])
+                   for k in ("published", "synthetic", "external") if k in used]
         handles += [Line2D([], [], color=colours[p], marker="o", ms=4,
-                           label=f"hierarchical, {p} prior") for p in priors]
-        handles += [Line2D([], [], color="0.3", marker="D", mfc="white", ls="none", ms=4,
-                           label="prediction (not reported)"),
-                    Line2D([], [], color=OKABE_ITO[6], ls="--", label="MCID")]
-        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False,
+                           label=f"hierarchical, {p} prior"
+                           + (" (synthetic data)" if synth_all else ""))
+                    for p in priors if "shrunk:" + str(p) in used]
+        if "prediction" in used:
+            handles.append(Line2D([], [], color="0.3", marker="D", mfc="white", ls="--", ms=4,
+                                  label="prediction (no data)"))
+        if mcid:
+            handles.append(Line2D([], [], color=OKABE_ITO[6], ls="--",
+                                  label="MCID" + (f" ({mcid_note})" if mcid_note else "")))
+        fig.legend(handles=handles, loc="outside lower center", ncol=1, frameon=False,
                    fontsize="small")
     return fig

@@ -36,6 +36,12 @@ def _check(df: pd.DataFrame, cols: Sequence[str], name: str) -> None:
         raise ValueError(f"{name}: missing column(s) {missing}; required: {list(cols)}")
 
 
+def _rel(txt: str) -> str:
+    """``"> 0.99"`` stays, ``"0.42"`` becomes ``"= 0.42"``."""
+    t = str(txt).strip()
+    return t if t[:1] in "<>=" else f"= {t}"
+
+
 def plot_effect_posterior(
     densities: pd.DataFrame,
     *,
@@ -43,10 +49,16 @@ def plot_effect_posterior(
     mcid: float | None,
     scale: str,
     title: str | None = None,
+    mcid_note: str = "",
     size: Size = "column",
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
     """One panel per stratum: posterior density (and prior), zero and MCID lines, P annotations.
+
+    Status labels (never dropped): a ``prediction`` panel (stratum without data) is drawn
+    dashed, titled and labelled "prediction (no data)" and shows no probability; a
+    ``synthetic`` panel is titled "SYNTHETIC data (not evidence)"; a ``borrowing`` other than
+    ``"none"`` is written in the panel's annotation box.
 
     Parameters
     ----------
@@ -55,13 +67,17 @@ def plot_effect_posterior(
         ``"posterior"`` or ``"prior"`` (computed by :func:`msbayes.report.compute.density_table`).
     panels : DataFrame
         One row per panel, in display order: ``population, status, p_benefit, p_mcid``
-        (``status`` from the fit: ``estimate`` | ``prediction`` | ``synthetic``).
+        (``status`` from the fit: ``estimate`` | ``prediction`` | ``synthetic``). Optional:
+        ``p_benefit_text`` / ``p_mcid_text`` (the probabilities as the report prints them, e.g.
+        ``"> 0.99"``; used instead of the numbers) and ``borrowing``.
     mcid : float or None
         Minimal clinically important difference on the plotted scale; ``None`` draws no line.
     scale : str
         Name of the effect scale, used in the x label.
     title : str, optional
         Figure title.
+    mcid_note : str
+        Added to the MCID legend entry, e.g. ``"analogue, not a published MCID"``.
     size : {"column", "slide"}
         Figure size target.
     axes : sequence of Axes, optional
@@ -89,34 +105,54 @@ def plot_effect_posterior(
             status = str(row["status"])
             post = sub[sub["kind"] == "posterior"]
             prior = sub[sub["kind"] == "prior"]
-            ls = "--" if status == "prediction" else "-"
-            ax.plot(post["x"], post["density"], color=OKABE_ITO[5], ls=ls, label="posterior",
+            pred = status == "prediction"
+            synth = status == "synthetic"
+            ls = "--" if pred else "-"
+            colour = OKABE_ITO[1] if pred else OKABE_ITO[7] if synth else OKABE_ITO[5]
+            lab = ("prediction (no data)" if pred else
+                   "posterior (synthetic data, not evidence)" if synth else "posterior")
+            ax.plot(post["x"], post["density"], color=colour, ls=ls, label=lab,
                     gid="posterior")
-            ax.fill_between(post["x"], 0, post["density"], color=OKABE_ITO[5], alpha=0.15,
-                            lw=0)
+            ax.fill_between(post["x"], 0, post["density"], color=colour,
+                            alpha=0.05 if pred else 0.15, lw=0, hatch="//" if pred else None)
             if len(prior):
                 ax.plot(prior["x"], prior["density"], color=OKABE_ITO[0], ls=":", lw=1.0,
                         label="prior", gid="prior")
             ax.axvline(0.0, color="0.4", lw=0.8, ls="-", gid="zero")
             if mcid is not None:
+                note = f"; {mcid_note}" if mcid_note else ""
                 ax.axvline(mcid, color=OKABE_ITO[6], lw=1.0, ls="--", gid="mcid",
-                           label=f"MCID ({mcid:.3g})")
+                           label=f"MCID ({mcid:.3g}{note})")
             head = population_label(pop)
-            if status == "prediction":
-                head += " \u2014 prediction (stratum not reported)"
-            elif status == "synthetic":
-                head += " \u2014 SYNTHETIC data"
+            if pred:
+                head += " \u2014 prediction (no data)"
+            elif synth:
+                head += " \u2014 SYNTHETIC data (not evidence)"
             ax.set_title(head, loc="left")
-            lines = [f"P(benefit) = {row['p_benefit']:.2f}"]
-            if mcid is not None and pd.notna(row["p_mcid"]):
-                lines.append(f"P(>MCID) = {row['p_mcid']:.2f}")
+            if pred:
+                lines = ["prediction from the", "between-stratum model:", "no probability given"]
+            else:
+                pb = row["p_benefit_text"] if "p_benefit_text" in row.index else (
+                    f"= {row['p_benefit']:.2f}")
+                lines = [f"P(benefit) {_rel(pb)}"]
+                if mcid is not None and pd.notna(row["p_mcid"]):
+                    pm = row["p_mcid_text"] if "p_mcid_text" in row.index else (
+                        f"= {row['p_mcid']:.2f}")
+                    lines.append(f"P(>MCID) {_rel(pm)}")
+            bor = str(row["borrowing"]) if "borrowing" in row.index else "none"
+            if bor not in ("none", "", "nan"):
+                lines.append(f"borrows {bor}")
             ax.text(0.98, 0.95, "\n".join(lines), transform=ax.transAxes, ha="right",
                     va="top", gid="p_annotation",
                     bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "0.7", "lw": 0.5})
             ax.set_ylabel("density")
             ax.set_ylim(bottom=0)
         axes[-1].set_xlabel(effect_label(scale))
-        axes[0].legend(loc="upper left", frameon=False)
+        h: dict = {}
+        for ax in axes:
+            for hh, ll in zip(*ax.get_legend_handles_labels()):
+                h.setdefault(ll, hh)
+        axes[0].legend(list(h.values()), list(h), loc="upper left", frameon=False)
         if title:
             fig.suptitle(title)
     return fig

@@ -33,6 +33,7 @@ def plot_ppc(
     table: pd.DataFrame,
     *,
     scale_note: str = "analysis scale",
+    data_note: str = "",
     size: Size = "column",
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
@@ -45,6 +46,9 @@ def plot_ppc(
         posterior predictive interval), e.g. from :func:`msbayes.report.compute.ppc_table`.
     scale_note : str
         Text naming the scale of the statistics, used in the x label.
+    data_note : str
+        What the observed values are when it matters, e.g. ``"SYNTHETIC data, not
+        evidence"``: added to every panel title and to the "observed" legend entry.
     size : {"column", "slide"}
     axes : sequence of Axes, optional
 
@@ -68,10 +72,11 @@ def plot_ppc(
                       label="posterior predictive 95% interval", gid="pred_interval")
             ax.plot(sub["pred_mean"], y, "|", color=OKABE_ITO[5], ms=8, gid="pred_mean")
             ax.plot(sub["observed"], y, "x", color=OKABE_ITO[6], ms=6, mew=1.5,
-                    label="observed", gid="observed")
+                    label="observed" + (f" ({data_note})" if data_note else ""), gid="observed")
             ax.set_yticks(y, sub["label"])
             ax.set_xlabel(f"{st} ({scale_note})")
-            ax.set_title(f"Posterior predictive check: {st}", loc="left")
+            ax.set_title(f"Posterior predictive check: {st}"
+                         + (f"\n{data_note}" if data_note else ""), loc="left")
             ax.margins(y=0.15)
         h, lab = axes[0].get_legend_handles_labels()
         fig.legend(h, lab, loc="outside lower center", ncol=2, frameon=False, fontsize="small")

@@ -44,6 +44,7 @@ def plot_prior_sensitivity(
     *,
     mcid: Mapping[str, float] | None = None,
     scale: Mapping[str, str] | None = None,
+    mcid_note: str = "",
     size: Size = "column",
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
@@ -52,9 +53,14 @@ def plot_prior_sensitivity(
     Parameters
     ----------
     table : DataFrame
-        Columns ``endpoint, population, prior, mean, lower, upper, status``; priors are shown
-        in their order of first appearance (e.g. skeptical, neutral, enthusiastic).
+        Columns ``endpoint, population, prior, mean, lower, upper, status`` (optional
+        ``borrowing``, written under the panel title when not ``"none"``); priors are shown
+        in their order of first appearance (e.g. skeptical, neutral, enthusiastic). Series
+        keep their status in the legend: "(prediction, no data)" (open diamonds, dashed
+        bars), "(synthetic data, not evidence)" (open circles).
     mcid, scale : mapping endpoint -> value, optional
+    mcid_note : str
+        Added to the MCID legend entry.
     size : {"column", "slide"}
     axes : sequence of Axes, optional
 
@@ -84,19 +90,29 @@ def plot_prior_sensitivity(
                     continue
                 x = np.arange(len(priors)) + offs[k]
                 pred = (rows["status"] == "prediction").any()
-                lab = population_label(pop) + (" (prediction)" if pred else "")
-                ax.errorbar(x, rows["mean"], yerr=[rows["mean"] - rows["lower"],
-                            rows["upper"] - rows["mean"]], fmt="D" if pred else "o",
-                            color=colours[pop], mfc="white" if pred else colours[pop], ms=4,
-                            capsize=2, lw=1.0, label=lab, gid="series")
+                synth = (rows["status"] == "synthetic").any()
+                lab = population_label(pop) + (" (prediction, no data)" if pred else
+                                               " (synthetic data, not evidence)" if synth else "")
+                eb = ax.errorbar(x, rows["mean"], yerr=[rows["mean"] - rows["lower"],
+                                 rows["upper"] - rows["mean"]], fmt="D" if pred else "o",
+                                 color=colours[pop], mfc="white" if pred or synth else colours[pop],
+                                 ms=4, capsize=2, lw=1.0, label=lab, gid="series")
+                if pred:
+                    for ln in eb.lines[2]:
+                        ln.set_linestyle("--")
             ax.axhline(0.0, color="0.4", lw=0.8, gid="zero")
             if mcid and ep in mcid and mcid[ep] is not None:
                 ax.axhline(mcid[ep], color=OKABE_ITO[6], ls="--", lw=1.0, gid="mcid",
-                           label="MCID")
+                           label="MCID" + (f" ({mcid_note})" if mcid_note else ""))
             ax.set_xticks(np.arange(len(priors)), [f"{p}\nprior" for p in priors])
             ax.set_ylabel(effect_label((scale or {}).get(ep, "effect")))
-            ax.set_title(f"{endpoint_label(ep)}: posterior mean and 95% interval by prior",
-                         loc="left")
+            title = f"{endpoint_label(ep)}: posterior mean and 95% interval by prior"
+            if "borrowing" in sub:
+                bor = [b for b in dict.fromkeys(sub["borrowing"].astype(str))
+                       if b not in ("none", "", "nan")]
+                if bor:
+                    title += "\nborrows " + "; ".join(bor)
+            ax.set_title(title, loc="left")
         h, lab = {}, []
         for ax in axes:
             for hh, ll in zip(*ax.get_legend_handles_labels()):

@@ -48,6 +48,7 @@ from ..plots.style import (
     population_label,
 )
 from . import compute
+from . import labels as _lab
 from .figures import FORMATS, Format, save_figure
 from .inputs import (
     FitArtefacts,
@@ -164,8 +165,9 @@ def _html_table(df: pd.DataFrame, *, id: str, cls: str = "", caption: str = "") 
     body = []
     for _, r in df.iterrows():
         rc = ""
-        if "status" in df.columns and str(r["status"]) in ("prediction", "synthetic"):
-            rc = f" class='{_esc(r['status'])}'"
+        st = str(r["status"]).split(" ")[0] if "status" in df.columns else ""
+        if st in ("prediction", "synthetic", "external"):
+            rc = f" class='{_esc(st)}'"
         body.append(f"<tr{rc}>" + "".join(_cell(r[c]) for c in df.columns) + "</tr>")
     cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
     return (f"<div class='table-wrap'><table id='{_esc(id)}' class='{_esc(cls)}'>{cap}<thead>"
@@ -212,8 +214,57 @@ def _mcid(rows: pd.DataFrame, endpoint: str, scale: str, meta: dict) -> float | 
     return compute.mcid_for(endpoint, scale, meta)
 
 
-REANALYSIS_COLS = ["model", "prior", "endpoint", "population", "status", "scale", "mean", "sd",
-                   "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk", "flag"]
+REANALYSIS_COLS = ["model", "prior", "endpoint", "population", "status", "borrowing", "scale",
+                   "mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "mcid_source", "r_hat",
+                   "ess_bulk", "flag"]
+PROB_COLS = ("p_benefit", "p_mcid")
+
+
+def _fmt_probs(df: pd.DataFrame, fit: FitArtefacts, digits: int = 3) -> pd.DataFrame:
+    """Probability columns as printed: zero / all draws as a bound (never 0.000 / 1.000); none
+    for a prediction (stratum without data: its probabilities are the prior model's, not
+    evidence)."""
+    df = df.copy()
+    pred = (df["status"].astype(str) == "prediction") if "status" in df else pd.Series(False, df.index)
+    for c in PROB_COLS:
+        if c in df:
+            df[c] = ["not given (prediction)" if pr else
+                     _lab.fmt_prob(v, digits, n=_lab.prob_n(fit, r)) if pd.notna(v) else ""
+                     for v, pr, (_, r) in zip(df[c], pred, df.iterrows())]
+    return df
+
+
+def _draws(fit: FitArtefacts, *, model: str, prior: str, endpoint: str,
+           group: str = "posterior") -> dict[str, np.ndarray]:
+    """Effect draws per population of a displayed model (a borrowing variant when split)."""
+    real, bor = _lab.variant_of(fit, model)
+    if bor is None:
+        return effect_draws(fit, model=real, prior=prior, endpoint=endpoint, group=group)
+    from msbayes.fit.artefact import read_effect_draws
+
+    try:
+        da = read_effect_draws(fit.posterior_path, model=real, prior=prior, endpoint=endpoint,
+                               group=group, borrowing=bor)
+    except (KeyError, OSError, ValueError):
+        return {}
+    return {str(p): np.asarray(da.sel(population=p).values, float) for p in da["population"].values}
+
+
+def _borrowing_html(s: pd.DataFrame) -> str:
+    """One statement per model: which external evidence it borrows, or that it borrows none."""
+    if "borrowing" not in s:
+        return ""
+    out = []
+    for m, g in s.groupby("model", sort=False):
+        per = {str(e): str(b) for e, b in zip(g["endpoint"], g["borrowing"])}
+        bor = {e: b for e, b in per.items() if b not in ("none", "nan", "")}
+        if not bor:
+            out.append(f"Model {m}: borrows no external evidence.")
+        else:
+            out.append(f"Model {m}: BORROWS external evidence: " + "; ".join(
+                f"{endpoint_label(e)} from {_lab.borrowing_text(b)}" for e, b in bor.items())
+                + " (every stratum of that endpoint, through the hierarchy).")
+    return "".join(f"<p class='borrowing'>{_esc(t)}</p>" for t in out)
 
 
 PPC_MAX_ROWS = 40
@@ -223,13 +274,20 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
     s = fit.summary
     parts = ["<h2 id='reanalysis'>Re-analysis of the previous trial</h2>"]
     warn: list[str] = []
+    if s.empty:
+        return "\n".join(parts + ["<p class='note'>No re-analysis results to show.</p>"]), warn
     stat = s["status"].astype(str)
     for _, r in s[stat == "prediction"].drop_duplicates(["endpoint", "population"]).iterrows():
         parts.append(
             f"<p class='prediction'>{_esc(population_label(r['population']))} "
             f"({_esc(endpoint_label(r['endpoint']))}): the effect is a PREDICTION from the "
             "hierarchical model (between-stratum distribution), not an estimate: no results were "
-            "reported for this stratum.</p>")
+            "reported for this stratum, so no probability is given for it.</p>")
+    parts.append(_borrowing_html(s))
+    mnotes = _lab.endpoint_mcid_note(s)
+    if mnotes:
+        parts.append("<p class='mcid-source'>MCIDs: " + "; ".join(
+            f"{_esc(endpoint_label(e))}: {_esc(v)}" for e, v in mnotes.items()) + ".</p>")
     synth = sorted(set(s.loc[stat == "synthetic", "model"].astype(str)))
     for m in synth:
         msg = (f"Model {m} is fitted to SYNTHETIC patient-level data (generated to match the "
@@ -242,17 +300,25 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             warn.append(f"{len(bad)} estimand(s) failed the MCMC diagnostics gate (see the flag "
                         "column of the re-analysis table).")
     cols = [c for c in REANALYSIS_COLS if c in s.columns]
-    table = s[cols].copy()
+    cols += [c for c in s.columns if c not in cols and c in ("estimand",)]
+    table = _fmt_probs(s[cols], fit)
     out.table(table, "reanalysis")
     key = effect_rows(s)
     key = key[[primary.get(str(m)) == str(p) for m, p in zip(key["model"], key["prior"])]]
+    pred = key["status"].astype(str) == "prediction"
+    kp = _fmt_probs(key, fit)
     compact = pd.DataFrame({
         "model": key["model"], "prior": key["prior"],
         "endpoint": key["endpoint"].map(endpoint_label),
-        "population": key["population"].map(population_label), "status": key["status"],
+        "population": key["population"].map(population_label),
+        "status": key["status"].map(_lab.status_text),
+        "borrowing": key["borrowing"] if "borrowing" in key else "unknown",
         "scale": key["scale"], "mean": key["mean"], "95% CrI": [
             f"{a:.3f} to {b:.3f}" for a, b in zip(key["q2.5"], key["q97.5"])],
-        "P(benefit)": key["p_benefit"], "P(>MCID)": key["p_mcid"]})
+        "P(benefit)": kp["p_benefit"], "P(>MCID)": kp["p_mcid"]})
+    if "mcid_source" in key:
+        compact["MCID source"] = key["mcid_source"].map(
+            lambda v: _lab.mcid_kind(v) or "") if "mcid_source" in key else ""
     for c, lab in (("r_hat", "R-hat"), ("ess_bulk", "bulk ESS")):
         if c in key:
             compact[lab] = key[c].round(0).astype("Int64") if c == "ess_bulk" else key[c]
@@ -261,7 +327,10 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
     parts.append(_html_table(compact, id="table-reanalysis", cls="reanalysis",
                              caption="Treatment effect per stratum (primary prior of each model; "
                              "all priors and estimands in the full table below). Status "
-                             "'prediction' = stratum not reported."))
+                             "'prediction (no data)' = stratum not reported: its effect comes from "
+                             "the between-stratum model and no probability is given; 'borrowing' "
+                             "names external evidence and its power-prior weight; MCID source "
+                             "'analogue' / 'documented choice' = not a published MCID."))
     full_html = ("<details><summary>Full table: every model, prior and estimand "
                  "(summary.csv)</summary>"
                  + _html_table(table, id="table-reanalysis-full", cls="reanalysis-full")
@@ -272,28 +341,44 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
     for model, prior in primary.items():
         sub = sl[(sl["model"] == model) & (sl["prior"] == prior)]
         for (ep, scale), g in sub.groupby(["endpoint", "scale"], sort=False):
-            post = effect_draws(fit, model=model, prior=prior, endpoint=ep)
-            pri = effect_draws(fit, model=model, prior=prior, endpoint=ep, group="prior")
+            post = _draws(fit, model=model, prior=prior, endpoint=ep)
+            pri = _draws(fit, model=model, prior=prior, endpoint=ep, group="prior")
             pops = [p for p in g["population"] if p in post]
             if not pops:
                 continue
             dens = compute.density_table({p: post[p] for p in pops},
                                          {p: pri[p] for p in pops if p in pri})
-            panels = g.set_index("population").loc[pops, ["status", "p_benefit", "p_mcid"]]
-            panels = panels.reset_index()
+            pcols = ["status", "p_benefit", "p_mcid"] + (["borrowing"] if "borrowing" in g else [])
+            panels = g.set_index("population").loc[pops, pcols].reset_index()
+            gi = g.set_index("population").loc[pops].reset_index()
+            panels["p_benefit_text"] = _fmt_probs(gi, fit, 2)["p_benefit"].to_numpy()
+            panels["p_mcid_text"] = _fmt_probs(gi, fit, 2)["p_mcid"].to_numpy()
             mcid = _mcid(g, ep, scale, fit.meta)
+            msrc = _lab.endpoint_mcid_note(g).get(str(ep), "")
             fig = partial(plot_effect_posterior,
-                dens, panels=panels, mcid=mcid, scale=scale,
+                dens, panels=panels, mcid=mcid, scale=scale, mcid_note=_lab.mcid_short(msrc),
                 title=f"{endpoint_label(ep)}: model {model}, {prior} prior")
             mtxt = f"MCID = {mcid:.4f}" if mcid is not None else "no MCID on this scale"
+            if mcid is not None and msrc:
+                mtxt += f" ({msrc})"
+            st_txt = ""
+            if (g["status"] == "prediction").any():
+                st_txt += (" Dashed, hatched = prediction (no data) for a stratum without "
+                           "results, from the between-stratum model; no probability is given.")
+            if (g["status"] == "synthetic").any():
+                st_txt += " SYNTHETIC data: illustrates the method, not evidence."
+            if "borrowing" in g and (g["borrowing"].astype(str) != "none").any():
+                st_txt += (" Borrows external evidence: "
+                           + _lab.borrowing_text(g["borrowing"].astype(str).iloc[0]) + ".")
             parts.append(out.figure(
                 fig, _slug(f"posterior_{model}_{ep}_{prior}"),
-                f"Posterior (solid; dashed = prediction) and prior (dotted) of the treatment "
+                f"Posterior (solid) and prior (dotted) of the treatment "
                 f"effect (x axis: {effect_label(scale)}), model {model}, {prior} prior; "
-                f"grey line = no effect, dashed line = {mtxt}. P(benefit) = P(effect > 0)."))
+                f"grey line = no effect, dashed line = {mtxt}. P(benefit) = P(effect > 0)."
+                + st_txt))
     # forest
     if fit.raw_vs_shrunk is not None and len(fit.raw_vs_shrunk):
-        parts.append("<h3>Published vs hierarchical estimates</h3>")
+        parts.append("<h3>Raw vs hierarchical estimates</h3>")
         rvs = fit.raw_vs_shrunk
         for model in dict.fromkeys(rvs["model"]):
             ft = compute.forest_table(rvs, effect_rows(s), model=model)
@@ -301,15 +386,31 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
                 continue
             sc = {r.endpoint: r.scale for r in sl[sl["model"] == model].itertuples()}
             mc = {ep: _mcid(sl, ep, sc.get(ep, ""), fit.meta) for ep in sc}
-            fig = partial(plot_forest, ft, mcid=mc, scale=sc)
+            mnote = "; ".join(f"{endpoint_label(e)}: {_lab.mcid_short(v)}"
+                              for e, v in _lab.endpoint_mcid_note(sl[sl["model"] == model]).items()
+                              if _lab.mcid_short(v) and e in sc)
+            fig = partial(plot_forest, ft, mcid=mc, scale=sc, mcid_note=mnote)
+            kinds = set(ft.loc[ft["kind"] == "raw", "status"].astype(str))
+            raw_txt = ("Raw estimates from SYNTHETIC patient-level data (open grey squares; "
+                       "synthetic data, not evidence)" if "synthetic" in kinds else
+                       "Published subgroup estimates (black squares)")
+            if "external" in kinds:
+                raw_txt += ", the external study borrowed from (triangles)"
+            bor = ""
+            if "borrowing" in ft and (ft["borrowing"].astype(str) != "none").any():
+                bor = (" The hierarchical estimates borrow from "
+                       + _lab.borrowing_text(next(b for b in ft["borrowing"].astype(str)
+                                                 if b != "none")) + ".")
             parts.append(out.figure(
                 fig, _slug(f"forest_{model}"),
-                f"Published subgroup estimates (black squares, estimate \u00b1 1.96 SE) and "
+                f"{raw_txt}, estimate \u00b1 1.96 SE, and "
                 f"hierarchical posterior means with 95% credible intervals by prior, model "
-                f"{model}. Open diamonds = predictions for unreported strata."))
+                f"{model}. Open diamonds = predictions (no data) for unreported strata."
+                + bor + _lab.mcid_caption(sl[sl["model"] == model], list(sc))))
         out.table(rvs, "raw_vs_shrunk")
         parts.append(_html_table(rvs, id="table-raw-vs-shrunk", cls="raw-vs-shrunk",
-                                 caption="Published (raw) vs hierarchical (shrunk) estimates"))
+                                 caption="Raw (published, synthetic or external, see status) vs "
+                                 "hierarchical (shrunk) estimates"))
     # sensitivity
     multi = [m for m, g in sl.groupby("model", sort=False) if g["prior"].nunique() > 1]
     if multi:
@@ -318,15 +419,24 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             st = compute.sensitivity_table(sl, model=model)
             sc = {r.endpoint: r.scale for r in sl[sl["model"] == model].itertuples()}
             mc = {ep: _mcid(sl, ep, sc[ep], fit.meta) for ep in sc}
-            fig = partial(plot_prior_sensitivity, st, mcid=mc, scale=sc)
+            mnote = "; ".join(f"{endpoint_label(e)}: {_lab.mcid_short(v)}"
+                              for e, v in _lab.endpoint_mcid_note(sl[sl["model"] == model]).items()
+                              if _lab.mcid_short(v) and e in sc)
+            fig = partial(plot_prior_sensitivity, st, mcid=mc, scale=sc, mcid_note=mnote)
+            sts = set(st["status"].astype(str))
+            st_txt = (" Open diamonds, dashed = prediction (no data)." if "prediction" in sts else "")
+            st_txt += (" SYNTHETIC data: not evidence." if "synthetic" in sts else "")
             parts.append(out.figure(
                 fig, _slug(f"sensitivity_{model}"),
                 f"Posterior mean and 95% credible interval of the treatment effect under each "
-                f"prior preset, model {model}; dashed line = MCID, grey line = no effect."))
+                f"prior preset, model {model}; dashed line = MCID, grey line = no effect."
+                + st_txt + _lab.mcid_caption(sl[sl["model"] == model], list(sc))))
     if fit.sensitivity is not None:
-        out.table(fit.sensitivity, "sensitivity")
-        parts.append(_html_table(fit.sensitivity, id="table-sensitivity", cls="sensitivity",
-                                 caption="Prior-sensitivity table (sensitivity.csv)"))
+        sens = _fmt_probs(fit.sensitivity, fit)
+        out.table(sens, "sensitivity")
+        parts.append(_html_table(sens, id="table-sensitivity", cls="sensitivity",
+                                 caption="Prior-sensitivity table (sensitivity.csv); status and "
+                                 "borrowing of each row"))
     if fit.ppc is not None and len(fit.ppc):
         parts.append("<h3>Posterior predictive check</h3>")
         ppc = fit.ppc
@@ -346,8 +456,11 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             except ValueError as exc:
                 warn.append(f"ppc.csv not plotted: {exc}")
                 break
-            fig = partial(plot_ppc, pt)
+            synth = "status" in sub and (sub["status"].astype(str) == "synthetic").any()
+            fig = partial(plot_ppc, pt,
+                          data_note="SYNTHETIC data, not evidence" if synth else "")
             pr = f", {primary.get(model)} prior" if model in primary else ""
+            pr += ("; the observed values are SYNTHETIC data (not evidence)" if synth else "")
             parts.append(out.figure(
                 fig, _slug(f"ppc_{model}") if model else "ppc",
                 f"Posterior predictive check, model {model}{pr}: observed summary statistics "
@@ -569,6 +682,7 @@ def build_report(
     on_mismatch: Literal["warn", "error"] = "warn",
     title: str = "msbayes report: re-analysis and next-trial design",
     slides: bool = False,
+    include_synthetic: bool = False,
 ) -> Path:
     """Write ``out_dir/report.html``, ``out_dir/figures/`` and ``out_dir/tables/``.
 
@@ -594,6 +708,9 @@ def build_report(
     title : str
     slides : bool
         Also write every figure at slide size (16:9) as ``figures/<name>_slide.*``.
+    include_synthetic : bool
+        Show results of models fitted to synthetic data (labelled SYNTHETIC everywhere). By
+        default they are left out of every figure, table and sentence (a note says so).
 
     Returns
     -------
@@ -615,6 +732,11 @@ def build_report(
                                 if isinstance(sim_dir, (str, os.PathLike)) else list(sim_dir))
     all_sims += [d for d in (sim_dirs or ()) if d not in all_sims]
     fit = load_fit(fit_dir) if fit_dir is not None else None
+    dropped_synthetic: list[str] = []
+    if fit is not None:
+        fit = _lab.annotate_fit(fit)
+        if not include_synthetic:
+            fit, dropped_synthetic = _lab.drop_synthetic(fit)
     sims = _unique_names([load_sim(d) for d in all_sims])
     links = [check_link(fit, s) for s in sims]
     mism = [lk for lk in links if lk.status == "mismatch"]
@@ -628,6 +750,10 @@ def build_report(
     out = _Out(out_path, formats, slides=slides)
     warn_msgs = [lk.message for lk in mism]
     notes = list(fit.notes if fit else ()) + [n for s in sims for n in s.notes]
+    if dropped_synthetic:
+        warn_msgs.append(
+            f"Left out: model(s) {', '.join(dropped_synthetic)} fitted to SYNTHETIC patient-level "
+            "data (not evidence). Use `msbayes report --include-synthetic` to show them, labelled.")
     notes += [lk.message for lk in links if lk.status == "unverifiable"]
     body = []
     primary = _primary_priors(fit.summary, primary_prior) if fit is not None else {}
@@ -639,7 +765,8 @@ def build_report(
     for v, lk in zip(views, links):
         body.append(_sim_html(v, lk, out))
 
-    text = statistical_considerations(fit, views, links, primary=primary)
+    text = statistical_considerations(fit, views, links, primary=primary,
+                                      dropped_synthetic=dropped_synthetic)
     atomic_write_text(out_path / "statistical_considerations.md", text)
     body.append("<h2 id='statistical-considerations'>Statistical considerations (for pasting)</h2>"
                 "<p>Generated from the artefacts listed under Provenance; every number is read "

@@ -175,8 +175,10 @@ def credible_band(
 def forest_table(raw_vs_shrunk: pd.DataFrame, summary: pd.DataFrame, *, model: str) -> pd.DataFrame:
     """Rows for :func:`msbayes.plots.plot_forest` from ``raw_vs_shrunk.csv`` and ``summary.csv``.
 
-    Raw intervals are the published estimate ± 1.959964 SE; shrunk intervals are the posterior
-    2.5% / 97.5% quantiles from ``summary.csv`` (falling back to mean ± 1.959964 SD).
+    Raw intervals are the raw estimate ± 1.959964 SE; shrunk intervals are the posterior
+    2.5% / 97.5% quantiles from ``summary.csv`` (falling back to mean ± 1.959964 SD). The raw
+    row's ``status`` is the ``raw_vs_shrunk.csv`` status when recorded (``synthetic``,
+    ``external`` ...), else the stratum's; ``borrowing`` is carried when present.
     """
     z = 1.959963984540054
     rvs = raw_vs_shrunk[raw_vs_shrunk["model"] == model]
@@ -184,19 +186,25 @@ def forest_table(raw_vs_shrunk: pd.DataFrame, summary: pd.DataFrame, *, model: s
     rows = []
     for (ep, pop), grp in rvs.groupby(["endpoint", "population"], sort=False):
         r = grp.iloc[0]
-        st_all = [summ.loc[(p, ep, pop), "status"] if (p, ep, pop) in summ.index else "estimate"
-                  for p in grp["prior"]]
+        st_all = [summ.loc[(p, ep, pop), "status"] if (p, ep, pop) in summ.index
+                  else (s.get("status", "estimate") if "status" in grp else "estimate")
+                  for p, (_, s) in zip(grp["prior"], grp.iterrows())]
+        raw_status = str(r["status"]) if "status" in grp.columns else st_all[0]
+        bor = {}
+        if "borrowing" in grp.columns:
+            bor = {"borrowing": str(r["borrowing"])}
         rows.append(dict(endpoint=ep, population=pop, prior="", kind="raw",
                          estimate=r["raw_mean"], lower=r["raw_mean"] - z * r["raw_se"],
-                         upper=r["raw_mean"] + z * r["raw_se"], status=st_all[0]))
+                         upper=r["raw_mean"] + z * r["raw_se"], status=raw_status, **bor))
         for (_, s), st in zip(grp.iterrows(), st_all):
             key = (s["prior"], ep, pop)
             if key in summ.index and {"q2.5", "q97.5"} <= set(summ.columns):
                 lo, hi = summ.loc[key, "q2.5"], summ.loc[key, "q97.5"]
             else:
                 lo, hi = s["shrunk_mean"] - z * s["shrunk_sd"], s["shrunk_mean"] + z * s["shrunk_sd"]
+            b = {"borrowing": str(s["borrowing"])} if "borrowing" in grp.columns else {}
             rows.append(dict(endpoint=ep, population=pop, prior=s["prior"], kind="shrunk",
-                             estimate=s["shrunk_mean"], lower=lo, upper=hi, status=st))
+                             estimate=s["shrunk_mean"], lower=lo, upper=hi, status=st, **b))
     return pd.DataFrame(rows)
 
 
@@ -205,10 +213,13 @@ def sensitivity_table(summary: pd.DataFrame, *, model: str, scale: str | None = 
     s = summary[summary["model"] == model]
     if scale is not None:
         s = s[s["scale"] == scale]
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "endpoint": s["endpoint"], "population": s["population"], "prior": s["prior"],
         "mean": s["mean"], "lower": s["q2.5"], "upper": s["q97.5"], "status": s["status"],
-    }).reset_index(drop=True)
+    })
+    if "borrowing" in s.columns:
+        out["borrowing"] = s["borrowing"].astype(str)
+    return out.reset_index(drop=True)
 
 
 _PPC_ALIASES = {

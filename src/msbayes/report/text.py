@@ -105,14 +105,37 @@ def oc_table(view: SimView, *, digits: int = 3) -> pd.DataFrame:
             if view.x_axis:
                 r["n per arm" if view.x_axis == "design.n_per_arm" else view.x_axis] = fmt(x.item())
             for m in metrics:
-                v = float(ds[m].sel(sel).item())
-                mc = f"{m}_mcse"
-                txt = fmt(v, digits)
-                if mc in ds:
-                    txt += f" ({fmt(float(ds[mc].sel(sel).item()), digits)})"
-                r[f"{metric_label(m)} (MCSE)"] = txt
+                r[f"{metric_label(m)} (MCSE)"] = _oc_cell(ds, m, sel, digits)
             rows.append(r)
     return pd.DataFrame(rows)
+
+
+def _oc_cell(ds, m: str, sel: Mapping[str, Any], digits: int) -> str:
+    """``value (MCSE)``; with no (or only) events in the cell's simulations, a bound instead:
+    ``< 0.001 (0 of 20000)`` (rule of three, or the upper bound oc.nc records as
+    ``<metric>_upper``), never ``0.000 (0.000)``."""
+    from .labels import fmt_prob
+
+    v = float(ds[m].sel(sel).item())
+    n = None
+    if "n_sims" in ds:
+        nv = ds["n_sims"].sel({k: x for k, x in sel.items() if k in ds["n_sims"].dims})
+        n = float(np.ravel(nv.values)[0])
+    if m.startswith("p_") and n and np.isfinite(v):
+        up = None
+        for name in (f"{m}_upper", f"{m}_ub"):
+            if name in ds:
+                up = float(ds[name].sel({k: x for k, x in sel.items() if k in ds[name].dims}).item())
+                break
+        txt = fmt_prob(v, digits, n=n, upper=up)
+        if txt[:1] in "<>":
+            k = int(round(v * n))
+            return f"{txt} ({k} of {int(n)})"
+    txt = fmt(v, digits)
+    mc = f"{m}_mcse"
+    if mc in ds:
+        txt += f" ({fmt(float(ds[mc].sel(sel).item()), digits)})"
+    return txt
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -157,20 +180,78 @@ def _interval_level(summary: pd.DataFrame) -> str:
     return ""
 
 
-def _fit_section(fit: FitArtefacts, primary: Mapping[str, str]) -> list[str]:
+def _prob(fit: FitArtefacts, r: Any, col: str, digits: int = 2) -> str:
+    from .labels import fmt_prob, prob_n
+
+    txt = fmt_prob(r[col], digits, n=prob_n(fit, r))
+    return txt if txt[:1] in "<>" else f"= {txt}"
+
+
+def _status_tag(st: str) -> str:
+    return {"prediction": " [PREDICTION, no data]",
+            "synthetic": " [SYNTHETIC data, not evidence]"}.get(str(st), "")
+
+
+def _borrowing_lines(s: pd.DataFrame, primary: Mapping[str, str]) -> list[str]:
+    """Which external evidence each model borrows (and, with variants, which is primary)."""
+    from .labels import borrowing_text
+
+    if "borrowing" not in s:
+        return []
+    lines = []
+    base: dict[str, list[str]] = {}
+    for m in dict.fromkeys(s["model"].astype(str)):
+        base.setdefault(m.split(" [", 1)[0], []).append(m)
+    for b, shown in base.items():
+        descr = []
+        for m in shown:
+            g = s[s["model"] == m]
+            bor = {str(e): str(x) for e, x in zip(g["endpoint"], g["borrowing"])
+                   if str(x) not in ("none", "nan", "")}
+            descr.append("borrows no external evidence" if not bor else "borrows " + "; ".join(
+                f"for {endpoint_label(e)} from {borrowing_text(x)}" for e, x in bor.items()))
+        if len(shown) == 1:
+            lines.append(f"Model {b} {descr[0]}"
+                         + (" (all strata of that endpoint, through the between-study "
+                            "hierarchy)." if descr[0].startswith("borrows for") else "."))
+        else:
+            lines.append(f"The primary analysis of model {b} ({shown[0]}) {descr[0]}; "
+                         + "; ".join(f"a sensitivity analysis ({m}) {d}"
+                                     for m, d in zip(shown[1:], descr[1:]))
+                         + " (results of each below).")
+    return lines
+
+
+def _fit_section(fit: FitArtefacts, primary: Mapping[str, str],
+                 dropped_synthetic: Sequence[str] = ()) -> list[str]:
+    from .labels import endpoint_mcid_note
+
     s = effect_rows(fit.summary)
-    lvl = _interval_level(s)
     out = ["## Re-analysis of the previous trial", ""]
+    if dropped_synthetic:
+        out += [f"Model(s) {', '.join(dropped_synthetic)} fitted to synthetic patient-level data "
+                "are not reported here: synthetic data are not evidence.", ""]
+    if s.empty:
+        return out
+    lvl = _interval_level(s)
     models = list(dict.fromkeys(s["model"]))
     priors = list(dict.fromkeys(s["prior"]))
     out.append(f"Bayesian re-analysis (models: {', '.join(models)}; priors: "
                f"{', '.join(priors)}). Posterior summaries are means with {lvl}% credible "
-               "intervals (CrI); P(benefit) = P(effect > 0).")
+               "intervals (CrI); P(benefit) = P(effect > 0). Probabilities estimated as 0 or 1 "
+               "from the posterior draws are given as bounds (rule of three on the effective "
+               "sample size).")
     mc = fit.meta.get("mcid") if isinstance(fit.meta.get("mcid"), Mapping) else {}
+    src = endpoint_mcid_note(s)
     if mc:
         out.append("MCIDs on the analysis scale (fit_meta.json): "
-                   + "; ".join(f"{endpoint_label(k)} {fmt(v, 4)}" for k, v in mc.items()
-                               if isinstance(v, (int, float))) + ".")
+                   + "; ".join(f"{endpoint_label(k)} {fmt(v, 4)}"
+                               + (f" ({src[k]})" if src.get(k) else "")
+                               for k, v in mc.items() if isinstance(v, (int, float))) + ".")
+    elif src:
+        out.append("MCID sources: " + "; ".join(f"{endpoint_label(k)}: {v}"
+                                                for k, v in src.items()) + ".")
+    out += _borrowing_lines(s, primary)
     out.append("")
     for model in models:
         prior = primary.get(model, "")
@@ -185,16 +266,21 @@ def _fit_section(fit: FitArtefacts, primary: Mapping[str, str]) -> list[str]:
         out.append(head)
         for _, r in sub.iterrows():
             st = str(r["status"])
-            pre = (" PREDICTION, not an estimate (no results were reported for this stratum; "
-                   "the effect comes from the between-stratum distribution):"
-                   if st == "prediction" else "")
-            mcid_txt = (f", P(effect > MCID) = {fmt(r['p_mcid'], 2)}"
+            where = (f"- {endpoint_label(r['endpoint'])}, {population_label(r['population'])} "
+                     f"[{effect_label(r['scale'])}]")
+            if st == "prediction":
+                out.append(
+                    f"{where}: PREDICTION, not an estimate: no results were reported for this "
+                    "stratum, so its effect is a prediction from the between-stratum model "
+                    f"({lvl}% predictive interval {fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)}); "
+                    "no probability of benefit or of exceeding the MCID is given.")
+                continue
+            mcid_txt = (f", P(effect > MCID) {_prob(fit, r, 'p_mcid')}"
                         if pd.notna(r["p_mcid"]) else "")
             out.append(
-                f"- {endpoint_label(r['endpoint'])}, {population_label(r['population'])} "
-                f"[{effect_label(r['scale'])}]:{pre} mean {fmt(r['mean'], 2)} ({lvl}% CrI "
-                f"{fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)}), P(benefit) = "
-                f"{fmt(r['p_benefit'], 2)}{mcid_txt}.")
+                f"{where}:{_status_tag(st)} mean {fmt(r['mean'], 2)} ({lvl}% CrI "
+                f"{fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)}), P(benefit) "
+                f"{_prob(fit, r, 'p_benefit')}{mcid_txt}.")
         out.append("")
     # prior sensitivity
     sens_lines = []
@@ -205,10 +291,21 @@ def _fit_section(fit: FitArtefacts, primary: Mapping[str, str]) -> list[str]:
         pri = list(dict.fromkeys(ms["prior"]))
         for (ep, pop, sc), g in ms.groupby(["endpoint", "population", "scale"], sort=False):
             g = g.set_index("prior").reindex(pri)
+            st = str(g["status"].dropna().iloc[0]) if g["status"].notna().any() else ""
+            head = f"- {model}, {endpoint_label(ep)}, {population_label(pop)}{_status_tag(st)}: "
+            if st == "prediction":
+                sens_lines.append(
+                    head + f"{lvl}% predictive interval "
+                    + " / ".join(f"{fmt(a, 2)} to {fmt(b, 2)}" for a, b in zip(g["q2.5"], g["q97.5"]))
+                    + f" under the {' / '.join(pri)} priors (prediction from the between-stratum "
+                    "model; no probability given).")
+                continue
             sens_lines.append(
-                f"- {model}, {endpoint_label(ep)}, {population_label(pop)}: posterior mean "
+                head + "posterior mean "
                 + " / ".join(fmt(v, 2) for v in g["mean"]) + "; P(benefit) "
-                + " / ".join(fmt(v, 2) for v in g["p_benefit"]) + f" under the {' / '.join(pri)} priors.")
+                + " / ".join(_prob(fit, r, "p_benefit").removeprefix("= ")
+                             for _, r in g.iterrows())
+                + f" under the {' / '.join(pri)} priors.")
     if sens_lines:
         out += ["**Prior sensitivity.**", *sens_lines, ""]
     # diagnostics
@@ -295,6 +392,16 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
                     r = hit.iloc[0]
                     desc += (f"; posterior mean {fmt(r['mean'], 2)} ({_interval_level(m)}% CrI "
                              f"{fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)})")
+                    st = str(r.get("status", ""))
+                    if st == "prediction":
+                        desc += ("; PREDICTION (no data for this stratum: the design prior is the "
+                                 "between-stratum model's prediction)")
+                    elif st == "synthetic":
+                        desc += "; SYNTHETIC data (not evidence)"
+                    if str(r.get("borrowing", "none")) not in ("none", "nan", ""):
+                        from .labels import borrowing_text
+
+                        desc += f"; borrows from {borrowing_text(r['borrowing'])}"
             rows.append({"assumption": f"scenario {sname} (design prior)", "value": desc,
                          "source": src})
         elif isinstance(spec, Mapping):
@@ -354,6 +461,7 @@ def statistical_considerations(
     links: Sequence[LinkCheck],
     *,
     primary: Mapping[str, str],
+    dropped_synthetic: Sequence[str] = (),
 ) -> str:
     """Markdown text: re-analysis, design, assumptions with sources, decision rule, OCs.
 
@@ -366,10 +474,12 @@ def statistical_considerations(
         The fit-sim link check of each view.
     primary : mapping model -> prior
         The prior whose results are quoted for each model.
+    dropped_synthetic : sequence of str
+        Models left out because they were fitted to synthetic data (named, without numbers).
     """
     out = ["# Statistical considerations", ""]
     if fit is not None:
-        out += _fit_section(fit, primary)
+        out += _fit_section(fit, primary, dropped_synthetic)
     for v, link in zip(views, links):
         out += _sim_section(v, link, fit, primary)
     return "\n".join(out).rstrip() + "\n"
