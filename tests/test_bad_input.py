@@ -285,6 +285,18 @@ def test_run_refuses_another_configs_cell_store(tmp_path):
     assert not (tmp_path / "res" / "fit").exists()
 
 
+def test_run_reuses_its_own_cell_store(tmp_path):
+    """The same stage config (even with other --quick sizes) may rerun into its own folder."""
+    run = _run_cfg(tmp_path)
+    run.pop("fit")
+    run.pop("report")
+    cfg = str(write_yaml(tmp_path, run, "run.yaml"))
+    for extra in ([], ["--quick"], []):
+        res = invoke(["run", cfg, "--quiet", *extra])
+        assert res.exit_code == 0, res.output
+    assert (tmp_path / "res" / "sim" / "oc.nc").is_file()
+
+
 # -------------------------------------------------------------------- user data tables
 CSV_CASES = [
     # (id, rows (header first), field/text expected)
@@ -398,6 +410,30 @@ def test_report_refuses_text_in_numeric_column_before_writing(tmp_path):
         _read_csv(p)
 
 
+FIXTURES = ROOT / "tests" / "fixtures" / "report"
+
+
+@pytest.mark.parametrize("target", [("fit", "summary.csv", "sd"), ("fit", "raw_vs_shrunk.csv", "raw_mean"),
+                                    ("sim_two_arm", "sample_size.csv", "achieved")],
+                         ids=["summary-sd", "raw-vs-shrunk", "sample-size"])
+def test_report_refuses_text_in_numeric_column_and_writes_nothing(tmp_path, target):
+    import shutil
+
+    import pandas as pd
+
+    sub, name, col = target
+    src = tmp_path / sub
+    shutil.copytree(FIXTURES / sub, src)
+    df = pd.read_csv(src / name, keep_default_na=False)
+    df[col] = df[col].astype(str)
+    df.loc[df.index[-1], col] = "n/a-ish"
+    df.to_csv(src / name, index=False)
+    out = tmp_path / "report"
+    res = invoke(["report", f"--{'fit' if sub == 'fit' else 'sim'}", str(src), "--out", str(out)])
+    assert_refused(res, f"column '{col}'", None)
+    assert not out.exists()
+
+
 def test_report_cli_refuses_bad_summary_and_writes_nothing(tmp_path):
     fit = tmp_path / "fit"
     fit.mkdir()
@@ -483,10 +519,44 @@ def test_memory_estimate_grows_with_n_and_engine():
     assert c > 6 * 512 * 2 * 10**6 * 8 * 0.99  # the patient engine's blocks of 512 trials x n
 
 
-def test_loky_workers_do_not_idle_for_minutes():
-    from msbayes.grid.backends import LOKY_IDLE_TIMEOUT
+def test_loky_workers_do_not_idle_for_minutes(monkeypatch):
+    """Idle loky workers exit within seconds, so a killed parent's pipes are not held for minutes."""
+    import joblib
 
-    assert LOKY_IDLE_TIMEOUT <= 30
+    from msbayes.grid.backends import LOKY_IDLE_TIMEOUT, Backend
+
+    seen = {}
+
+    class Spy(joblib.Parallel):
+        def __init__(self, *a, **kw):
+            seen.update(kw)
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(joblib, "Parallel", Spy)
+    assert sorted(Backend("loky", 2).map_unordered(abs, [-1, -2])) == [1, 2]
+    assert seen.get("idle_worker_timeout") == LOKY_IDLE_TIMEOUT <= 30
+
+
+def test_fit_exits_3_when_every_estimand_fails_diagnostics(tmp_path, monkeypatch):
+    import types
+
+    import pandas as pd
+
+    import msbayes.fit.runner as runner
+
+    def fake_run_fit(cfg, *, out_dir, config_text, progress, console):
+        summ = pd.DataFrame({"diagnostics_ok": [ok, False]})
+        return types.SimpleNamespace(summary=summ, out_dir=out_dir, paths={})
+
+    monkeypatch.setattr(runner, "run_fit", fake_run_fit)
+    cfg = str(write_yaml(tmp_path, FIT_BASE))
+    ok = False
+    res = invoke(["fit", cfg, "--out", str(tmp_path / "o"), "--quiet"])
+    assert res.exit_code == 3 and "diagnostics gate" in res.output and "Traceback" not in res.output
+    res = invoke(["fit", cfg, "--out", str(tmp_path / "o"), "--quiet", "--allow-failed-diagnostics"])
+    assert res.exit_code == 0, res.output
+    ok = True  # one estimand passes: a warning, not a failure
+    assert invoke(["fit", cfg, "--out", str(tmp_path / "o"), "--quiet"]).exit_code == 0
 
 
 # ------------------------------------------------------------- --out refused, every entry

@@ -131,6 +131,8 @@ def run_pipeline(
         stages["fit"] = (validate_fit_config(fraw, source=str(run.fit.config), base_dir=(root / run.fit.config).parent), ftext)
     fit_post = (root / run.fit.out / "posterior.nc").resolve() if run.fit is not None else None
     sims = []
+    from .grid.cli import resolve_workers
+
     for i, st in enumerate(run.simulate):
         sraw, stext = load_yaml(root / st.config)
         if quick:
@@ -139,13 +141,11 @@ def run_pipeline(
         needs_fit = _prevalidate_sim(sraw, source=str(st.config), root=root, fit_post=fit_post,
                                      fit_cfg=stages["fit"][0] if "fit" in stages else None, index=i)
         force = _store_action(root / st.out, sraw, field=f"simulate[{i}].out")
-        sims.append((st, sraw, stext, needs_fit, force))
-    if n_jobs is not None or backend not in (None, "sequential"):
-        from .grid.backends import plan_workers
-
-        n_jobs, note = plan_workers(-1 if n_jobs is None else n_jobs, force=force_jobs, field="--n-jobs")
+        be = backend or _sim_setting(sraw, "backend") or "loky"
+        workers, note = resolve_workers(sraw, n_jobs, backend=be, force_jobs=force_jobs)
         if note:
-            _say(quiet, note)
+            _say(quiet, f"[simulate] {st.config}: {note}")
+        sims.append((st, sraw, stext, needs_fit, force, be, workers))
 
     out: dict[str, Path] = {}
     t0 = time.perf_counter()
@@ -158,14 +158,14 @@ def run_pipeline(
         out["fit"] = fit_out
         _say(quiet, f"[fit] done in {time.perf_counter() - t0:.0f} s -> {fit_out}")
     sim_dirs = []
-    for st, sraw, stext, _needs, force in sims:
+    for st, sraw, stext, _needs, force, be, workers in sims:
         from .grid import run_grid
         from .grid.spec import resource_limits
 
         t1 = time.perf_counter()
         sim_out = root / st.out
-        with resource_limits(n_workers=n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else None):
-            run_grid(sraw, config_text=stext, out_dir=sim_out, backend=backend, n_jobs=n_jobs, quiet=quiet,
+        with resource_limits(n_workers=workers):
+            run_grid(sraw, config_text=stext, out_dir=sim_out, backend=be, n_jobs=workers, quiet=quiet,
                      base_dir=root, force=force)
         sim_dirs.append(sim_out)
         _say(quiet, f"[simulate] {st.config} done in {time.perf_counter() - t1:.0f} s -> {sim_out}")
@@ -179,6 +179,11 @@ def run_pipeline(
         out["report"] = Path(path)
     _say(quiet, f"[run] finished in {time.perf_counter() - t0:.0f} s")
     return out
+
+
+def _sim_setting(raw: dict[str, Any], key: str) -> Any:
+    sim = raw.get("simulation")
+    return sim.get(key) if isinstance(sim, dict) else None
 
 
 def _out_fields(run: RunConfig) -> list[tuple[str, Path]]:

@@ -263,6 +263,13 @@ class SimulationSpec(StrictModel):
     scheduler: str | None = None
     engine: Literal["auto", "sufficient", "patient"] = "auto"
 
+    @field_validator("n_jobs")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if v != -1 and v < 1:  # the same rule as --n-jobs (0 and -k are refused, not reinterpreted)
+            raise ValueError(f"allowed: -1 (all CPUs) or a number of workers >= 1; got {v}")
+        return v
+
 
 #: OC names a sample-size search may target (must increase with n).
 SEARCH_METRICS = ("p_go", "p_reject", "p_correct_dose")
