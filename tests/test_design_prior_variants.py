@@ -163,3 +163,43 @@ def test_unreported_stratum_gets_no_effect_and_is_labelled(fit_path):
     assert scenario_label(cfg, "f") == ""
     with pytest.raises(ConfigError, match="unreported"):
         validate_sim_config({**raw, "scenarios": {"p": {**sc, "unreported": "guess"}}})
+
+
+def test_shipped_assurance_config_gives_three_assurances(fit_path, tmp_path):
+    """configs/design/assurance_from_fit.yaml on a synthetic posterior (the shipped fit is not
+    needed): three design priors, three different assurances; oc.nc carries the boundary, the
+    ceiling, the draws' part of the MCSE and the Clopper-Pearson bounds."""
+    import io
+    import json
+
+    from msbayes.config import load_yaml
+    from msbayes.grid.runner import run_grid
+
+    raw, text = load_yaml("configs/design/assurance_from_fit.yaml")
+    fits = [k for k, s in raw["scenarios"].items() if isinstance(s, dict) and "from_fit" in s]
+    assert fits == ["posterior", "posterior_skeptical", "posterior_robust"]
+    for k in fits:
+        raw["scenarios"][k]["from_fit"] = str(fit_path)
+    raw["grid"] = {"design.n_per_arm": [60, 2000]}
+    raw["simulation"] = {"n_sims": 20_000, "chunk_size": 10_000}
+    ds = run_grid(raw, config_text=text, out_dir=tmp_path / "o", backend="sequential", quiet=True,
+                  stream=io.StringIO())
+    for v in ("go_boundary", "design_se", "assurance_ceiling", "assurance_ceiling_mcse", "p_go_upper",
+              "p_go_mcse_draws"):
+        assert v in ds, v
+    p = ds["p_go"].sel({"design.n_per_arm": 60})
+    se = ds["p_go_mcse"].sel({"design.n_per_arm": 60})
+    for a, b in (("posterior", "posterior_skeptical"), ("posterior", "posterior_robust"),
+                 ("posterior_skeptical", "posterior_robust")):
+        assert abs(float(p.sel(scenario=a) - p.sel(scenario=b))) > 3 * math.hypot(float(se.sel(scenario=a)),
+                                                                                   float(se.sel(scenario=b)))
+    # at n = 2000 per arm assurance is close to its ceiling (within MCSE + the O(se) gap)
+    big = ds.sel({"design.n_per_arm": 2000})
+    for s in fits:
+        gap = abs(float(big.p_go.sel(scenario=s) - big.assurance_ceiling.sel(scenario=s)))
+        assert gap < 3 * math.hypot(float(big.p_go_mcse.sel(scenario=s)),
+                                    float(big.assurance_ceiling_mcse.sel(scenario=s))) + 0.03, s
+    # the null scenario's go rate is small; its upper bound is reported
+    assert float(ds.p_go_upper.sel(scenario="null", **{"design.n_per_arm": 2000})) >= float(
+        ds.p_go.sel(scenario="null", **{"design.n_per_arm": 2000}))
+    assert json.loads(ds.attrs.get("scenario_labels", "{}")) == {}
