@@ -25,7 +25,8 @@ RAW = float(DATA.mean[0] - DATA.mean[1])
 
 
 def test_log_density_matches_scipy():
-    m = build_summary_model(DATA, prior_mean=0.1, prior_sd=0.2, tau_sd=0.15, control_sd=1.0, sigma_sd=1.5)
+    m = build_summary_model(DATA, prior_mean=0.1, prior_sd=0.2, tau_sd=0.15, control_sd=1.0, sigma_sd=1.5,
+                            prior_on="mean_effect")
     pt_ = {"z_mu": np.array([0.3]), "tau_raw_log__": np.array([np.log(0.5)]),
            "z_stratum": np.array([[-0.4]]), "z_control": np.array([0.2]), "sigma_raw_log__": np.log([0.2, 0.3])}
     lp = float(m.compile_logp()(pt_))
@@ -40,6 +41,28 @@ def test_log_density_matches_scipy():
     ref = stats.norm.logpdf(0.3) + stats.norm.logpdf(-0.4) + stats.norm.logpdf(0.2)
     # half-normal(1) on tau_raw and sigma_raw with log-transform Jacobian (log x)
     ref += stats.halfnorm.logpdf(0.5) + np.log(0.5)
+    ref += (stats.halfnorm.logpdf([0.2, 0.3]) + np.log([0.2, 0.3])).sum()
+    ref += stats.norm.logpdf(DATA.mean, arm, sig / np.sqrt(n)).sum()
+    q = (n - 1) * s2 / sig**2
+    ref += (stats.chi2.logpdf(q, n - 1) + np.log((n - 1) / sig**2)).sum()
+    assert lp == pytest.approx(ref, rel=1e-9, abs=1e-9)
+
+
+def test_log_density_matches_scipy_prior_on_stratum_effect():
+    """Default parameterisation: theta = m + s (sqrt(1 - w) u + sqrt(w) z), w ~ Beta(a, b)."""
+    m = build_summary_model(DATA, prior_mean=0.1, prior_sd=0.2, tau_sd=0.15, control_sd=1.0, sigma_sd=1.5,
+                            share_a=2.0, share_b=3.0)
+    w = 0.3
+    pt_ = {"z_mu": np.array([0.3]), "between_share_logodds__": np.array([np.log(w / (1 - w))]),
+           "z_stratum": np.array([[-0.4]]), "z_control": np.array([0.2]), "sigma_raw_log__": np.log([0.2, 0.3])}
+    lp = float(m.compile_logp()(pt_))
+    theta = 0.1 + 0.2 * (np.sqrt(1 - w) * 0.3 + np.sqrt(w) * -0.4)
+    ctrl = 0.2
+    sig = 1.5 * np.array([0.2, 0.3])
+    arm = np.array([ctrl + theta, ctrl])
+    n, s2 = DATA.n, DATA.sd**2
+    ref = stats.norm.logpdf(0.3) + stats.norm.logpdf(-0.4) + stats.norm.logpdf(0.2)
+    ref += stats.beta.logpdf(w, 2.0, 3.0) + np.log(w * (1 - w))  # logit-transform Jacobian
     ref += (stats.halfnorm.logpdf([0.2, 0.3]) + np.log([0.2, 0.3])).sum()
     ref += stats.norm.logpdf(DATA.mean, arm, sig / np.sqrt(n)).sum()
     q = (n - 1) * s2 / sig**2
@@ -106,7 +129,7 @@ def test_power_prior_external_study_closed_form():
     )
     sig = d.sd.copy()
     m = build_summary_model(d, prior_mean=0.0, prior_sd=100.0, tau_sd=1e-8, control_sd=100.0, sigma_sd=1.0,
-                            between_study_sd=0.0, known_sigma=sig)
+                            between_study_sd=0.0, known_sigma=sig, prior_on="mean_effect")
     idata = sample_compiled(compile_model(m), draws=2000, tune=1000, chains=2, cores=2, seed=21)
     v1 = (sig[:2] ** 2 / d.n[:2]).sum()
     v2 = (sig[2:] ** 2 / d.n[2:]).sum()
@@ -128,7 +151,7 @@ def test_endpoint_pooling_keeps_marginal_prior_and_sets_correlation():
     )
     rho, mean, sd = 0.6, np.array([0.18, 0.08]), np.array([0.11, 0.05])
     m = build_summary_model(d, prior_mean=mean, prior_sd=sd, tau_sd=0.1, control_sd=1.0, sigma_sd=1.0,
-                            endpoint_correlation=rho)
+                            endpoint_correlation=rho, prior_on="mean_effect")
     N = 20000
     with m:
         pr = pm.sample_prior_predictive(draws=N, random_seed=3, var_names=["mu_effect"])
