@@ -150,3 +150,26 @@ def test_ceiling_mcse_matches_replication_over_draw_sets(fake_draws, rho):
     assert abs(np.mean(ceil) - truth) < 4 * np.std(ceil) / math.sqrt(R)
     sd_emp, rms = float(np.std(ceil, ddof=1)), float(np.sqrt(np.mean(np.square(se))))
     assert abs(sd_emp / rms - 1) < 3 * math.sqrt(1 / (2 * (R - 1))) + 0.05, (sd_emp, rms)
+
+
+def test_mixture_mode_mcse_includes_draws_error(fake_draws):
+    # mode: mixture fits a normal mixture to the K draws; the draws' error reaches the fitted
+    # prior, so the reported MCSE must cover the SD over draw sets (allowed to be conservative)
+    R, K, N = 150, 200, 4000
+    rng = np.random.default_rng(99)
+    p_hat, mcse, ceil, ceil_se = [], [], [], []
+    for r in range(R):
+        key = f"mix_{r}"
+        fake_draws[key] = rng.normal(0.15, 0.12, (K, 1))
+        cfg = validate_config(SimConfig, _raw(f"/nowhere/{key}", mode="mixture", n_components=1))
+        out = simulate_cell(cfg, "post", N, cell_seed(3, {"mix": r}), chunk_size=2000).finalize()
+        p_hat.append(out["p_go"])
+        mcse.append(out["p_go_mcse"])
+        ceil.append(out["assurance_ceiling"])
+        ceil_se.append(out["assurance_ceiling_mcse"])
+    sd_emp, rms = float(np.std(p_hat, ddof=1)), float(np.sqrt(np.mean(np.square(mcse))))
+    tol = 3 * math.sqrt(1 / (2 * (R - 1)))
+    assert rms > sd_emp * (1 - tol), (sd_emp, rms)
+    assert rms < 1.6 * sd_emp, (sd_emp, rms)
+    sd_c, rms_c = float(np.std(ceil, ddof=1)), float(np.sqrt(np.mean(np.square(ceil_se))))
+    assert sd_c * (1 - tol) < rms_c < 1.6 * sd_c, (sd_c, rms_c)

@@ -226,13 +226,18 @@ class EffectSampler:
     _robust: tuple[float, np.ndarray, float] | None = None  # (weight, means per stratum, sd)
     _discount: tuple[np.ndarray, float] | None = None  # (centre per stratum, discount)
     _shift: np.ndarray | None = None  # added to every draw (skeptical shrinkage), per stratum
+    _rank_batch: np.ndarray | None = None  # mixture fitted to draws: draw batch by rank (K,)
     description: str = ""
     meta: dict = field(default_factory=dict)
 
     @property
     def n_batches(self) -> int:
         """Contiguous draw batches (0: effects not resampled from draws)."""
-        return 0 if self._draws is None else draw_batches(self._draws.shape[0])
+        if self._draws is not None:
+            return draw_batches(self._draws.shape[0])
+        if self._rank_batch is not None:
+            return draw_batches(self._rank_batch.size)
+        return 0
 
     def sample(self, n: int, *, rng: np.random.Generator) -> np.ndarray:
         """True effects, shape ``(n, n_strata)``."""
@@ -250,7 +255,16 @@ class EffectSampler:
             return np.broadcast_to(self._fixed, (n, k)).copy(), None
         if self._mix is not None:
             th = sample_mixture(n, *self._mix, rng=rng)
-            return np.repeat(th[:, None], k, axis=1), None
+            batch = None
+            if self._rank_batch is not None:
+                # a mixture fitted to K draws: each trial is charged to the draw of equal rank
+                # (CDF of the fitted mixture -> order statistic), so the batch-means MCSE
+                # carries the draws' error as in mode: draws (slightly conservative: the
+                # fitted mixture smooths the draws)
+                kk = self._rank_batch.size
+                r = np.minimum((mixture_cdf(th, *self._mix) * kk).astype(np.int64), kk - 1)
+                batch = self._rank_batch[r]
+            return np.repeat(th[:, None], k, axis=1), batch
         draws = self._draws
         idx = rng.integers(0, draws.shape[0], size=n)
         out = self._transformed(draws[idx], k)
@@ -279,13 +293,27 @@ class EffectSampler:
         ``weights`` are the stratum enrolment proportions (the estimand of the trial is the
         enrolment-weighted effect). Closed form for fixed, normal and mixture scenarios (SE 0);
         from posterior draws the share of draws above ``c`` with its batch-means SE, and the
-        robust component exactly.
+        robust component exactly; for a mixture fitted to draws the closed form, with the
+        batch-means SE of the share of draws above ``c`` (conservative: ignores smoothing and
+        any robust weight).
         """
         w = np.asarray(weights, dtype=float)
         if self._fixed is not None:
             return float(np.dot(w, self._fixed) > c), 0.0
         if self._mix is not None:
-            return float(1.0 - mixture_cdf(c, *self._mix)), 0.0
+            p = float(1.0 - mixture_cdf(c, *self._mix))
+            if self._rank_batch is None:
+                return p, 0.0
+            # fitted to K draws: the SE of the share of draws above c (draws of rank >= K F(c)),
+            # by batch means over the draws' own order (an approximation for the fitted form)
+            rb = self._rank_batch
+            kk, nb = rb.size, self.n_batches
+            r0 = min(kk, max(0, int(math.ceil(kk * (1.0 - p)))))
+            n_b = np.bincount(rb, minlength=nb).astype(float)
+            s_b = np.bincount(rb[r0:], minlength=nb).astype(float)
+            q = s_b.sum() / kk
+            var = float(np.sum((s_b - q * n_b) ** 2) / (kk * kk) * nb / (nb - 1)) if nb >= 2 else q * (1 - q) / kk
+            return p, math.sqrt(var)
         th = self._transformed(self._draws, len(self.strata)) @ w
         ind = (th > c).astype(float)
         p = float(ind.mean())
@@ -405,7 +433,12 @@ def effect_sampler(
             mix = discount_mixture(*mix, spec.discount)
             mix = robustify(*mix, weight=spec.robust_weight, mean=float(rmean[0]), sd=rsd)
             meta.update(weights=mix[0].tolist(), means=mix[1].tolist(), sds=mix[2].tolist())
-            return EffectSampler("design_prior", strata, math.nan, _mix=mix, description="fitted mixture", meta=meta)
+            kk = draws.shape[0]
+            order = np.argsort(draws[:, 0], kind="stable")
+            rank_batch = (order * draw_batches(kk)) // kk
+            rank_batch.setflags(write=False)
+            return EffectSampler("design_prior", strata, math.nan, _mix=mix, _rank_batch=rank_batch,
+                                 description="fitted mixture", meta=meta)
         return EffectSampler(
             "design_prior",
             strata,
