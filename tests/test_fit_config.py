@@ -76,7 +76,7 @@ def _summary_file(tmp_path, sd="0.3", n="10"):
     return p
 
 
-@pytest.mark.parametrize("sd, n, msg", [("-3.0", "10", "negative SD"), ("0.0", "10", "SD must be > 0"),
+@pytest.mark.parametrize("sd, n, msg", [("-3.0", "10", r"SD must be > 0; got -3\.0"), ("0.0", "10", "SD must be > 0"),
                                          ("3.0", "1", "n must be >= 2")])
 def test_user_table_problems_name_row_and_column(tmp_path, sd, n, msg):
     p = _summary_file(tmp_path, sd=sd, n=n)
