@@ -612,3 +612,40 @@ def test_no_pointer_outside_the_repository():
                 t = p.read_text(encoding="utf-8", errors="replace")
                 hits += [f"{p.relative_to(ROOT)}: {w}" for w in ("DESIGN.md", "../shared", "shared/data") if w in t]
     assert hits == []
+
+
+# ------------------------------------------------------------------ field paths, exactly
+@pytest.mark.parametrize("key, value, field", [
+    ("scenarios.target.effect", "abc", "scenarios.target.effect"),
+    ("scenarios.target.effect", {"edss_6.0-6.5": "x"}, "scenarios.target.effect.edss_6.0-6.5"),
+    ("search.scenario", "ghost", "search.scenario"),
+    ("analysis.method", "bayes", "analysis.method"),
+    ("design.type", "crossover", "design.type"),
+    ("decision.no_go.p_mcid_below", 0.9, "decision.no_go.p_mcid_below"),
+    ("decision.rule", "bayes", "decision.rule"),
+    ("design.allocation", [1, "2"], "design.allocation[1]"),
+], ids=lambda v: str(v)[:30])
+def test_field_paths_read_plainly(key, value, field):
+    """The first error names exactly the field: no doubled parts, union tags or <root>."""
+    from msbayes.config import ConfigError
+    from msbayes.design.config import validate_sim_config
+
+    with pytest.raises(ConfigError) as ei:
+        validate_sim_config(setp(SIM_BASE, key, value))
+    assert ei.value.errors[0][0] == field, ei.value.errors
+
+
+def test_ints_stay_accepted_where_floats_are_expected():
+    from msbayes.design.config import validate_sim_config
+
+    cfg = validate_sim_config(setp(setp(SIM_BASE, "endpoint.sd", 1), "scenarios.target.effect", 0))
+    assert cfg.endpoint.sd == 1.0 and isinstance(cfg.endpoint.sd, float)
+
+
+def test_duplicate_key_names_key_and_both_lines():
+    from msbayes.config import ConfigError, parse_yaml
+
+    with pytest.raises(ConfigError) as ei:
+        parse_yaml("name: a\nendpoint:\n  sd: 0.3\n  mcid: 0.2\n  sd: 0.4\n")
+    assert ei.value.errors == [("sd", "duplicate key (lines 3 and 5)")]
+    assert parse_yaml("base: &b {x: 1}\nother:\n  <<: *b\n  x: 2\n")["other"] == {"x": 2}  # merge keys stay legal
