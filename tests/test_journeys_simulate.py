@@ -304,3 +304,27 @@ def test_metric_ceiling_is_the_limit_of_p_go():
     p, se = f(10_000_000)
     assert abs(p - stats.norm.sf(0.15, 0.12, 0.08)) < 4 * se
     assert metric_ceiling(cfg, scenario="pr", metric="p_correct_dose") is None  # no closed limit
+
+
+# ---------------------------------------- a report that fails half-way leaves nothing half-made
+def test_failed_report_leaves_previous_report_intact(tmp_path, monkeypatch):
+    import msbayes.report.build as build
+
+    code, out = _simulate(_write(tmp_path, "c.yaml", UNREACH), tmp_path / "sim")
+    assert code == 0, out
+    rep = tmp_path / "rep"
+    build.build_report(sim_dir=tmp_path / "sim", out_dir=rep)
+    before = {p.relative_to(rep): p.read_bytes() for p in rep.rglob("*") if p.is_file()}
+    assert any(str(k).startswith("tables/") for k in before)
+
+    def boom(*a, **k):
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(build, "plot_oc_curves", boom)
+    with pytest.raises(RuntimeError, match="figure failed"):
+        build.build_report(sim_dir=tmp_path / "sim", out_dir=rep)
+    after = {p.relative_to(rep): p.read_bytes() for p in rep.rglob("*") if p.is_file()}
+    assert after == before  # no staged leftovers, no half-written tables/
+    with pytest.raises(RuntimeError, match="figure failed"):
+        build.build_report(sim_dir=tmp_path / "sim", out_dir=tmp_path / "new")
+    assert not (tmp_path / "new").exists()

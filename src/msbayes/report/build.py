@@ -18,6 +18,7 @@ import os
 import textwrap
 from functools import partial
 import re
+import shutil
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,11 +89,21 @@ MANIFEST = "report_manifest.txt"
 FIXED_OUTPUTS = ["report.html", "statistical_considerations.md"]
 
 
+STAGING = ".report-staging"  #: where figures and tables wait until the report is complete
+
+
 class _Out:
-    """Collects figures and tables as they are written."""
+    """Collects figures and tables as they are written.
+
+    Files go to a staging folder ``out_dir/.report-staging`` and are moved into ``figures/``
+    and ``tables/`` only by :meth:`retire_stale`, after every figure and table was made: a
+    report that fails half-way leaves the previous one intact (see :func:`build_report`).
+    """
 
     def __init__(self, out_dir: Path, formats: Sequence[Format], *, slides: bool = False):
-        self.dir = out_dir
+        self.final = out_dir
+        self.dir = out_dir / STAGING
+        shutil.rmtree(self.dir, ignore_errors=True)  # left by a killed run
         self.formats = tuple(formats)
         self.slides = slides
         self.figures: list[FigureRecord] = []
@@ -124,8 +135,16 @@ class _Out:
         """Delete files an earlier report wrote here that this one did not; record this one's.
 
         Only files named in the earlier ``MANIFEST`` are touched (never a user's own files), so
-        a reused ``--out`` holds no figure or table left over from a different run.
+        a reused ``--out`` holds no figure or table left over from a different run. First moves
+        the staged files into place (one atomic rename each).
         """
+        for i, p in enumerate(self.written):
+            target = self.final / p.relative_to(self.dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, target)
+            self.written[i] = target
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = self.final
         manifest = self.dir / MANIFEST
         new = sorted({p.relative_to(self.dir).as_posix() for p in self.written})
         removed = []
@@ -671,7 +690,21 @@ def _unique_names(sims: Sequence[SimArtefacts]) -> list[SimArtefacts]:
     return out
 
 
-def build_report(
+def build_report(**kwargs) -> Path:
+    """Build the report; on any failure remove what this call staged (see :func:`_build_report`)."""
+    out_dir = Path(kwargs["out_dir"]) if kwargs.get("out_dir") is not None else None
+    existed = out_dir is not None and out_dir.exists()
+    try:
+        return _build_report(**kwargs)
+    except BaseException:
+        if out_dir is not None:
+            shutil.rmtree(out_dir / STAGING, ignore_errors=True)
+            if not existed and out_dir.is_dir() and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+        raise
+
+
+def _build_report(
     *,
     fit_dir: PathLike | None = None,
     sim_dir: PathLike | Sequence[PathLike] | None = None,
@@ -789,6 +822,10 @@ def build_report(
         title=_esc(title), version=_esc(__version__),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         warnings=warn_html, body="\n".join(body))
+    out.retire_stale()  # figures and tables into place, then the page that shows them
     html_path = atomic_write_text(out_path / "report.html", page)
-    out.retire_stale()
     return html_path
+
+
+build_report.__doc__ = _build_report.__doc__
+build_report.__wrapped__ = _build_report  # inspect.signature shows the keyword arguments
