@@ -649,3 +649,16 @@ def test_duplicate_key_names_key_and_both_lines():
         parse_yaml("name: a\nendpoint:\n  sd: 0.3\n  mcid: 0.2\n  sd: 0.4\n")
     assert ei.value.errors == [("sd", "duplicate key (lines 3 and 5)")]
     assert parse_yaml("base: &b {x: 1}\nother:\n  <<: *b\n  x: 2\n")["other"] == {"x": 2}  # merge keys stay legal
+
+
+def test_run_refuses_oversized_simulate_stage_before_fit(tmp_path):
+    run = _run_cfg(tmp_path)
+    sim = setp(setp(SIM_BASE, "search", DROP), "grid", {"design.n_per_arm": [40, 10**9]})
+    sim["scenarios"]["post"] = {"from_fit": run["fit"]["out"] + "/posterior.nc", "model": "summary_log",
+                                "prior": "skeptical"}
+    run["simulate"][0]["config"] = str(write_yaml(tmp_path, sim, "sim2.yaml"))
+    res = invoke(["run", str(write_yaml(tmp_path, run, "run.yaml"))])
+    assert_refused(res, "simulation.chunk_size", tmp_path / "res")
+    assert "limit" in res.output
+    res = invoke(["run", str(write_yaml(tmp_path, _run_cfg(tmp_path), "run.yaml")), "--max-cells", "2"])
+    assert_refused(res, "--max-cells", tmp_path / "res")

@@ -41,6 +41,9 @@ def run_command(
     n_jobs: int = typer.Option(None, "--n-jobs", help="Workers for the grid runner: -1 = all CPUs, or k >= 1."),
     quiet: bool = typer.Option(False, "--quiet", help="Plain log lines instead of progress bars."),
     force_jobs: bool = typer.Option(False, "--force-jobs", help="Start --n-jobs workers even if there are fewer CPUs."),
+    max_memory: str = typer.Option(None, "--max-memory", help="Memory the simulation chunks of all workers may use, "
+                                   "e.g. 8GB (default: 80% of the memory available)."),
+    max_cells: int = typer.Option(None, "--max-cells", help="Most grid cells per simulate stage (default 20000)."),
 ) -> None:
     """Chain fit -> simulate -> report as named in CONFIG.
 
@@ -53,7 +56,13 @@ def run_command(
         typer.echo(f"error: --backend: unknown backend {backend!r} (allowed: loky, dask, ray, sequential)", err=True)
         raise typer.Exit(code=2)
     try:
-        out = run_pipeline(config, quick=quick, backend=backend, n_jobs=n_jobs, quiet=quiet, force_jobs=force_jobs)
+        from .grid.spec import parse_bytes
+
+        if max_cells is not None and max_cells < 1:
+            raise ConfigError(f"--max-cells: must be >= 1; got {max_cells}", [("--max-cells", "allowed: >= 1")])
+        mem = parse_bytes(max_memory, field_="--max-memory") if max_memory is not None else None
+        out = run_pipeline(config, quick=quick, backend=backend, n_jobs=n_jobs, quiet=quiet, force_jobs=force_jobs,
+                           max_memory=mem, max_cells=max_cells)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None

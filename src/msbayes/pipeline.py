@@ -81,6 +81,8 @@ def run_pipeline(
     quiet: bool = False,
     root: Path | None = None,
     force_jobs: bool = False,
+    max_memory: int | None = None,
+    max_cells: int | None = None,
 ) -> dict[str, Path]:
     """Run every stage named in a run config; return the output directories by stage.
 
@@ -96,6 +98,9 @@ def run_pipeline(
         Directory the stage paths are relative to (default: the current directory).
     force_jobs : bool
         Start ``n_jobs`` workers even if there are fewer CPUs (otherwise capped).
+    max_memory, max_cells : int, optional
+        Resource limits of every simulate stage (bytes; grid cells); see
+        :func:`msbayes.grid.spec.resource_limits`.
 
     Raises
     ------
@@ -145,6 +150,8 @@ def run_pipeline(
         workers, note = resolve_workers(sraw, n_jobs, backend=be, force_jobs=force_jobs)
         if note:
             _say(quiet, f"[simulate] {st.config}: {note}")
+        _preflight_grid(sraw, source=str(st.config), root=root, needs_fit=needs_fit,
+                        limits=dict(n_workers=workers, max_memory=max_memory, max_cells=max_cells))
         sims.append((st, sraw, stext, needs_fit, force, be, workers))
 
     out: dict[str, Path] = {}
@@ -164,7 +171,7 @@ def run_pipeline(
 
         t1 = time.perf_counter()
         sim_out = root / st.out
-        with resource_limits(n_workers=workers):
+        with resource_limits(n_workers=workers, max_memory=max_memory, max_cells=max_cells):
             run_grid(sraw, config_text=stext, out_dir=sim_out, backend=be, n_jobs=workers, quiet=quiet,
                      base_dir=root, force=force)
         sim_dirs.append(sim_out)
@@ -257,6 +264,26 @@ def _prevalidate_sim(sraw: dict[str, Any], *, source: str, root: Path, fit_post:
         lines = "\n".join(f"  - {f}: {m}" for f, m in errors)
         raise ConfigError(f"{source}: invalid configuration\n{lines}", errors)
     return True
+
+
+def _preflight_grid(sraw: dict[str, Any], *, source: str, root: Path, needs_fit: bool,
+                    limits: dict[str, Any]) -> None:
+    """Expand the grid now (every cell validated, cell count and chunk memory checked) so a
+    simulate stage that cannot run is refused before the fit starts."""
+    from dataclasses import replace
+
+    from .design.config import SimConfig
+    from .grid.hooks import default_hooks
+    from .grid.spec import expand_grid, resource_limits
+
+    hooks = default_hooks()
+    if needs_fit:  # the posterior does not exist yet: check everything but the file
+        def _validate(raw: dict, *, source: str = "config", base_dir: Any = None) -> Any:
+            return validate_config(SimConfig, raw, source=source)
+
+        hooks = replace(hooks, validate=_validate)
+    with resource_limits(**limits):
+        expand_grid(sraw, hooks=hooks, source=source, base_dir=root)
 
 
 def _same_study(a: dict[str, Any], b: dict[str, Any]) -> bool:
