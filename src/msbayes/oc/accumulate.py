@@ -315,6 +315,9 @@ class Accumulator:
 
         bats = [p.get("bat") for _, p in sorted(self._parts.items())]
         have_bat = bool(bats) and all(b is not None for b in bats)
+        # chunks with and without draw batches (a cell store written before batches were
+        # recorded, grown later): the draws' part cannot be computed -> NaN, never a silent 0
+        mixed = not have_bat and any(b is not None for b in bats)
         for k in DECISION_KEYS:
             name = _BOOL_NAMES.get(k, f"p_{k}")
             if name not in out:
@@ -336,6 +339,8 @@ class Accumulator:
                     out[f"{name}_mcse"] = math.sqrt(v_t + draws_var)
                 else:
                     draws_var = math.nan
+            elif mixed:
+                draws_var = math.nan
             out[f"{name}_mcse_draws"] = math.sqrt(draws_var) if math.isfinite(draws_var) else math.nan
 
     def _error_ocs(self, out, bias_name, rmse_name, kn, k1, k2, k4) -> None:
