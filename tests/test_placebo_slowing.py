@@ -89,3 +89,20 @@ def test_shipped_drift_study_tests_something(tmp_path):
         name = next(k for k, s in c.scenarios.items() if getattr(s, "slowing", None))
         effs.append(scenario_kind(c.scenarios[name], c.endpoint)[1])
     assert len(set(np.round(effs, 12))) == len(effs)
+
+
+def test_slowing_grid_assembles_with_true_effect_per_cell(tmp_path):
+    import io
+
+    from msbayes.grid.runner import run_grid
+
+    raw = _raw({"half": {"slowing": 0.5}, "add": {"effect": 0.1}}, grid={"endpoint.placebo_mean": [-0.1, -0.4]})
+    raw["simulation"] = {"n_sims": 2000, "chunk_size": 1000}
+    ds = run_grid(raw, config_text="x", out_dir=tmp_path / "o", backend="sequential", quiet=True, stream=io.StringIO())
+    assert list(ds["scenario_kind"].values.ravel()) == ["fixed"] * ds["scenario_kind"].size
+    te = ds["true_effect"]
+    assert float(te.sel({"endpoint.placebo_mean": -0.4, "scenario": "half"})) == pytest.approx(0.2)
+    assert float(te.sel({"endpoint.placebo_mean": -0.1, "scenario": "half"})) == pytest.approx(0.05)
+    assert float(te.sel({"endpoint.placebo_mean": -0.1, "scenario": "add"})) == pytest.approx(0.1)
+    # the ceiling of a fixed effect is 0 or 1: the significance rule needs effect > 0
+    assert float(ds["assurance_ceiling"].sel({"endpoint.placebo_mean": -0.1, "scenario": "half"})) == 1.0
