@@ -64,3 +64,85 @@ def test_sbc_rank_uniformity_many_replicates():
     pvals = run_sbc(200, seed=7, bins=10)
     alpha = 0.001 / len(PARAMS)
     assert min(pvals.values()) > alpha, pvals
+
+
+# --------------------------------------------------------------------------------------------
+# SBC in the shipped configuration's structure
+
+def _shipped_structure():
+    """The shipped primary analysis: T25FW, a reported stratum (n 12/10), an unreported one, the
+    external study present with weight 0 (not borrowed), hyperpriors of the shipped config."""
+    import math
+    from pathlib import Path
+
+    from msbayes.fit.config import load_fit_config
+    from msbayes.fit.jobs import build_jobs
+    from msbayes.fit.prepare import prepare_inputs
+
+    cfg, _ = load_fit_config(Path(__file__).resolve().parents[1] / "configs" / "reanalysis" / "harris2024.yaml")
+    cfg = cfg.model_copy(update={"models": ["summary_log"], "priors": ["neutral"]})
+    prep = prepare_inputs(cfg)
+    job = build_jobs(cfg, prep)[0]
+    data = {**job.fixed_data, **job.prior_data(cfg.prior_presets()[0])}
+    return job, prep.summary["log"], data
+
+
+def _coverage_stats(truth: np.ndarray, draws: list[np.ndarray]) -> tuple[float, float]:
+    """Share of truths inside the central 50% and 90% posterior intervals."""
+    c50 = np.mean([np.quantile(d, 0.25) < t < np.quantile(d, 0.75) for t, d in zip(truth, draws)])
+    c90 = np.mean([np.quantile(d, 0.05) < t < np.quantile(d, 0.95) for t, d in zip(truth, draws)])
+    return float(c50), float(c90)
+
+
+def _narrow(d: np.ndarray, f: float = 1.5) -> np.ndarray:
+    return d.mean() + (d - d.mean()) / f
+
+
+def run_sbc_shipped(n_rep: int, *, seed: int, draws: int = 400):
+    job, d, data = _shipped_structure()
+    model = job.build()
+    cf = compile_model(model, backend="auto")
+    with model:
+        pm.set_data(data)
+        sims = pm.sample_prior_predictive(draws=n_rep, random_seed=seed)
+    e = d.endpoints.index("t25fw")
+    s_rep = d.strata.index("edss_6.0-6.5")
+    truth = np.asarray(sims.prior["theta"].values)[0][:, e, s_rep]
+    ybar_p = np.asarray(sims.prior_predictive["ybar"].values)[0]
+    s2_p = np.asarray(sims.prior_predictive["s2"].values)[0]
+    prim = np.flatnonzero(d.primary_rows)
+    post_draws = []
+    for i in range(n_rep):
+        yb, s2 = np.asarray(data["ybar_obs_all"], float).copy(), np.asarray(data["s2_obs_all"], float).copy()
+        yb[prim], s2[prim] = ybar_p[i], s2_p[i]
+        post = sample_compiled(cf, data={**data, "ybar_obs_all": yb, "s2_obs_all": s2}, draws=draws, tune=400,
+                               chains=2, cores=2, seed=seed + 1 + i, target_accept=0.95)
+        post_draws.append(np.asarray(post.posterior["theta"].values)[:, :, e, s_rep].ravel())
+    return truth, post_draws
+
+
+@pytest.mark.slow
+def test_sbc_shipped_structure_detects_a_posterior_too_narrow():
+    """200 replicates: the 50% interval covers the truth with SD sqrt(.25/200) = 0.035. A posterior
+    1.5x too narrow covers 2*Phi(0.674/1.5) - 1 = 0.347 of truths (4.3 SD below 0.5), so the
+    3-SD band [0.394, 0.606] rejects it with ~90% power; the test shows that on the same run by
+    narrowing the draws by 1.5 and asserting the check then fails."""
+    n = 200
+    truth, draws = run_sbc_shipped(n, seed=31)
+    sd50, sd90 = np.sqrt(0.25 / n), np.sqrt(0.09 / n)
+    c50, c90 = _coverage_stats(truth, draws)
+    assert abs(c50 - 0.5) < 3 * sd50, c50
+    assert abs(c90 - 0.9) < 3 * sd90, c90
+    n50, _ = _coverage_stats(truth, [_narrow(x) for x in draws])
+    assert abs(n50 - 0.5) >= 3 * sd50, n50  # the check has the power it claims
+    L = len(draws[0])
+    ranks = np.array([(x < t).sum() for t, x in zip(truth, draws)])
+    counts = np.bincount(ranks * 10 // (L + 1), minlength=10)
+    assert stats.chisquare(counts).pvalue > 0.001
+
+
+def test_sbc_shipped_structure_quick():
+    truth, draws = run_sbc_shipped(40, seed=5, draws=300)
+    c50, c90 = _coverage_stats(truth, draws)
+    assert abs(c50 - 0.5) < 3 * np.sqrt(0.25 / 40), c50
+    assert abs(c90 - 0.9) < 3 * np.sqrt(0.09 / 40), c90
