@@ -173,3 +173,28 @@ def test_mixture_mode_mcse_includes_draws_error(fake_draws):
     assert rms < 1.6 * sd_emp, (sd_emp, rms)
     sd_c, rms_c = float(np.std(ceil, ddof=1)), float(np.sqrt(np.mean(np.square(ceil_se))))
     assert sd_c * (1 - tol) < rms_c < 1.6 * sd_c, (sd_c, rms_c)
+
+
+def test_dose_finding_from_draws_carries_the_draws_error(fake_draws):
+    # the same replication check for a dose-finding design (MCP-Mod) whose reference-dose
+    # effect is resampled from K draws: p_go and p_correct_dose
+    R, K, N = 60, 200, 3000
+    rng = np.random.default_rng(31)
+    res = {"p_go": ([], []), "p_correct_dose": ([], [])}
+    for r in range(R):
+        key = f"df_{r}"
+        fake_draws[key] = rng.normal(0.15, 0.12, (K, 1))
+        raw = {"name": "df", "seed": 5, "endpoint": {"sd": 0.35, "mcid": 0.182},
+               "design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "dose_metric": "cells_per_injection",
+                          "dose_unit": "million cells", "reference_dose": 10, "n_per_arm": 30,
+                          "dose_response": {"model": "emax", "ed50": 3.0}},
+               "scenarios": {"post": {"from_fit": f"/nowhere/{key}", "model": "m", "prior": "p",
+                                      "population": "all"}},
+               "analysis": {"method": "mcpmod", "models": {"linear": None, "emax": [1.5, 5]}, "target_delta": 0.1}}
+        out = simulate_cell(validate_config(SimConfig, raw), "post", N, cell_seed(5, {"df": r})).finalize()
+        for k, (ph, ms) in res.items():
+            ph.append(out[k])
+            ms.append(out[f"{k}_mcse"])
+    for k, (ph, ms) in res.items():
+        sd_emp, rms = float(np.std(ph, ddof=1)), float(np.sqrt(np.mean(np.square(ms))))
+        assert abs(sd_emp / rms - 1) < 3 * math.sqrt(1 / (2 * (R - 1))) + 0.1, (k, sd_emp, rms)

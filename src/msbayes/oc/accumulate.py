@@ -28,7 +28,8 @@ errors).
 **Design-prior error.** When true effects are resampled from a finite set of K posterior
 draws, a chunk also returns ``draw_batch`` (int per trial: which of ``n_draw_batches``
 contiguous batches of draws the trial's effect came from) and ``n_draw_batches``. The
-decision proportions (``p_go``, ``p_nogo``, ``p_consider``, ``p_reject``) then get the
+decision proportions (``p_go``, ``p_nogo``, ``p_consider``, ``p_reject``,
+``p_correct_dose``) then get the
 cluster (batch-means) variance with the draw batches as clusters,
 ``V_c = B/(B-1) sum_b (S_b - p n_b)^2 / N^2`` (``S_b`` events and ``n_b`` trials in batch b),
 which estimates the variance of P-hat over both the simulated trials and the draw set (the
@@ -72,7 +73,7 @@ __all__ = ["Accumulator", "STANDARD_KEYS"]
 STANDARD_KEYS = ("go", "nogo", "reject", "failed", "est", "true", "n_total", "selected", "correct", "td_est", "td_true")
 _BOOL_NAMES = {"go": "p_go", "nogo": "p_nogo", "reject": "p_reject", "failed": "p_failed", "correct": "p_correct_dose"}
 #: proportions that get the design-prior (draw batch) variance and Clopper-Pearson bounds
-DECISION_KEYS = ("go", "nogo", "consider", "reject")
+DECISION_KEYS = ("go", "nogo", "consider", "reject", "correct")
 _SKIP = ("est", "true", "selected", "td_est", "td_true", "draw_batch")
 _FORMAT = "msbayes.Accumulator/1"
 
@@ -159,7 +160,7 @@ class Accumulator:
             if lab.size and (lab.min() < 0 or lab.max() >= nb):
                 raise ValueError(f"draw_batch must be in [0, {nb - 1}]")
             bat = {"n": [int(c) for c in np.bincount(lab, minlength=nb)]}
-            ev = {k: arrays[k].astype(bool) for k in ("go", "nogo", "reject") if k in arrays}
+            ev = {k: arrays[k].astype(bool) for k in ("go", "nogo", "reject", "correct") if k in arrays}
             if "go" in ev and "nogo" in ev:
                 ev["consider"] = ~ev["go"] & ~ev["nogo"]
             for k, e in ev.items():

@@ -227,7 +227,7 @@ def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict
     dmax = float(doses[-1])
     spec = design.dose_response
     sampler = scenario_sampler(cfg, scenario)
-    theta = sampler.sample(n, rng=rng)
+    theta, draw_batch = sampler.sample_with_batch(n, rng=rng)  # same stream as .sample
     theta_ref = theta @ ep.stratum_weights if theta.shape[1] > 1 else theta[:, 0].copy()
     shape = draw_shape(spec, n, rng)
     eff = anchored_effects(spec.model, doses, d_ref=design.reference_dose, theta_ref=theta_ref,
@@ -290,4 +290,7 @@ def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict
         "td_est": np.where(ok, td_est, np.nan), "td_true": td_true,
         **extra,
     }
+    if draw_batch is not None:  # effects resampled from posterior draws: their error in the MCSE
+        out["draw_batch"] = draw_batch
+        out["n_draw_batches"] = np.asarray(sampler.n_batches)
     return out
