@@ -328,3 +328,19 @@ def test_failed_report_leaves_previous_report_intact(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="figure failed"):
         build.build_report(sim_dir=tmp_path / "sim", out_dir=tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+def test_report_dose_curves_follow_the_shown_cell_dose_set_and_shape():
+    """The design-prior curves of a grid over ``design.doses`` / ``design.dose_response`` are
+    drawn for the slice shown: linear truth anchored at 10 gives effect(d) = 0.3 d / 10."""
+    from msbayes.report.compute import dose_response_draws
+
+    cfg = {"design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "reference_dose": 10,
+                      "dose_response": {"model": "emax", "ed50": 3.0}},
+           "scenarios": {"large": {"effect": 0.3}}}
+    dr, _ = dose_response_draws(cfg, fixed={"design.doses": "[0,3,10]",
+                                            "design.dose_response": '{"model":"linear"}'}, n_draws=5)
+    got = dr.groupby("dose")["effect"].agg(["min", "max"])
+    assert list(got.index) == [0, 3, 10]
+    np.testing.assert_allclose(got["min"], [0.0, 0.09, 0.3], atol=1e-12)
+    np.testing.assert_allclose(got["max"], [0.0, 0.09, 0.3], atol=1e-12)

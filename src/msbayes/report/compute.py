@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -349,7 +350,8 @@ def dose_response_draws(
     config : mapping
         The sim's parsed ``config_text``.
     fixed : mapping
-        Grid slice; a ``design.dose_response.<param>`` axis value overrides the config's.
+        Grid slice; a ``design.doses``, ``design.dose_response`` or
+        ``design.dose_response.<param>`` axis value overrides the config's.
     fit_files : sequence of str
         ``fit_posterior_files`` recorded by the sim (absolute paths).
     n_draws, seed : int
@@ -366,8 +368,12 @@ def dose_response_draws(
     doses = design.get("doses")
     if not dr or not doses:
         return None, "no dose_response / design.doses in the sim config"
-    for k, v in fixed.items():
-        if str(k).startswith("design.dose_response."):
+    for k, v in fixed.items():  # grid axes of the slice shown: the cell's own doses and shape
+        if str(k) == "design.doses":
+            doses = json.loads(v) if isinstance(v, str) else list(v)
+        elif str(k) == "design.dose_response":
+            dr = dict(json.loads(v) if isinstance(v, str) else v)
+        elif str(k).startswith("design.dose_response."):
             dr[str(k).split(".")[-1]] = v
     spec = DoseResponseSpec.model_validate(dr)
     d_ref = float(design.get("reference_dose", max(doses)))
