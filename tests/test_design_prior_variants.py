@@ -203,3 +203,14 @@ def test_shipped_assurance_config_gives_three_assurances(fit_path, tmp_path):
     assert float(ds.p_go_upper.sel(scenario="null", **{"design.n_per_arm": 2000})) >= float(
         ds.p_go.sel(scenario="null", **{"design.n_per_arm": 2000}))
     assert json.loads(ds.attrs.get("scenario_labels", "{}")) == {}
+
+
+def test_one_population_for_several_strata_with_robust_part(fit_path):
+    # population named: its draws serve every stratum; ceiling of the weighted effect
+    ep = EndpointSpec(sd=0.35, strata={"a": 0.3, "b": 0.7})
+    smp = effect_sampler(FitScenario(from_fit=str(fit_path), **BASE, robust_weight=0.2, shrink=0.5), ep)
+    th = smp.sample(1000, rng=np.random.default_rng(5))
+    assert th.shape == (1000, 2) and np.array_equal(th[:, 0], th[:, 1])
+    d = _draws(fit_path)
+    p, _ = smp.prob_above(0.1, ep.stratum_weights)
+    assert p == pytest.approx(0.8 * np.mean(d - 0.5 * d.mean() > 0.1) + 0.2 * special.ndtr(-0.1 / (0.35 * math.sqrt(2))))

@@ -322,7 +322,8 @@ class EffectSampler:
             var = p * (1 - p) / ind.size
         if self._robust is not None:
             rw, rmean, rsd = self._robust
-            pv = float(1.0 - special.ndtr((c - float(np.dot(w, rmean))) / rsd))
+            # the vague component is common to all strata: its weighted effect is N(rmean, rsd^2)
+            pv = float(1.0 - special.ndtr((c - float(np.asarray(rmean).ravel()[0])) / rsd))
             return (1 - rw) * p + rw * pv, (1 - rw) * math.sqrt(var)
         return p, math.sqrt(var)
 
