@@ -270,7 +270,8 @@ def search_sample_size(
         f = _same_seed_function(cfg, scenario=scenario, metric=metric, n_sims=n_sims, seed=seed)
     res = bracket_bisect(f, target, n_lo=n_min, n_hi=n_max)
     if not res.reached:
-        c = metric_ceiling(cfg, scenario=scenario, metric=metric, seed=seed)
+        c = metric_ceiling(cfg, scenario=scenario, metric=metric,
+                           seed=cell_seed(cfg.seed, {"search_ceiling": scenario, "metric": metric}))
         if c is not None:
             res = replace(res, ceiling=c)
     return res
