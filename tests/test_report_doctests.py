@@ -17,6 +17,7 @@ MODULES = [
     "msbayes.plots.sensitivity", "msbayes.plots.ppc", "msbayes.plots.oc", "msbayes.plots.dose",
     "msbayes.report.compute", "msbayes.report.inputs", "msbayes.report.text",
     "msbayes.report.figures", "msbayes.report.cli", "msbayes.report.build",
+    "msbayes.report.labels", "msbayes.fit.summarize",
 ]
 
 

@@ -89,7 +89,7 @@ def mcid_kind(source: str) -> str:
 
 
 def borrowing_label(specs: Iterable[Mapping] | None) -> str:
-    """``"none"`` or ``"name(w=weight)"`` per external study, ``;``-joined.
+    """``"none"`` or ``"name(w=weight)"`` per external study, ``+``-joined (as the fit writes it).
 
     ``specs`` are the ``data.external`` entries (mappings or config objects with ``dataset`` /
     ``file`` and ``discount``).
@@ -103,7 +103,7 @@ def borrowing_label(specs: Iterable[Mapping] | None) -> str:
         name = get("dataset") or str(get("file") or "external").rsplit("/", 1)[-1].split(".")[0]
         w = get("discount", 1.0)
         out.append(f"{name}(w={float(1.0 if w is None else w):g})")
-    return ";".join(out) if out else "none"
+    return "+".join(out) if out else "none"
 
 
 def borrowing_of(model: str, endpoint: str, specs: Iterable[Mapping] | None, *,
@@ -179,7 +179,7 @@ def label_tables(summary: pd.DataFrame, *others: pd.DataFrame | None,
                 t["status"] = ["synthetic" if str(m) in synth else "observed" for m in t["model"]]
             if "borrowing" not in t.columns:
                 bm = s.groupby("model")["borrowing"].agg(
-                    lambda x: ";".join(v for v in dict.fromkeys(x) if v != "none") or "none")
+                    lambda x: "+".join(v for v in dict.fromkeys(x) if v != "none") or "none")
                 t["borrowing"] = t["model"].astype(str).map(bm).fillna("none")
         out.append(t)
     return tuple(out)

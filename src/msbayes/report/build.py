@@ -269,20 +269,16 @@ def _draws(fit: FitArtefacts, *, model: str, prior: str, endpoint: str,
     return {str(p): np.asarray(da.sel(population=p).values, float) for p in da["population"].values}
 
 
-def _borrowing_html(s: pd.DataFrame) -> str:
-    """One statement per model: which external evidence it borrows, or that it borrows none."""
-    if "borrowing" not in s:
-        return ""
+def _borrowing_html(fit: FitArtefacts, s: pd.DataFrame, primary: dict[str, str]) -> str:
+    """One statement per model: the external evidence its primary analysis borrows (or that
+    it borrows none) and whether an analysis with the borrowing switched is shown."""
+    from .text import borrowing_statements
+
     out = []
-    for m, g in s.groupby("model", sort=False):
-        per = {str(e): str(b) for e, b in zip(g["endpoint"], g["borrowing"])}
-        bor = {e: b for e, b in per.items() if b not in ("none", "nan", "")}
-        if not bor:
-            out.append(f"Model {m}: borrows no external evidence.")
-        else:
-            out.append(f"Model {m}: BORROWS external evidence: " + "; ".join(
-                f"{endpoint_label(e)} from {_lab.borrowing_text(b)}" for e, b in bor.items())
-                + " (every stratum of that endpoint, through the hierarchy).")
+    for txt, alt in borrowing_statements(fit, s, primary):
+        if alt is not None:
+            txt += " the results in the sensitivity table (analysis column) and the text below."
+        out.append(txt)
     return "".join(f"<p class='borrowing'>{_esc(t)}</p>" for t in out)
 
 
@@ -302,7 +298,7 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             f"({_esc(endpoint_label(r['endpoint']))}): the effect is a PREDICTION from the "
             "hierarchical model (between-stratum distribution), not an estimate: no results were "
             "reported for this stratum, so no probability is given for it.</p>")
-    parts.append(_borrowing_html(s))
+    parts.append(_borrowing_html(fit, s, primary))
     mnotes = _lab.endpoint_mcid_note(s)
     if mnotes:
         parts.append("<p class='mcid-source'>MCIDs: " + "; ".join(

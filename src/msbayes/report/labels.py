@@ -259,7 +259,7 @@ def borrowing_text(label: str) -> str:
     if lab in ("none", "", "nan"):
         return "no external evidence"
     parts = []
-    for one in lab.split(";"):
+    for one in lab.replace(";", "+").split("+"):
         if "(w=" in one and one.endswith(")"):
             name, w = one[:-1].split("(w=", 1)
             parts.append(f"{name} (power-prior weight {w})")

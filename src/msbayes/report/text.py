@@ -192,33 +192,69 @@ def _status_tag(st: str) -> str:
             "synthetic": " [SYNTHETIC data, not evidence]"}.get(str(st), "")
 
 
-def _borrowing_lines(s: pd.DataFrame, primary: Mapping[str, str]) -> list[str]:
-    """Which external evidence each model borrows (and, with variants, which is primary)."""
+BORROWING_ANALYSES = ("with_borrowing", "without_borrowing")
+
+
+def borrowing_statements(fit: FitArtefacts, s: pd.DataFrame,
+                         primary: Mapping[str, str]) -> list[tuple[str, pd.DataFrame | None]]:
+    """Per model: a sentence on the external evidence its primary analysis borrows, and the
+    rows (primary prior) of the side-by-side analysis with the borrowing switched, if any
+    (``sensitivity.csv`` rows with ``analysis`` ``with_borrowing`` / ``without_borrowing``)."""
     from .labels import borrowing_text
 
     if "borrowing" not in s:
         return []
-    lines = []
-    base: dict[str, list[str]] = {}
+    sens = fit.sensitivity
+    out = []
     for m in dict.fromkeys(s["model"].astype(str)):
-        base.setdefault(m.split(" [", 1)[0], []).append(m)
-    for b, shown in base.items():
-        descr = []
-        for m in shown:
-            g = s[s["model"] == m]
-            bor = {str(e): str(x) for e, x in zip(g["endpoint"], g["borrowing"])
-                   if str(x) not in ("none", "nan", "")}
-            descr.append("borrows no external evidence" if not bor else "borrows " + "; ".join(
-                f"for {endpoint_label(e)} from {borrowing_text(x)}" for e, x in bor.items()))
-        if len(shown) == 1:
-            lines.append(f"Model {b} {descr[0]}"
-                         + (" (all strata of that endpoint, through the between-study "
-                            "hierarchy)." if descr[0].startswith("borrows for") else "."))
+        g = s[s["model"] == m]
+        bors = [b for b in dict.fromkeys(g["borrowing"].astype(str)) if b not in ("none", "nan", "")]
+        alt = None
+        if sens is not None and {"model", "analysis", "borrowing"} <= set(sens.columns):
+            alt = sens[(sens["model"].astype(str) == m)
+                       & sens["analysis"].astype(str).isin(BORROWING_ANALYSES)]
+            if "prior" in alt and primary.get(m) in set(alt["prior"]):
+                alt = alt[alt["prior"] == primary.get(m)]
+            alt = alt if len(alt) else None
+        alt_bor = ""
+        if alt is not None:
+            alt_bor = next((b for b in alt["borrowing"].astype(str) if b not in ("none", "nan", "")),
+                           "none")
+        if not bors:
+            txt = f"The primary analysis of model {m} does not borrow external evidence"
+            txt += (f"; a sensitivity analysis borrowing from {borrowing_text(alt_bor)} gives"
+                    if alt is not None and alt_bor != "none" else ".")
         else:
-            lines.append(f"The primary analysis of model {b} ({shown[0]}) {descr[0]}; "
-                         + "; ".join(f"a sensitivity analysis ({m}) {d}"
-                                     for m, d in zip(shown[1:], descr[1:]))
-                         + " (results of each below).")
+            txt = (f"The primary analysis of model {m} BORROWS external evidence from "
+                   f"{' and '.join(borrowing_text(b) for b in bors)} (its likelihood enters with "
+                   "that power-prior weight, through the between-study hierarchy)")
+            txt += ("; the same analysis without borrowing gives" if alt is not None else ".")
+        out.append((txt, alt))
+    return out
+
+
+def _borrowing_lines(fit: FitArtefacts, s: pd.DataFrame, primary: Mapping[str, str],
+                     lvl: str) -> list[str]:
+    lines = []
+    for txt, alt in borrowing_statements(fit, s, primary):
+        if alt is None:
+            lines.append(txt)
+            continue
+        pr = f" ({alt['prior'].iloc[0]} prior)" if "prior" in alt else ""
+        lines.append(txt + pr + ":")
+        for _, r in alt.iterrows():
+            st = str(r.get("status", ""))
+            where = f"- {endpoint_label(r['endpoint'])}, {population_label(r['population'])}"
+            if st == "prediction":
+                lines.append(f"{where}{_status_tag(st)}: {lvl}% predictive interval "
+                             f"{fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)} (prediction from the "
+                             "between-stratum model; no probability given).")
+                continue
+            mc = (f", P(effect > MCID) {_prob(fit, r, 'p_mcid')}"
+                  if "p_mcid" in r and pd.notna(r["p_mcid"]) else "")
+            lines.append(f"{where}{_status_tag(st)}: mean {fmt(r['mean'], 2)} ({lvl}% CrI "
+                         f"{fmt(r['q2.5'], 2)} to {fmt(r['q97.5'], 2)}), P(benefit) "
+                         f"{_prob(fit, r, 'p_benefit')}{mc}.")
     return lines
 
 
@@ -244,6 +280,11 @@ def _fit_section(fit: FitArtefacts, primary: Mapping[str, str],
     mc = fit.meta.get("mcid") if isinstance(fit.meta.get("mcid"), Mapping) else {}
     src = endpoint_mcid_note(s)
     if mc:
+        from ..fit.summarize import mcid_source
+
+        for k, v in mc.items():  # endpoints of the fit without a row here: the documented source
+            if k not in src and isinstance(v, (int, float)):
+                src[k] = mcid_source(k, scale="log", mcid=float(v))
         out.append("MCIDs on the analysis scale (fit_meta.json): "
                    + "; ".join(f"{endpoint_label(k)} {fmt(v, 4)}"
                                + (f" ({src[k]})" if src.get(k) else "")
@@ -251,7 +292,7 @@ def _fit_section(fit: FitArtefacts, primary: Mapping[str, str],
     elif src:
         out.append("MCID sources: " + "; ".join(f"{endpoint_label(k)}: {v}"
                                                 for k, v in src.items()) + ".")
-    out += _borrowing_lines(s, primary)
+    out += _borrowing_lines(fit, s, primary, lvl)
     out.append("")
     for model in models:
         prior = primary.get(model, "")
