@@ -182,7 +182,7 @@ def test_unreached_target_is_said_and_reported(tmp_path):
     ss = _csv(out_dir / "sample_size.csv")
     r = ss.iloc[0]
     assert not r["reached"] and pd.isna(r["n_per_arm"]) and r["n_max"] == 300 and r["best_n"] == 300
-    assert abs(r["ceiling"] - ceiling) < 4 * r["ceiling_mcse"], (r["ceiling"], ceiling)
+    assert abs(r["ceiling"] - ceiling) <= 4 * r["ceiling_mcse"] + 1e-9, (r["ceiling"], ceiling)
     assert r["achieved"] < 0.85
     # the report completes: html, figures and every table, saying the target was not reached
     code, out = _cli("report", "--sim", out_dir, "--out", tmp_path / "rep")
@@ -293,7 +293,7 @@ def _two_arm(**kw):
     ({"analysis": {"method": "welch"}}, "pr", "p_reject", 1.0),
 ])
 def test_metric_ceiling_closed_form(kw, scenario, metric, expected):
-    c = metric_ceiling(_two_arm(**kw), scenario=scenario, metric=metric, n_draws=100_000, seed=3)
+    c = metric_ceiling(_two_arm(**kw), scenario=scenario, metric=metric)
     assert abs(c.value - expected) <= 4 * c.mcse + 1e-12, (c, expected)
 
 

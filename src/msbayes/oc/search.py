@@ -97,14 +97,12 @@ class SearchResult:
 class Ceiling:
     """Limit of a search metric as n per arm grows, under one scenario.
 
-    ``value`` is estimated from ``n_draws`` draws of the true effect (exact for fixed effects,
-    ``mcse`` 0); ``note`` says which event it is the probability of.
+    ``mcse`` is 0 for closed forms; ``note`` says which event it is the probability of.
     """
 
     value: float
     mcse: float
     note: str
-    n_draws: int
 
 
 def bracket_bisect(
@@ -270,36 +268,34 @@ def search_sample_size(
         f = _same_seed_function(cfg, scenario=scenario, metric=metric, n_sims=n_sims, seed=seed)
     res = bracket_bisect(f, target, n_lo=n_min, n_hi=n_max)
     if not res.reached:
-        c = metric_ceiling(cfg, scenario=scenario, metric=metric,
-                           seed=cell_seed(cfg.seed, {"search_ceiling": scenario, "metric": metric}))
+        c = metric_ceiling(cfg, scenario=scenario, metric=metric)
         if c is not None:
             res = replace(res, ceiling=c)
     return res
 
 
-def metric_ceiling(cfg, *, scenario: str, metric: str, n_draws: int = 200_000, seed=0) -> Ceiling | None:
+def metric_ceiling(cfg, *, scenario: str, metric: str) -> Ceiling | None:
     """Limit of a two-arm search metric as ``n_per_arm`` grows, under ``scenario``.
 
     As n grows the estimate converges to the true effect theta (enrolment-weighted over
     strata) and its standard error to 0, so every go rule and test becomes the indicator of
     an event about theta:
 
-    * ``p_go``, dual rule: theta > MCID if ``go.p_mcid`` > 0, else theta > 0 (for thresholds
-      below 1); significance rule: theta > 0;
+    * ``p_go``: theta > c* (:func:`msbayes.oc.boundary.ceiling_threshold`: MCID if
+      ``go.p_mcid`` > 0, else 0; significance rule: 0);
     * ``p_reject``: theta > 0 (one-sided test) or theta != 0 (two-sided).
 
-    The limit is the probability of that event under the scenario: the design prior for
-    assurance (e.g. P(theta > 0) = Phi(m / s) under N(m, s^2)), 0 or 1 for a fixed effect.
-    A target above it cannot be reached at any n. Returns None for dose-finding designs
-    (no simple limit is computed there).
+    The limit is the probability of that event under the scenario
+    (:meth:`EffectSampler.prob_above`: closed form for fixed, normal and mixture scenarios,
+    the share of posterior draws with its batch-means MCSE for ``from_fit``): the assurance
+    ceiling, e.g. P(theta > 0) = Phi(m / s) under N(m, s^2); 0 or 1 for a fixed effect. A
+    target above it cannot be reached at any n. Returns None for dose-finding designs (no
+    simple limit is computed there).
 
     Parameters
     ----------
     cfg : SimConfig
     scenario, metric : str
-    n_draws : int
-        Draws of the true effect (design-prior scenarios).
-    seed : int or SeedSequence
 
     Returns
     -------
@@ -313,28 +309,25 @@ def metric_ceiling(cfg, *, scenario: str, metric: str, n_draws: int = 200_000, s
     ...     "analysis": {"method": "bayes_normal", "prior": "flat"}, "decision": {"go": {"p_mcid": 0.5}}})
     >>> c = metric_ceiling(cfg, scenario="fx", metric="p_go")
     >>> c.value, c.note
-    (0.0, 'P(true effect > MCID 0.1823)')
+    (0.0, 'P(true effect > 0.1823)')
     """
     if getattr(cfg.design, "type", None) != "parallel" or metric not in ("p_go", "p_reject"):
         return None
+    from msbayes.oc.boundary import ceiling_threshold
     from msbayes.simulate.twoarm import scenario_sampler
 
-    ep = cfg.endpoint
-    if metric == "p_reject":
-        two = getattr(cfg.analysis, "sided", "two") == "two"
-        thr, note = 0.0, ("P(true effect != 0)" if two else "P(true effect > 0)")
-    elif getattr(cfg.decision, "rule", "dual") == "dual" and cfg.decision.go.p_mcid > 0:
-        two, thr, note = False, float(ep.mcid), f"P(true effect > MCID {ep.mcid:.4g})"
-    else:
-        two, thr, note = False, 0.0, "P(true effect > 0)"
     sampler = scenario_sampler(cfg, scenario)
-    rng = np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
-    m = 1 if sampler.kind == "fixed" else int(n_draws)
-    theta = sampler.sample(m, rng=rng)
-    theta = theta @ ep.stratum_weights if theta.shape[1] > 1 else theta[:, 0]
-    hit = (theta != 0) if two else (theta > thr)
-    p = float(np.mean(hit))
-    return Ceiling(p, math.sqrt(p * (1 - p) / m), note + (" under the design prior" if m > 1 else ""), m)
+    w = cfg.endpoint.stratum_weights
+    prior = " under the design prior" if sampler.kind != "fixed" else ""
+    if metric == "p_reject" and getattr(cfg.analysis, "sided", "two") == "two":
+        up, se_up = sampler.prob_above(0.0, w)
+        not_down, se_dn = sampler.prob_above(float(np.nextafter(0.0, -1.0)), w)  # P(theta >= 0)
+        return Ceiling(up + 1.0 - not_down, se_up + se_dn, "P(true effect != 0)" + prior)
+    c = 0.0 if metric == "p_reject" else ceiling_threshold(cfg)
+    if math.isinf(c):
+        return Ceiling(1.0 if c < 0 else 0.0, 0.0, "always go" if c < 0 else "never go (a go probability of 1)")
+    p, se = sampler.prob_above(c, w)
+    return Ceiling(float(p), float(se), f"P(true effect > {c:.4g})" + prior)
 
 
 def _same_seed_function(cfg, *, scenario, metric, n_sims, seed):
