@@ -11,6 +11,7 @@ MODULES = [
     "msbayes.design.config", "msbayes.design.endpoint", "msbayes.design.prior", "msbayes.design.scenarios",
     "msbayes.simulate.engine", "msbayes.simulate.twoarm", "msbayes.simulate.analyses", "msbayes.simulate.patient",
     "msbayes.oc.accumulate", "msbayes.oc.decision", "msbayes.oc.calibrate", "msbayes.oc.search", "msbayes.oc.dataset",
+    "msbayes.oc.boundary",
 ]
 
 
