@@ -494,3 +494,26 @@ def test_every_fit_csv_row_carries_its_status(real_run):
         assert "status" in df.columns, f"{name}.csv has no status column"
         assert "borrowing" in df.columns, f"{name}.csv has no borrowing column"
     assert "mcid_source" in pd.read_csv(fit / "summary.csv").columns
+
+
+def test_design_prior_scenarios_carry_the_status_of_their_evidence(fixture_reports, tmp_path, monkeypatch):
+    _, figs = fixture_reports[False]
+    legend = figs["sim_two_arm_p_go_vs_n"]
+    # fixture: scenario 'posterior' reads summary/neutral/t25fw/edss_6.0-6.5, which borrows
+    assert "posterior (design prior; borrows petrou2020(w=0.5))" in legend
+    sim = tmp_path / "sim_two_arm"
+    shutil.copytree(TWO, sim)
+    with xr.open_dataset(TWO / "oc.nc") as ds0:
+        ds = ds0.load()
+    ds.attrs["config_text"] = ds.attrs["config_text"].replace("population: edss_6.0-6.5",
+                                                              "population: edss_3.0-5.5")
+    (sim / "oc.nc").unlink()
+    ds.to_netcdf(sim / "oc.nc")
+    seen = _capture(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = build_report(fit_dir=FIT, sim_dir=sim, out_dir=tmp_path / "r", formats=("png",))
+    assert ("posterior (design prior; prediction, no data; borrows petrou2020(w=0.5))"
+            in seen["sim_two_arm_p_go_vs_n"])
+    text = (r.parent / "statistical_considerations.md").read_text(encoding="utf-8")
+    assert "PREDICTION (no data for this stratum" in text

@@ -496,14 +496,17 @@ def _view(sim: SimArtefacts) -> SimView:
     return SimView(sim, x_axis=x, fixed=fixed)
 
 
-def _scenario_labels(ds) -> dict[str, str]:
-    """Legend names: design-prior scenarios marked (their P(go) is an assurance)."""
+def _scenario_labels(ds, notes: dict[str, str] | None = None) -> dict[str, str]:
+    """Legend names: design-prior scenarios marked (their P(go) is an assurance), with the
+    status of the evidence behind them (``notes``: e.g. "prediction, no data")."""
     out = {}
     for s in ds["scenario"].values:
         kind = ""
         if "scenario_kind" in ds.coords:
             kind = str(np.ravel(ds["scenario_kind"].sel(scenario=s).values)[0])
-        out[str(s)] = f"{s} (design prior)" if kind == "design_prior" else str(s)
+        note = (notes or {}).get(str(s), "")
+        out[str(s)] = (f"{s} (design prior" + (f"; {note}" if note else "") + ")"
+                       if kind == "design_prior" else str(s))
     return out
 
 
@@ -538,7 +541,7 @@ def _same_label(a: object, b: object) -> bool:
         return str(a) == str(b)
 
 
-def _sim_html(view: SimView, link: LinkCheck, out: _Out) -> str:
+def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | None = None) -> str:
     sim, ds = view.sim, view.sim.ds
     name = _slug(sim.name)
     parts = [f"<h2 id='sim-{_esc(name)}'>Next-trial design: {_esc(sim.name)}</h2>"]
@@ -568,7 +571,7 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out) -> str:
             fx = {k: v for k, v in view.fixed.items() if k in ds[var].dims}
             cur = compute.oc_curves(ds, var, x=view.x_axis, fixed=fx)
             tg = _targets(sim, var, fx)
-            names = _scenario_labels(ds)
+            names = _scenario_labels(ds, _lab.scenario_notes(sim, fit))
             cur["group"] = cur["group"].map(lambda g: names.get(str(g), str(g)))
             if tg is not None:
                 tg["group"] = tg["group"].map(lambda g: names.get(str(g), str(g)))
@@ -792,7 +795,7 @@ def _build_report(
         warn_msgs += w
     views = [_view(s) for s in sims]
     for v, lk in zip(views, links):
-        body.append(_sim_html(v, lk, out))
+        body.append(_sim_html(v, lk, out, fit))
 
     text = statistical_considerations(fit, views, links, primary=primary,
                                       dropped_synthetic=dropped_synthetic)

@@ -305,3 +305,41 @@ def mcid_caption(summary: pd.DataFrame, endpoints=None) -> str:
     if not eps:
         return ""
     return " MCID sources: " + "; ".join(f"{endpoint_label(e)}: {notes[e]}" for e in eps) + "."
+
+
+def scenario_notes(sim: Any, fit: FitArtefacts | None) -> dict[str, str]:
+    """scenario -> label of the evidence behind a design-prior scenario read from the fit:
+    ``"prediction, no data"``, ``"synthetic data, not evidence"`` and/or ``"borrows X"``
+    (empty when the scenario's estimand is an estimate without borrowing)."""
+    from .text import parse_config_text
+
+    if fit is None:
+        return {}
+    cfg = parse_config_text(getattr(sim, "provenance", {}).get("config_text"))
+    scen = cfg.get("scenarios") or {}
+    if isinstance(scen, list):
+        scen = {str(x.get("name")): x for x in scen if isinstance(x, Mapping)}
+    s = fit.summary
+    out = {}
+    for name, sc in scen.items():
+        if not isinstance(sc, Mapping) or "from_fit" not in sc:
+            continue
+        ep = sc.get("endpoint") or (cfg.get("endpoint") or {}).get("name")
+        hit = s[(s["model"].astype(str) == str(sc.get("model")))
+                & (s["prior"].astype(str) == str(sc.get("prior")))
+                & (s["endpoint"].astype(str) == str(ep))]
+        if sc.get("population") is not None:
+            hit = hit[hit["population"].astype(str) == str(sc.get("population"))]
+        bits = []
+        st = set(hit["status"].astype(str))
+        if "prediction" in st:
+            bits.append("prediction, no data")
+        if "synthetic" in st:
+            bits.append("synthetic data, not evidence")
+        if "borrowing" in hit:
+            bor = [b for b in dict.fromkeys(hit["borrowing"].astype(str)) if b not in ("none", "nan", "")]
+            if bor:
+                bits.append("borrows " + "+".join(bor))
+        if bits:
+            out["null" if name is None else str(name)] = "; ".join(bits)
+    return out
