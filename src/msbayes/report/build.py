@@ -237,6 +237,9 @@ REANALYSIS_COLS = ["model", "prior", "endpoint", "population", "status", "borrow
                    "mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "mcid_source", "r_hat",
                    "ess_bulk", "flag"]
 PROB_COLS = ("p_benefit", "p_mcid")
+#: other probability columns of the fit tables: (column, draws group its n comes from)
+OTHER_PROB_COLS = (("p_rep_ge_obs", "posterior"), ("prior_p_benefit", "prior"),
+                   ("prior_p_mcid", "prior"))
 
 
 def _fmt_probs(df: pd.DataFrame, fit: FitArtefacts, digits: int = 3) -> pd.DataFrame:
@@ -250,6 +253,10 @@ def _fmt_probs(df: pd.DataFrame, fit: FitArtefacts, digits: int = 3) -> pd.DataF
             df[c] = ["not given (prediction)" if pr else
                      _lab.fmt_prob(v, digits, n=_lab.prob_n(fit, r)) if pd.notna(v) else ""
                      for v, pr, (_, r) in zip(df[c], pred, df.iterrows())]
+    for c, group in OTHER_PROB_COLS:
+        if c in df:
+            n = _lab.n_posterior_draws(fit, group=group)
+            df[c] = [_lab.fmt_prob(v, digits, n=n) if pd.notna(v) else "" for v in df[c]]
     return df
 
 
@@ -481,7 +488,7 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
                 f"Posterior predictive check, model {model}{pr}: observed summary statistics "
                 "(crosses) against their 95% posterior predictive intervals (bars) and "
                 "predictive means (ticks)."))
-        out.table(ppc, "ppc")
+        out.table(_fmt_probs(ppc, fit), "ppc")
     parts.append(full_html)
     return "\n".join(parts), warn
 

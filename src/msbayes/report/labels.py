@@ -106,18 +106,19 @@ def fmt_prob(p: Any, digits: int = 3, *, n: float | None = None, upper: float | 
     return txt
 
 
-def n_posterior_draws(fit: FitArtefacts) -> int | None:
-    """chain x draw of the ``effect`` variable (read once and cached in ``fit.meta``)."""
-    if NDRAWS_KEY in fit.meta:
-        return fit.meta[NDRAWS_KEY]
+def n_posterior_draws(fit: FitArtefacts, group: str = "posterior") -> int | None:
+    """chain x draw of a posterior.nc group (read once and cached in ``fit.meta``)."""
+    key = f"{NDRAWS_KEY}.{group}"
+    if key in fit.meta:
+        return fit.meta[key]
     import xarray as xr
 
     try:
-        with xr.open_dataset(fit.posterior_path, group="posterior") as ds:
+        with xr.open_dataset(fit.posterior_path, group=group) as ds:
             n = int(ds.sizes.get("chain", 1) * ds.sizes.get("draw", 0)) or None
     except (OSError, ValueError, KeyError):
         n = None
-    fit.meta[NDRAWS_KEY] = n
+    fit.meta[key] = n
     return n
 
 
