@@ -7,8 +7,8 @@ proposal, protocol or statistical analysis plan.
 Examples
 --------
 >>> from msbayes.report.text import fmt
->>> fmt(0.81234, 3), fmt(60, 3), fmt(1.0, 2)
-('0.812', '60', '1.00')
+>>> fmt(0.81234, 3), fmt(60, 3), fmt(1.0, 2), fmt(-0.001, 2)
+('0.812', '60', '1.00', '0.00')
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def fmt(v: Any, digits: int = 3) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):.{digits}f}"
+        txt = f"{float(v):.{digits}f}"
+        return txt[1:] if txt.startswith("-") and float(txt) == 0 else txt  # no "-0.00"
     return str(v)
 
 
