@@ -198,3 +198,16 @@ def test_dose_finding_from_draws_carries_the_draws_error(fake_draws):
     for k, (ph, ms) in res.items():
         sd_emp, rms = float(np.std(ph, ddof=1)), float(np.sqrt(np.mean(np.square(ms))))
         assert abs(sd_emp / rms - 1) < 3 * math.sqrt(1 / (2 * (R - 1))) + 0.1, (k, sd_emp, rms)
+
+
+def test_draws_part_unknown_is_nan_not_zero():
+    # chunks that do not say whether effects came from draws (e.g. a cell store written before
+    # draw batches were recorded): the draws' part of the MCSE is unknown, never a silent 0
+    acc = Accumulator()
+    acc.add({"go": np.arange(100) < 30}, chunk=0)
+    assert math.isnan(acc.finalize()["p_go_mcse_draws"])
+    acc.add({"go": np.arange(100) < 30, "n_draw_batches": 0}, chunk=1)
+    assert math.isnan(acc.finalize()["p_go_mcse_draws"])  # one chunk still unknown
+    ok = Accumulator()
+    ok.add({"go": np.arange(100) < 30, "n_draw_batches": 0}, chunk=0)
+    assert ok.finalize()["p_go_mcse_draws"] == 0.0

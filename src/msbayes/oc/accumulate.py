@@ -41,6 +41,9 @@ draws).
 Clopper-Pearson bounds from the trial counts (``x_upper = 1 - 0.05^(1/N)``, about 3/N, when no
 trial had the event): print "< x_upper" rather than "0.000 (0.000)" when ``x == 0``.
 
+A chunk whose effects do not come from draws says so with ``n_draw_batches = 0`` (the
+draws' part is then 0); when no chunk says anything, ``x_mcse_draws`` is NaN (unknown).
+
 **Cell constants.** ``outcomes["constants"] = {name: float}`` (the same in every chunk of a
 cell, e.g. ``go_boundary``, ``assurance_ceiling``) are passed through to :meth:`finalize`.
 
@@ -152,6 +155,8 @@ class Accumulator:
             part["cnt__consider"] = int(np.count_nonzero(~arrays["go"].astype(bool) & ~arrays["nogo"].astype(bool)))
         if constants:
             part["const"] = {str(k): _f(v) for k, v in constants.items()}
+        if n_batches is not None:
+            part["nb"] = int(np.asarray(n_batches))
         if "draw_batch" in arrays:
             if n_batches is None:
                 raise ValueError("outcome 'draw_batch' needs an 'n_draw_batches' entry")
@@ -314,11 +319,15 @@ class Accumulator:
         """Design-prior (draw batch) part of the MCSE and Clopper-Pearson bounds."""
         from scipy import special
 
-        bats = [p.get("bat") for _, p in sorted(self._parts.items())]
+        parts = [p for _, p in sorted(self._parts.items())]
+        bats = [p.get("bat") for p in parts]
         have_bat = bool(bats) and all(b is not None for b in bats)
-        # chunks with and without draw batches (a cell store written before batches were
-        # recorded, grown later): the draws' part cannot be computed -> NaN, never a silent 0
-        mixed = not have_bat and any(b is not None for b in bats)
+        # the draws' part is known to be 0 only if every chunk said it had no draw batches
+        # (n_draw_batches = 0); chunks that said nothing (a cell store written before batches
+        # were recorded, or a chunk function that does not report them) give NaN, never a
+        # silent 0; likewise a mix of chunks with and without batches
+        known_none = all(p.get("nb") == 0 for p in parts)
+        mixed = not have_bat and not known_none
         for k in DECISION_KEYS:
             name = _BOOL_NAMES.get(k, f"p_{k}")
             if name not in out:

@@ -44,7 +44,7 @@ Examples
 ...     "analysis": {"method": "mcpmod", "models": {"emax": [2.0], "linear": None}}})
 >>> out = simulate_chunk(cfg, "mcid", 1000, np.random.default_rng(1))
 >>> sorted(out)[:6]
-['correct', 'est', 'failed', 'go', 'n_doses', 'n_total']
+['correct', 'est', 'failed', 'go', 'n_doses', 'n_draw_batches']
 """
 
 from __future__ import annotations
@@ -292,5 +292,5 @@ def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict
     }
     if draw_batch is not None:  # effects resampled from posterior draws: their error in the MCSE
         out["draw_batch"] = draw_batch
-        out["n_draw_batches"] = np.asarray(sampler.n_batches)
+    out["n_draw_batches"] = np.asarray(sampler.n_batches)  # 0: no draws
     return out

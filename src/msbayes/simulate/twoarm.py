@@ -23,7 +23,7 @@ Examples
 ...     "analysis": {"method": "welch"}, "decision": {"rule": "significance", "alpha": 0.025}})
 >>> out = simulate_chunk(cfg, "mcid", 1000, np.random.default_rng(1))
 >>> sorted(out)
-['constants', 'est', 'failed', 'go', 'n_analysed', 'n_total', 'nogo', 'reject', 'true']
+['constants', 'est', 'failed', 'go', 'n_analysed', 'n_draw_batches', 'n_total', 'nogo', 'reject', 'true']
 """
 
 from __future__ import annotations
@@ -380,9 +380,9 @@ def simulate_chunk(cfg: SimConfig, scenario: str, n: int, rng: np.random.Generat
     -------
     dict
         ``go, nogo, failed`` (and ``reject`` for welch / ancova) bool[n]; ``est, true,
-        n_total, n_analysed`` float[n]. ``true`` is the enrolment-weighted true effect. With
-        effects resampled from posterior draws also ``draw_batch`` (int[n]) and
-        ``n_draw_batches`` (design-prior part of the MCSE); ``constants``: ``go_boundary``,
+        n_total, n_analysed`` float[n]. ``true`` is the enrolment-weighted true effect.
+        ``n_draw_batches`` (0 unless effects are resampled from posterior draws, then also
+        ``draw_batch`` int[n]: the design-prior part of the MCSE); ``constants``: ``go_boundary``,
         ``design_se``, ``ceiling_threshold``, ``assurance_ceiling``,
         ``assurance_ceiling_mcse`` (:func:`msbayes.oc.boundary.cell_constants`).
     """
@@ -390,6 +390,6 @@ def simulate_chunk(cfg: SimConfig, scenario: str, n: int, rng: np.random.Generat
     out = outcomes(cfg, theta, ts, res, reject)
     if batch is not None:
         out["draw_batch"] = batch
-        out["n_draw_batches"] = n_batches
+    out["n_draw_batches"] = n_batches  # 0: effects not resampled from draws
     out["constants"] = cell_constants(cfg, scenario)
     return out
