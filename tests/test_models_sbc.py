@@ -70,8 +70,9 @@ def test_sbc_rank_uniformity_many_replicates():
 # SBC in the shipped configuration's structure
 
 def _shipped_structure():
-    """The shipped primary analysis: T25FW, a reported stratum (n 12/10), an unreported one, the
-    external study present with weight 0 (not borrowed), hyperpriors of the shipped config."""
+    """The shipped primary analysis: T25FW and 6MWT, a reported stratum whose sizes are
+    marginalised over the p-value-consistent pairs, an unreported stratum, the external study
+    present with weight 0 (not borrowed), hyperpriors of the shipped config."""
     import math
     from pathlib import Path
 
@@ -99,22 +100,32 @@ def _narrow(d: np.ndarray, f: float = 1.5) -> np.ndarray:
 
 
 def run_sbc_shipped(n_rep: int, *, seed: int, draws: int = 400):
+    """Truths from the prior; data from the shipped likelihood: per replicate and group an
+    alternative (n_t, n_c) is drawn from its prior weights (uniform over the p-value-consistent
+    pairs), then arm means and variances from their sampling distributions at that n."""
     job, d, data = _shipped_structure()
+    alt = job.subgroup
+    assert alt is not None  # the shipped analysis marginalises over unknown subgroup sizes
     model = job.build()
     cf = compile_model(model, backend="auto")
     with model:
         pm.set_data(data)
-        sims = pm.sample_prior_predictive(draws=n_rep, random_seed=seed)
+        th, arm, sig = pm.draw([model["theta"], model["arm_mean"], model["sigma"]], draws=n_rep, random_seed=seed)
+    rng = np.random.default_rng(seed)
     e = d.endpoints.index("t25fw")
     s_rep = d.strata.index("edss_6.0-6.5")
-    truth = np.asarray(sims.prior["theta"].values)[0][:, e, s_rep]
-    ybar_p = np.asarray(sims.prior_predictive["ybar"].values)[0]
-    s2_p = np.asarray(sims.prior_predictive["s2"].values)[0]
-    prim = np.flatnonzero(d.primary_rows)
+    truth = th[:, e, s_rep]
+    prim = alt.primary_rows
+    rg = alt.row_group[prim]
+    w = np.exp(alt.logw)  # (K, G) prior weights
     post_draws = []
     for i in range(n_rep):
+        k_g = np.array([rng.choice(w.shape[0], p=w[:, g] / w[:, g].sum()) for g in range(w.shape[1])])
+        n = alt.n_alt[k_g[rg], prim]
+        sg = sig[i, prim]
         yb, s2 = np.asarray(data["ybar_obs_all"], float).copy(), np.asarray(data["s2_obs_all"], float).copy()
-        yb[prim], s2[prim] = ybar_p[i], s2_p[i]
+        yb[prim] = arm[i] + sg / np.sqrt(n) * rng.standard_normal(len(prim))
+        s2[prim] = sg**2 * rng.chisquare(n - 1.0) / (n - 1.0)
         post = sample_compiled(cf, data={**data, "ybar_obs_all": yb, "s2_obs_all": s2}, draws=draws, tune=400,
                                chains=2, cores=2, seed=seed + 1 + i, target_accept=0.95)
         post_draws.append(np.asarray(post.posterior["theta"].values)[:, :, e, s_rep].ravel())

@@ -76,7 +76,13 @@ class ExternalSpec(StrictModel):
 
 
 class DataSpec(StrictModel):
-    """Where the primary study's data come from and which arms / strata to compare."""
+    """Where the primary study's data come from and which arms / strata to compare.
+
+    ``subgroup_n``: for a built-in comparison whose group sizes were not reported but whose
+    p-value was, ``marginalize`` (default) averages the likelihood over every (n_t, n_c) pair
+    whose Welch p-value rounds to the reported one (uniform prior over the pairs);
+    ``assumed`` uses the single pair in ``assumed_n``.
+    """
 
     dataset: str | None = "harris2024"
     file: Path | None = None
@@ -85,6 +91,7 @@ class DataSpec(StrictModel):
     treatment_arm: str = "msc_np"
     control_arm: str = "saline"
     strata: list[str] = Field(default_factory=lambda: ["edss_3.0-5.5", "edss_6.0-6.5"], min_length=1)
+    subgroup_n: Literal["marginalize", "assumed"] = "marginalize"
 
     @model_validator(mode="after")
     def _one_source(self) -> "DataSpec":

@@ -19,7 +19,7 @@ from ..models.priors import PriorPreset
 from .config import FitConfig
 from .prepare import PreparedData, scale_name
 
-__all__ = ["Estimand", "ModelJob", "build_jobs", "prior_values"]
+__all__ = ["Estimand", "ModelJob", "SubgroupAlternatives", "build_jobs", "prior_values", "subgroup_alternatives"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class ModelJob:
     # sensitivity analyses: (label, pm.Data overrides on top of fixed_data), sampled per prior
     variants: tuple[tuple[str, dict], ...] = ()
     borrowing: str = "none"  # external evidence borrowed in the primary analysis ("none" or "study(w=..)")
+    subgroup: "SubgroupAlternatives | None" = None  # unreported group sizes marginalised over
 
 
 def prior_values(preset: PriorPreset, mcid) -> tuple[np.ndarray, np.ndarray]:
@@ -75,11 +76,14 @@ def _summary_job(cfg: FitConfig, prep: PreparedData, scale: str) -> ModelJob:
     has_ext = bool(np.any(np.asarray(d.group_stratum) < 0))
     w_primary, w_alt, borrow_primary, borrow_alt = _external_weights(cfg, d)
 
+    alt = subgroup_alternatives(cfg, d)
+
     def build() -> pm.Model:
         return build_summary_model(
             d, prior_mean=pm0, prior_sd=ps0, tau_sd=h.tau_prior_sd * mc, control_sd=h.control_prior_sd * mc,
             sigma_sd=h.sigma_prior_sd * mc, between_study_sd=ext_sd, endpoint_correlation=h.endpoint_correlation,
             prior_on=h.prior_on, share_a=h.between_share[0], share_b=h.between_share[1],
+            n_alternatives=None if alt is None else alt.n_alt, n_logw=None if alt is None else alt.logw,
         )
 
     status = stratum_status(d)
@@ -113,12 +117,19 @@ def _summary_job(cfg: FitConfig, prep: PreparedData, scale: str) -> ModelJob:
         if cfg.sensitivity.borrowing:
             variants.append(("with_borrowing" if borrow_primary == "none" else "without_borrowing",
                              {"group_weight": w_alt}))
+    if alt is not None:
+        fixed["n_alt"] = alt.n_alt[:, np.asarray(d.primary_rows)]
+        fixed["n_logw"] = alt.logw
     if name in cfg.sensitivity.models:
         variants.extend(_hierarchy_variants(cfg, mc, E, vector=True))
-        if cfg.sensitivity.subgroup_n:
-            variants.extend(_subgroup_n_variants(cfg, d))
-    key = repr(("summary", d.endpoints, d.strata, d.group_labels, d.row_labels, h.endpoint_correlation, h.prior_on))
-    return ModelJob(name, build, est, prior_data, (), tuple(raw), key, fixed, tuple(variants), borrow_primary)
+        if cfg.sensitivity.subgroup_n and alt is not None:
+            variants.extend([("subgroup_n_nominal", {"n_logw": alt.one_hot("nominal")}),
+                             ("subgroup_n_smallest", {"n_logw": alt.one_hot("smallest")}),
+                             ("subgroup_n_largest", {"n_logw": alt.one_hot("largest")})])
+    key = repr(("summary", d.endpoints, d.strata, d.group_labels, d.row_labels, h.endpoint_correlation, h.prior_on,
+                None if alt is None else alt.n_alt.shape))
+    return ModelJob(name, build, est, prior_data, (), tuple(raw), key, fixed, tuple(variants), borrow_primary,
+                    subgroup=alt)
 
 
 def _external_weights(cfg: FitConfig, d) -> tuple[np.ndarray, np.ndarray, str, str]:
@@ -155,38 +166,84 @@ def _same_study(spec, study: str) -> bool:
     return True  # a file-based external: its study label comes from the file itself
 
 
-def _subgroup_n_variants(cfg: FitConfig, d) -> list[tuple[str, dict]]:
-    """Refit with the smallest and the largest subgroup sizes consistent with the reported p-values.
+PAD_LOGW = -1.0e6  # prior log weight of a padding alternative (exp() == 0, no NaN)
 
-    Only groups whose n was not reported (taken from ``assumed_n``) and whose data set reports
-    a p-value for the comparison are changed; the spread between the two analyses is the part
-    of the uncertainty that the unknown subgroup sizes add.
+
+@dataclass(frozen=True)
+class SubgroupAlternatives:
+    """Alternative arm sizes of the primary groups whose sizes were not reported.
+
+    ``n_alt`` (K, R) sizes per alternative and row; ``logw`` (K, G) prior log weights
+    (uniform over a group's consistent pairs, :data:`PAD_LOGW` for padding); ``pairs`` maps a
+    group label to its (n_t, n_c) pairs in alternative order; ``nominal`` / ``smallest`` /
+    ``largest``: the alternative index of the single pair quoted, of the smallest and of the
+    largest total, per group (same order as ``pairs``).
     """
-    from .prepare import consistent_subgroup_pairs
 
-    if cfg.data.file is not None or cfg.data.dataset is None:
-        return []
-    n_lo, n_hi = np.asarray(d.n, float).copy(), np.asarray(d.n, float).copy()
-    changed = []
+    n_alt: np.ndarray
+    logw: np.ndarray
+    pairs: dict
+    nominal: dict
+    smallest: dict
+    largest: dict
+    primary_rows: np.ndarray  # row indices of the primary study (the model's "row" dim)
+    row_group: np.ndarray  # (R,) group of every row
+
+    def one_hot(self, which: str) -> np.ndarray:
+        """Prior log weights putting all mass on one alternative per group."""
+        idx = getattr(self, which)
+        out = np.full_like(self.logw, PAD_LOGW)
+        for g in range(self.logw.shape[1]):
+            out[idx.get(g, 0), g] = 0.0
+        return out
+
+
+def subgroup_alternatives(cfg: FitConfig, d) -> SubgroupAlternatives | None:
+    """Consistent (n_t, n_c) pairs of every primary group with unreported sizes, or None."""
+    from .prepare import consistent_subgroup_pairs, nominal_pair
+
+    if cfg.data.subgroup_n != "marginalize" or cfg.data.file is not None or cfg.data.dataset is None:
+        return None
     rg, rt = np.asarray(d.row_group), np.asarray(d.row_treated)
+    found = {}
     for g, lab in enumerate(d.group_labels):
         s = int(d.group_stratum[g])
         if s < 0:
             continue
         ep, pop = d.endpoints[int(d.group_endpoint[g])], d.strata[s]
-        pairs = consistent_subgroup_pairs(cfg.data.dataset, ep, pop, treatment_arm=cfg.data.treatment_arm,
-                                          control_arm=cfg.data.control_arm)
-        if not pairs:
+        if cfg.n_for(pop, ep, cfg.data.treatment_arm) is not None and cfg.n_for(pop, ep, cfg.data.control_arm) is not None:
+            nominal_given = (cfg.n_for(pop, ep, cfg.data.treatment_arm), cfg.n_for(pop, ep, cfg.data.control_arm))
+        else:
+            nominal_given = None
+        pairs = list(consistent_subgroup_pairs(cfg.data.dataset, ep, pop, treatment_arm=cfg.data.treatment_arm,
+                                               control_arm=cfg.data.control_arm))
+        if len(pairs) < 1:
             continue
-        lo = min(pairs, key=lambda p: (p[0] + p[1], abs(p[0] - p[1])))
-        hi = max(pairs, key=lambda p: (p[0] + p[1], -abs(p[0] - p[1])))
-        for r in np.flatnonzero(rg == g):
-            n_lo[r] = lo[int(rt[r] == 0)]
-            n_hi[r] = hi[int(rt[r] == 0)]
-        changed.append(f"{ep}/{pop}: {lo[0]}/{lo[1]} .. {hi[0]}/{hi[1]}")
-    if not changed:
-        return []
-    return [("subgroup_n_smallest", {"n": n_lo}), ("subgroup_n_largest", {"n": n_hi})]
+        nom = nominal_given if nominal_given is not None else nominal_pair(pairs)
+        found[g] = (pairs, nom)
+    if not found:
+        return None
+    K = max(len(p) + (0 if nom in p else 1) for p, nom in found.values())
+    R, G = len(d.row_labels), len(d.group_labels)
+    n_alt = np.tile(np.asarray(d.n, float), (K, 1))
+    logw = np.full((K, G), PAD_LOGW)
+    logw[0, :] = 0.0  # groups with known sizes: one alternative, their own n
+    pairs_out, nominal, smallest, largest = {}, {}, {}, {}
+    for g, (pairs, nom) in found.items():
+        alts = list(pairs) + ([nom] if nom not in pairs else [])
+        logw[:, g] = PAD_LOGW
+        logw[: len(pairs), g] = -np.log(len(pairs))  # the assumed pair, if inconsistent, gets no prior weight
+        rows = np.flatnonzero(rg == g)
+        for k in range(K):
+            pair = alts[k] if k < len(alts) else alts[0]
+            for r in rows:
+                n_alt[k, r] = pair[0] if rt[r] == 1 else pair[1]
+        pairs_out[d.group_labels[g]] = alts
+        nominal[g] = alts.index(nom)
+        smallest[g] = min(range(len(pairs)), key=lambda k: (sum(pairs[k]), abs(pairs[k][0] - pairs[k][1])))
+        largest[g] = max(range(len(pairs)), key=lambda k: (sum(pairs[k]), -abs(pairs[k][0] - pairs[k][1])))
+    return SubgroupAlternatives(n_alt, logw, pairs_out, nominal, smallest, largest,
+                                np.flatnonzero(np.asarray(d.primary_rows)), rg)
 
 
 def _hierarchy_data(h, mc, E: int | None) -> dict:

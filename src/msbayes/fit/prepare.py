@@ -15,6 +15,7 @@ change in distance), positive = better. A "% change in time" (Petrou 2020) is tu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,7 @@ __all__ = [
     "patient_table_to_inputs",
     "scale_name",
     "consistent_subgroup_pairs",
+    "nominal_pair",
 ]
 
 SUMMARY_NEEDED = ("study", "endpoint", "population", "arm", "convention", "n", "mean", "sd", "events")
@@ -141,6 +143,12 @@ def _n_of(cfg: FitConfig, r: pd.Series, field_prefix: str) -> int:
         return int(n)
     if pd.notna(r["n"]):
         return int(r["n"])
+    if cfg.data.subgroup_n == "marginalize" and cfg.data.file is None and r["study"] == cfg.data.dataset:
+        pairs = consistent_subgroup_pairs(cfg.data.dataset, r["endpoint"], r["population"],
+                                          treatment_arm=cfg.data.treatment_arm, control_arm=cfg.data.control_arm)
+        if pairs and r["arm"] in (cfg.data.treatment_arm, cfg.data.control_arm):
+            nominal = nominal_pair(pairs)
+            return int(nominal[0] if r["arm"] == cfg.data.treatment_arm else nominal[1])
     raise _err(
         f"assumed_n.{r['population']}.{r['endpoint']}.{r['arm']}",
         f"n of {r['study']} {r['endpoint']} {r['population']} {r['arm']} is not reported; state it here "
@@ -318,8 +326,14 @@ def _patient(cfg: FitConfig, df: pd.DataFrame) -> tuple[PatientInputs, dict, boo
     return inputs, meta, True, f"synthetic:{cfg.data.dataset}:seed={cfg.seed}"
 
 
+def nominal_pair(pairs) -> tuple[int, int]:
+    """The most nearly equal pair (then the smallest total): the single pair quoted when one is needed."""
+    return min(pairs, key=lambda p: (abs(p[0] - p[1]), p[0] + p[1]))
+
+
+@functools.lru_cache(maxsize=64)
 def consistent_subgroup_pairs(dataset: str, endpoint: str, population: str, *, treatment_arm: str,
-                              control_arm: str, test: str = "welch") -> list[tuple[int, int]]:
+                              control_arm: str, test: str = "welch") -> tuple[tuple[int, int], ...]:
     """(n_treatment, n_control) pairs whose ``test`` p-value rounds to the reported one.
 
     Empty when the data set reports no p-value for that comparison or its n is known. The box
@@ -329,18 +343,18 @@ def consistent_subgroup_pairs(dataset: str, endpoint: str, population: str, *, t
     from ..data.infer_n import infer_n
 
     if dataset not in list_datasets():
-        return []
+        return ()
     summ = load_summaries(dataset)
     rows = summ[(summ.endpoint == endpoint) & (summ.population == population)].set_index("arm")
     if treatment_arm not in rows.index or control_arm not in rows.index:
-        return []
+        return ()
     if not (rows.loc[[treatment_arm, control_arm], "n"].isna().any()):
-        return []
+        return ()
     pv = load_pvalues(dataset)
     pv = pv[(pv.endpoint == endpoint) & (pv.population == population) & (pv.arm == treatment_arm)
             & (pv.comparator == control_arm)]
     if pv.empty:
-        return []
+        return ()
     facts = load_design_facts(dataset).set_index("key")["value"]
 
     def cap(arm: str) -> int:
@@ -352,7 +366,7 @@ def consistent_subgroup_pairs(dataset: str, endpoint: str, population: str, *, t
                   tests=(test,), n_min=3, n_max1=cap(treatment_arm), n_max2=cap(control_arm), top=None,
                   decimals=int(r.decimals))
     ok = tab[tab.consistent]
-    return [(int(x), int(y)) for x, y in zip(ok.n1, ok.n2)]
+    return tuple((int(x), int(y)) for x, y in zip(ok.n1, ok.n2))
 
 
 def prepare_inputs(cfg: FitConfig) -> PreparedData:

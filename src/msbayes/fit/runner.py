@@ -142,14 +142,48 @@ def _fit_all(cfg: FitConfig, jobs: list[ModelJob], progress, console) -> tuple[l
                     with pred_model, _quiet_pymc():
                         pm.set_data(data)
                         pri = pm.sample_prior_predictive(draws=s.prior_draws, random_seed=seeds[1])
-                        ppc = (pm.sample_posterior_predictive(post, random_seed=seeds[2], progressbar=False)
-                               if label == "primary" else None)
+                        ppc = None
+                        if label == "primary":
+                            ppc = (_mixture_ppc(post, job, data, seed=seeds[2]) if job.subgroup is not None else
+                                   pm.sample_posterior_predictive(post, random_seed=seeds[2], progressbar=False))
                 fits.append(_OneFit(job, p.name, post, pri, ppc, n_divergences(post), time.perf_counter() - t1, pmn, psd,
                                     label, borrow))
                 timings[f"sample.{job.model}.{key}"] = time.perf_counter() - t1
             if progress is not None:
                 progress.advance(task)
     return fits, timings
+
+
+def _mixture_ppc(post: az.InferenceData, job: ModelJob, data: dict, *, seed: int) -> az.InferenceData:
+    """Posterior predictive of arm means and variances when group sizes are marginalised over.
+
+    Per draw, an alternative (n_t, n_c) is drawn from its conditional posterior weight
+    ``n_alt_prob`` and the arm mean and variance are drawn from their sampling distributions
+    at that n (the same generative model the likelihood uses).
+    """
+    rng = np.random.default_rng(seed)
+    p = post.posterior
+    arm = np.asarray(p["arm_mean"].values)  # (C, D, Rp)
+    sig_all = np.asarray(p["sigma"].values)  # (C, D, R)
+    prob = np.asarray(p["n_alt_prob"].values)  # (C, D, K, G)
+    n_alt = np.asarray(data["n_alt"], float)  # (K, Rp)
+    ybar_obs = np.asarray(data["ybar_obs_all"], float)
+    s2_obs = np.asarray(data["s2_obs_all"], float)
+    rows = p["arm_mean"].coords["row"].values
+    prim = job.subgroup.primary_rows
+    rg_p = job.subgroup.row_group[prim]
+    C, D, Rp = arm.shape
+    cum = np.cumsum(prob[..., rg_p].transpose(0, 1, 3, 2), axis=-1)  # (C, D, Rp, K)
+    u = rng.random((C, D, Rp, 1))
+    k = np.minimum((u > cum).sum(axis=-1), n_alt.shape[0] - 1)  # (C, D, Rp)
+    n = n_alt[k, np.arange(Rp)[None, None, :]]
+    sig = sig_all[..., prim]
+    ybar = arm + sig / np.sqrt(n) * rng.standard_normal((C, D, Rp))
+    s2 = sig**2 * rng.chisquare(n - 1.0) / (n - 1.0)
+    coords = {"chain": p.chain.values, "draw": p.draw.values, "row": rows}
+    pp = xr.Dataset({"ybar": (("chain", "draw", "row"), ybar), "s2": (("chain", "draw", "row"), s2)}, coords=coords)
+    obs = xr.Dataset({"ybar": (("row",), ybar_obs[prim]), "s2": (("row",), s2_obs[prim])}, coords={"row": rows})
+    return az.InferenceData(posterior_predictive=pp, observed_data=obs)
 
 
 def _alt_borrowing(cfg: FitConfig) -> str:
@@ -255,7 +289,8 @@ def _assemble(cfg: FitConfig, fits: list[_OneFit], attrs: dict) -> az.InferenceD
         groups["posterior"].append(prefix_dataset(f.posterior.posterior, **kw))
         groups["prior"].append(prefix_dataset(f.prior_idata.prior, **kw))
         groups["posterior_predictive"].append(prefix_dataset(f.ppc.posterior_predictive, **kw))
-        groups["prior_predictive"].append(prefix_dataset(f.prior_idata.prior_predictive, **kw))
+        if "prior_predictive" in f.prior_idata.groups():  # absent when the likelihood is a Potential
+            groups["prior_predictive"].append(prefix_dataset(f.prior_idata.prior_predictive, **kw))
         groups["observed_data"].append(prefix_dataset(f.ppc.observed_data, **kw))
         ss = f.posterior.sample_stats
         groups["sample_stats"].append(prefix_dataset(ss[[v for v in KEEP_STATS if v in ss]], **kw))
@@ -349,6 +384,10 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
         "fits": [{"model": f.job.model, "prior": f.prior, "analysis": f.analysis, "borrowing": f.borrowing,
                   "n_divergences": f.n_div, "seconds": round(f.seconds, 3),
                   "max_r_hat_all_params": _max_rhat(f.posterior)} for f in fits],
+        "subgroup_n": {j.model: {"rule": "marginalised over every (n_treatment, n_control) whose Welch p-value "
+                                          "rounds to the reported one; uniform prior over the pairs",
+                                  "pairs": {g: [list(p) for p in v] for g, v in j.subgroup.pairs.items()}}
+                       for j in jobs if j.subgroup is not None},
         "patient_synthetic": prep.patient_synthetic if prep.patient is not None else None,
         "patient_data": {k: (v if isinstance(v, (str, int, float, list, dict)) else str(v)) for k, v in prep.patient_truth.items()},
         "diagnostics_ok": bool(summary["diagnostics_ok"].all()),

@@ -197,6 +197,8 @@ def build_summary_model(
     prior_on: PriorOn = "stratum_effect",
     share_a=1.0,
     share_b=1.0,
+    n_alternatives: np.ndarray | None = None,
+    n_logw: np.ndarray | None = None,
 ) -> pm.Model:
     """Build the hierarchical summary-level model (no sampling).
 
@@ -223,6 +225,12 @@ def build_summary_model(
     share_a, share_b : float or array (E,)
         ``prior_on="stratum_effect"`` only: Beta prior of the between-stratum share of the
         prior variance.
+    n_alternatives : array (K, R), optional
+        Unknown arm sizes: K alternative size vectors (one per row); the primary rows'
+        likelihood becomes a mixture over the alternatives of each group, with prior log
+        weights ``n_logw`` (K, G) (``-inf`` pads groups with fewer alternatives). Adds
+        ``n_alt_prob`` (the conditional posterior weight of each alternative) and
+        ``arm_mean``; ``ybar`` / ``s2`` are then not observed nodes.
 
     Returns
     -------
@@ -300,13 +308,33 @@ def build_summary_model(
             sigma = pm.Data("known_sigma", np.asarray(known_sigma, dtype=float))
         ybar_all = pm.Data("ybar_obs_all", np.asarray(data.mean, dtype=float))
         s2_all = pm.Data("s2_obs_all", np.asarray(data.sd, dtype=float) ** 2)
-        if len(rows_p):
+        if len(rows_p) and n_alternatives is None:
             pm.Normal("ybar", mu=arm_mu[rows_p], sigma=sigma[rows_p] / pt.sqrt(n_all[rows_p]),
                       observed=ybar_all[rows_p], dims="row")
             if known_sigma is None:
                 df = n_all[rows_p] - 1.0
                 pm.Gamma("s2", alpha=df / 2.0, beta=df / (2.0 * sigma[rows_p] ** 2),
                          observed=s2_all[rows_p], dims="row")
+        elif len(rows_p):
+            # unknown group sizes: the likelihood is a mixture over K alternative (n_t, n_c) per
+            # group (those consistent with a reported p-value), prior weights exp(n_logw)
+            K = int(np.shape(n_alternatives)[0])
+            model.add_coord("n_alternative", list(range(K)))
+            n_alt = pm.Data("n_alt", np.asarray(n_alternatives, dtype=float)[:, rows_p], dims=("n_alternative", "row"))
+            logw = pm.Data("n_logw", np.asarray(n_logw, dtype=float), dims=("n_alternative", "group"))
+            mu_p, sig_p = arm_mu[rows_p][None, :], sigma[rows_p][None, :]
+            ll = pm.logp(pm.Normal.dist(mu=mu_p, sigma=sig_p / pt.sqrt(n_alt)), ybar_all[rows_p][None, :])
+            if known_sigma is None:
+                df = n_alt - 1.0
+                ll = ll + pm.logp(pm.Gamma.dist(alpha=df / 2.0, beta=df / (2.0 * sig_p**2)), s2_all[rows_p][None, :])
+            onehot = np.zeros((len(rows_p), G))
+            onehot[np.arange(len(rows_p)), rg[rows_p]] = 1.0
+            ll_kg = pt.dot(ll, onehot) + logw  # (K, G); padded alternatives carry logw = -1e6
+            has_rows = onehot.sum(axis=0) > 0
+            lse = pt.logsumexp(ll_kg, axis=0)
+            pm.Potential("summary_loglik", pt.sum(lse[np.flatnonzero(has_rows)]))
+            pm.Deterministic("n_alt_prob", pt.exp(ll_kg - lse[None, :]), dims=("n_alternative", "group"))
+            pm.Deterministic("arm_mean", arm_mu[rows_p], dims="row")
         if len(rows_x):
             w_all = pm.Data("group_weight", np.asarray(data.group_weight, dtype=float), dims="group")
             wx = w_all[rg[rows_x]]
