@@ -484,12 +484,9 @@ def test_walk_a_real_fit_and_report(real_run, tmp_path, monkeypatch, shown):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="msbayes.fit.runner does not yet call "
-                   "msbayes.fit.summarize.label_tables: raw_vs_shrunk.csv and ppc.csv of a fit "
-                   "have no status column")
 def test_every_fit_csv_row_carries_its_status(real_run):
     fit = real_run / "fit"
-    for name in ("summary", "sensitivity", "raw_vs_shrunk", "ppc"):
+    for name in ("summary", "sensitivity", "raw_vs_shrunk", "ppc", "mcid_sensitivity"):
         df = pd.read_csv(fit / f"{name}.csv")
         assert "status" in df.columns, f"{name}.csv has no status column"
         assert "borrowing" in df.columns, f"{name}.csv has no borrowing column"

@@ -23,7 +23,7 @@ from .config import FitConfig
 from .jobs import Estimand, ModelJob, build_jobs, prior_values
 from .prepare import PreparedData, prepare_inputs
 from .sampling import compile_model, n_divergences, resolve_backend, sample_compiled
-from .summarize import SUMMARY_COLUMNS, gate, summarize_draws
+from .summarize import SUMMARY_COLUMNS, gate, label_tables, mcid_source, summarize_draws
 
 __all__ = ["FitResult", "run_fit", "fit_seeds"]
 
@@ -207,14 +207,15 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
                 row = {"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
                        "estimand": kind, "scale": e.scale, **{c: st[c] for c in ("mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk", "ess_tail")},
                        "n_divergences": f.n_div, "status": e.status, "diagnostics_ok": ok, "flag": flag,
-                       "mcid": e.mcid, "mcse_mean": st["mcse_mean"], "borrowing": f.borrowing}
+                       "mcid": e.mcid, "mcse_mean": st["mcse_mean"], "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint)}
                 if e.kind == "risk_difference":
                     row["p_mcid"] = float("nan")
                 rows.append(row)
             if e.kind == "effect":
                 pd_ = np.asarray(prior[e.var].values)[(slice(None), slice(None), *e.index)].ravel()
                 sens.append({"model": f.job.model, "endpoint": e.endpoint, "population": e.population, "scale": e.scale,
-                             "status": e.status, "prior": f.prior, "analysis": f.analysis, "borrowing": f.borrowing,
+                             "status": e.status, "prior": f.prior, "analysis": f.analysis,
+                             "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint),
                              "prior_on": h.prior_on, "prior_mu_mean": float(f.prior_mean[k]),
                              "prior_mu_sd": float(f.prior_sd[k]), "prior_effect_mean": float(pd_.mean()),
                              "prior_effect_sd": float(pd_.std(ddof=1)),
@@ -227,7 +228,8 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
                         dd = np.asarray(d).ravel()
                         mcid_rows.append({"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint,
                                           "population": e.population, "scale": e.scale, "status": e.status,
-                                          "borrowing": f.borrowing, "threshold": float(thr),
+                                          "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint),
+                                          "threshold": float(thr),
                                           "threshold_pct": _pct_label(e.scale, float(thr)),
                                           "is_primary_mcid": bool(abs(thr - e.mcid) < 1e-9),
                                           "p_exceed": float(np.mean(dd > thr)),
@@ -261,7 +263,22 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
             ["model", "endpoint", "population"])["mean"]
         key = pd.MultiIndex.from_frame(sensitivity[["model", "endpoint", "population"]])
         sensitivity["shift_vs_" + ref] = sensitivity["mean"].to_numpy() - base.reindex(key).to_numpy()
-    return summary, sensitivity, pd.DataFrame(rvs), pd.DataFrame(ppc_rows), pd.DataFrame(mcid_rows)
+    summary, sensitivity, rvs_df, ppc_df, mcid_df = label_tables(
+        summary, sensitivity, pd.DataFrame(rvs), pd.DataFrame(ppc_rows), pd.DataFrame(mcid_rows))
+    return summary, sensitivity, rvs_df, ppc_df, mcid_df
+
+
+def _borrow_for(cfg: FitConfig, label: str, endpoint: str) -> str:
+    """The borrowing label of one endpoint: only studies that have data for that endpoint count."""
+    if label == "none":
+        return label
+    keep = []
+    for tag in label.split("+"):
+        study = tag.split("(")[0]
+        spec = next((x for x in cfg.data.external if str(x.dataset or x.file) == study), None)
+        if spec is None or endpoint in spec.endpoints:
+            keep.append(tag)
+    return "+".join(keep) or "none"
 
 
 def _pct_label(scale: str, thr: float) -> str:
@@ -282,7 +299,9 @@ def _assemble(cfg: FitConfig, fits: list[_OneFit], attrs: dict) -> az.InferenceD
     for f in fits:
         for e in f.job.estimands:
             est_rows.append({"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
-                             "scale": e.scale, "status": e.status, "mcid": e.mcid})
+                             "scale": e.scale, "status": e.status, "mcid": e.mcid,
+                             "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint),
+                             "mcid_source": mcid_source(e.endpoint, scale=e.scale, mcid=e.mcid)})
             post_eff.append(_draws(f.posterior.posterior, e))
             prior_eff.append(_draws(f.prior_idata.prior, e))
         kw = {"model": f.job.model, "prior": f.prior}
@@ -420,5 +439,6 @@ def _max_rhat(idata: az.InferenceData) -> float:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         r = az.rhat(post[names])
-    vals = [float(np.nanmax(np.asarray(r[v].values))) for v in r.data_vars if np.asarray(r[v].values).size]
+        vals = [float(np.nanmax(np.asarray(r[v].values))) for v in r.data_vars
+                if np.asarray(r[v].values).size and np.isfinite(np.asarray(r[v].values)).any()]
     return float(max(vals)) if vals else float("nan")

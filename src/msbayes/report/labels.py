@@ -54,6 +54,26 @@ def status_text(status: Any) -> str:
     return STATUS_TEXT.get(str(status), str(status))
 
 
+def fmt_mcse(x: Any, digits: int = 3) -> str:
+    """A Monte Carlo SE: at ``digits`` decimals, or to one significant figure when smaller
+    (``0.0007``, never ``0.000``).
+
+    >>> fmt_mcse(0.0123), fmt_mcse(0.00071), fmt_mcse(0.0)
+    ('0.012', '0.0007', '0')
+    """
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not np.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if x < 0.5 * 10.0**-digits:
+        return f"{x:.1g}" if x >= 1e-4 else f"{x:.0e}"
+    return f"{x:.{digits}f}"
+
+
 def prob_bound(n: float, digits: int) -> tuple[float, float]:
     """(upper bound when no event, lower bound when all events) from the rule of three, 3/n,
     rounded outwards to ``digits`` decimals (so the printed bound still holds).
@@ -68,12 +88,14 @@ def prob_bound(n: float, digits: int) -> tuple[float, float]:
     return up, lo
 
 
-def fmt_prob(p: Any, digits: int = 3, *, n: float | None = None, upper: float | None = None) -> str:
+def fmt_prob(p: Any, digits: int = 3, *, n: float | None = None, upper: float | None = None,
+             lower: float | None = None) -> str:
     """A probability for a table or sentence; never ``0.000`` / ``1.000``.
 
     With ``n`` (simulations or posterior draws behind the estimate): zero events print
     ``"< 3/n"`` and all events ``"> 1 - 3/n"`` (rule of three, rounded outwards); ``upper``
-    (a recorded upper bound, e.g. from oc.nc) replaces 3/n when given. Without ``n``, a value
+    / ``lower`` (recorded one-sided bounds, e.g. ``p_go_upper`` / ``p_go_lower`` in oc.nc)
+    replace the rule of three when given. Without ``n``, a value
     that would print as 0 or 1 but is not exactly 0 or 1 prints as ``"< 0.001"`` /
     ``"> 0.999"`` (at ``digits``), and an exact 0 / 1 as ``"0 (no events)"`` /
     ``"1 (all events)"`` (no bound can be given without n).
@@ -87,9 +109,10 @@ def fmt_prob(p: Any, digits: int = 3, *, n: float | None = None, upper: float | 
     k = 10.0**digits
     if n is not None and np.isfinite(n) and n > 0:
         up, lo = prob_bound(n, digits)
-        if upper is not None and np.isfinite(upper):
+        if upper is not None and np.isfinite(upper) and p * n < 0.5:
             up = math.ceil(float(upper) * k - 1e-9) / k
-            lo = math.floor((1 - float(upper)) * k + 1e-9) / k
+        if lower is not None and np.isfinite(lower) and (1 - p) * n < 0.5:
+            lo = math.floor(float(lower) * k + 1e-9) / k
         if p * n < 0.5:
             return f"< {up:.{digits}f}"
         if (1 - p) * n < 0.5:

@@ -87,7 +87,12 @@ class SimView:
 
 
 def oc_table(view: SimView, *, digits: int = 3) -> pd.DataFrame:
-    """OC table at the view's slice: one row per scenario x n (x axis), value (MCSE) columns."""
+    """OC table at the view's slice: one row per scenario x n (x axis), value (MCSE) columns.
+
+    Two-arm designs also get the decision boundary (the smallest observed effect that gives a
+    go, ``go_boundary``) and, for design-prior scenarios, the assurance ceiling (P under the
+    design prior that the true effect clears what a go needs as n grows)."""
+    from .labels import fmt_mcse
     ds = view.sim.ds.sel(view.fixed) if view.fixed else view.sim.ds
     metrics = [m for m in ("p_go", "p_nogo", "p_consider", "p_reject", "p_correct_dose")
                if m in ds and set(ds[m].dims) <= {"scenario", view.x_axis}]
@@ -107,6 +112,19 @@ def oc_table(view: SimView, *, digits: int = 3) -> pd.DataFrame:
                 r["n per arm" if view.x_axis == "design.n_per_arm" else view.x_axis] = fmt(x.item())
             for m in metrics:
                 r[f"{metric_label(m)} (MCSE)"] = _oc_cell(ds, m, sel, digits)
+            if "go_boundary" in ds and set(ds["go_boundary"].dims) <= set(sel) | {"scenario"}:
+                gb = float(np.ravel(ds["go_boundary"].sel({k: v for k, v in sel.items()
+                                                           if k in ds["go_boundary"].dims}).values)[0])
+                r["go needs observed effect ≥"] = fmt(gb, digits) if np.isfinite(gb) else "n/a"
+            if "assurance_ceiling" in ds and set(ds["assurance_ceiling"].dims) <= set(sel) | {"scenario"}:
+                sub = {k: v for k, v in sel.items() if k in ds["assurance_ceiling"].dims}
+                c = float(np.ravel(ds["assurance_ceiling"].sel(sub).values)[0])
+                if np.isfinite(c) and r.get("kind", "") != "fixed":
+                    cm = (float(np.ravel(ds["assurance_ceiling_mcse"].sel(sub).values)[0])
+                          if "assurance_ceiling_mcse" in ds else float("nan"))
+                    r["assurance ceiling (MCSE)"] = fmt(c, digits) + (f" ({fmt_mcse(cm, digits)})" if np.isfinite(cm) else "")
+                else:
+                    r["assurance ceiling (MCSE)"] = ""
             rows.append(r)
     return pd.DataFrame(rows)
 
@@ -115,7 +133,7 @@ def _oc_cell(ds, m: str, sel: Mapping[str, Any], digits: int) -> str:
     """``value (MCSE)``; with no (or only) events in the cell's simulations, a bound instead:
     ``< 0.001 (0 of 20000)`` (rule of three, or the upper bound oc.nc records as
     ``<metric>_upper``), never ``0.000 (0.000)``."""
-    from .labels import fmt_prob
+    from .labels import fmt_mcse, fmt_prob
 
     v = float(ds[m].sel(sel).item())
     n = None
@@ -123,19 +141,21 @@ def _oc_cell(ds, m: str, sel: Mapping[str, Any], digits: int) -> str:
         nv = ds["n_sims"].sel({k: x for k, x in sel.items() if k in ds["n_sims"].dims})
         n = float(np.ravel(nv.values)[0])
     if m.startswith("p_") and n and np.isfinite(v):
-        up = None
+        up = lo = None
         for name in (f"{m}_upper", f"{m}_ub"):
             if name in ds:
                 up = float(ds[name].sel({k: x for k, x in sel.items() if k in ds[name].dims}).item())
                 break
-        txt = fmt_prob(v, digits, n=n, upper=up)
+        if f"{m}_lower" in ds:
+            lo = float(ds[f"{m}_lower"].sel({k: x for k, x in sel.items() if k in ds[f"{m}_lower"].dims}).item())
+        txt = fmt_prob(v, digits, n=n, upper=up, lower=lo)
         if txt[:1] in "<>":
             k = int(round(v * n))
             return f"{txt} ({k} of {int(n)})"
     txt = fmt(v, digits)
     mc = f"{m}_mcse"
     if mc in ds:
-        txt += f" ({fmt(float(ds[mc].sel(sel).item()), digits)})"
+        txt += f" ({fmt_mcse(float(ds[mc].sel(sel).item()), digits)})"
     return txt
 
 
@@ -461,6 +481,15 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
     if view.slice_text():
         ttl += f" (at {view.slice_text()})"
     out += [ttl + "; value (MCSE):", "", _md_table(oc_table(view)), ""]
+    ds_ = sim.ds
+    if "assurance_ceiling" in ds_ and "ceiling_threshold" in ds_:
+        thr = np.ravel(ds_["ceiling_threshold"].values)
+        thr = thr[np.isfinite(thr)]
+        if thr.size:
+            out += [f"**Decision boundary and assurance ceiling.** A go needs the observed effect to reach the "
+                    f"boundary in the table (it falls with n); as n grows, a go needs the true effect to exceed "
+                    f"{fmt(float(thr.max()))}, so assurance cannot exceed the ceiling: the design-prior "
+                    f"probability of that. A target assurance above the ceiling is out of reach at any sample size.", ""]
     ss = sim.sample_size
     if ss is not None and len(ss):
         from msbayes.grid.search import FIRST_COLUMNS  # the sample_size.csv contract
