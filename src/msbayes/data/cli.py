@@ -29,7 +29,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain click help: flags show no "<bool>" metavar
 )
 
-_KINDS = ("auto", "summary", "patient")
+_KINDS = ("auto", "summary", "patient", "effects")
 _DENOMS = ("randomized", "completers")
 
 
@@ -128,8 +128,8 @@ def show(
 
 @app.command("check")
 def check(
-    file: Path = typer.Argument(..., help="Summary or patient-level table (.csv or .parquet)."),
-    kind: str = typer.Option("auto", "--kind", help="auto | summary | patient"),
+    file: Path = typer.Argument(..., help="Summary, patient-level or estimate-and-SE table (.csv or .parquet)."),
+    kind: str = typer.Option("auto", "--kind", help="auto | summary | patient | effects"),
 ) -> None:
     """Validate a table against the documented schema; list every problem (row, column)."""
     from .schema import check_frame, read_table

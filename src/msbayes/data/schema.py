@@ -51,15 +51,21 @@ __all__ = [
     "SUMMARY_REQUIRED",
     "PATIENT_REQUIRED",
     "PATIENT_LIMITS",
+    "EFFECTS_REQUIRED",
+    "EFFECTS_COLUMNS",
 ]
 
-TableKind = Literal["auto", "summary", "patient"]
+TableKind = Literal["auto", "summary", "patient", "effects"]
 
 SUMMARY_REQUIRED: tuple[str, ...] = ("study", "endpoint", "population", "arm", "convention", "n", "mean", "sd")
 PATIENT_REQUIRED: tuple[str, ...] = PATIENT_COLUMNS
 #: plausible ranges of patient-level values (units: T25FW seconds, 6MWT metres)
 PATIENT_LIMITS: dict[str, tuple[float, float]] = {"t25fw": (0.0, 600.0), "6mwt": (0.0, 1000.0)}
 _FIRST_DATA_ROW = 2  # header is row 1
+#: estimate-and-SE table: one reported treatment effect per (endpoint, population)
+EFFECTS_REQUIRED: tuple[str, ...] = ("study", "endpoint", "population", "scale", "estimate", "se")
+EFFECTS_COLUMNS: tuple[str, ...] = (*EFFECTS_REQUIRED, "higher_is_better", "source", "note")
+_LABEL_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
 @dataclass(frozen=True)
@@ -350,8 +356,52 @@ def _check_patient(df: pd.DataFrame, ctx: _Ctx) -> None:
             attrs_of.setdefault(pid, (a, r))
 
 
+def _check_effects(df: pd.DataFrame, ctx: _Ctx) -> None:
+    _check_columns(df, ctx, EFFECTS_REQUIRED, EFFECTS_COLUMNS)
+    has = set(df.columns)
+    seen: dict[tuple, int] = {}
+    scale_of: dict[str, tuple[str, int]] = {}
+    for i, rec in enumerate(df.to_dict("records")):
+        r = i + _FIRST_DATA_ROW
+        ctx.parse(r, "study", rec.get("study"), _to_str, "text", required="study" in has)
+        labels = {}
+        for col in ("endpoint", "population", "scale"):
+            if col not in has:
+                continue
+            v = ctx.parse(r, col, rec.get(col), _to_str, "text", required=True)
+            if v is not None and not set(v) <= _LABEL_OK:
+                ctx.add(r, col, f"label {v!r} may contain only letters, digits, '_', '-' and '.'")
+                v = None
+            labels[col] = v
+        if "estimate" in has:
+            est = ctx.parse(r, "estimate", rec.get("estimate"), _to_float, "number", required=True)
+            if est is not None and not math.isfinite(est):
+                ctx.add(r, "estimate", f"must be finite; got {est}")
+        if "se" in has:
+            se = ctx.parse(r, "se", rec.get("se"), _to_float, "number", required=True)
+            if se is not None and not (math.isfinite(se) and se > 0):
+                ctx.add(r, "se", f"SE must be > 0 and finite; got {se}")
+        if "higher_is_better" in has:
+            ctx.parse(r, "higher_is_better", rec.get("higher_is_better"), _to_bool, "boolean (true/false)",
+                      required=False)
+        ep, pop, sc = labels.get("endpoint"), labels.get("population"), labels.get("scale")
+        if ep is not None and pop is not None:
+            key = (ep, pop)
+            if key in seen:
+                ctx.add(r, None, f"duplicate (endpoint, population) = {key}: same as row {seen[key]}")
+            else:
+                seen[key] = r
+        if ep is not None and sc is not None:
+            if ep in scale_of and scale_of[ep][0] != sc:
+                ctx.add(r, "scale", f"endpoint {ep!r} is on scale {scale_of[ep][0]!r} in row {scale_of[ep][1]}; "
+                        "one scale per endpoint")
+            scale_of.setdefault(ep, (sc, r))
+
+
 def _detect_kind(df: pd.DataFrame) -> str | None:
     cols = set(df.columns)
+    if {"estimate", "se"} <= cols:
+        return "effects"
     if "patient_id" in cols or {"baseline", "followup"} <= cols:
         return "patient"
     if {"mean", "sd"} & cols or "convention" in cols:
@@ -372,17 +422,17 @@ def check_frame(df: pd.DataFrame, *, kind: TableKind = "auto") -> list[Problem]:
     >>> [str(p) for p in check_frame(bad)]
     ["row 2, column 'n': n must be >= 2; got 1", "row 2, column 'sd': SD must be > 0; got -2.0"]
     """
-    if kind not in ("auto", "summary", "patient"):
-        raise ValueError(f"kind must be one of auto, summary, patient; got {kind!r}")
+    if kind not in ("auto", "summary", "patient", "effects"):
+        raise ValueError(f"kind must be one of auto, summary, patient, effects; got {kind!r}")
     ctx = _Ctx()
     df = df.rename(columns=lambda c: str(c).strip())
     k = _detect_kind(df) if kind == "auto" else kind
     if k is None:
-        return [Problem(None, None, "cannot tell whether this is a summary or a patient-level table; "
-                        "pass kind='summary' or kind='patient'")]
+        return [Problem(None, None, "cannot tell whether this is a summary, patient-level or estimate-and-SE "
+                        "table; pass kind='summary', 'patient' or 'effects'")]
     if len(df) == 0:
         ctx.add(None, None, "no data rows")
-    (_check_summary if k == "summary" else _check_patient)(df, ctx)
+    {"summary": _check_summary, "patient": _check_patient, "effects": _check_effects}[k](df, ctx)
     return ctx.problems
 
 
@@ -393,9 +443,9 @@ def check_table(path: str | os.PathLike, *, kind: TableKind = "auto") -> list[Pr
     ----------
     path : path-like
         ``.csv`` or ``.parquet`` file.
-    kind : {"auto", "summary", "patient"}
+    kind : {"auto", "summary", "patient", "effects"}
         ``auto`` detects the kind from the columns (``patient_id`` -> patient;
-        ``mean``/``sd``/``convention`` -> summary).
+        ``estimate`` and ``se`` -> effects; ``mean``/``sd``/``convention`` -> summary).
 
     Returns
     -------
@@ -410,8 +460,8 @@ def check_table(path: str | os.PathLike, *, kind: TableKind = "auto") -> list[Pr
     >>> check_table(dataset_path("petrou2020"), kind="summary")
     []
     """
-    if kind not in ("auto", "summary", "patient"):
-        raise ValueError(f"kind must be one of auto, summary, patient; got {kind!r}")
+    if kind not in ("auto", "summary", "patient", "effects"):
+        raise ValueError(f"kind must be one of auto, summary, patient, effects; got {kind!r}")
     try:
         df = read_table(path)
     except ValueError as exc:

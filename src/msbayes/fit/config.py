@@ -38,13 +38,14 @@ __all__ = [
     "DiagnosticsSpec",
     "CustomPrior",
     "SensitivitySpec",
+    "EffectsSpec",
     "FitConfig",
     "validate_fit_config",
     "load_fit_config",
 ]
 
-ModelName = Literal["summary_log", "summary_pct", "binary", "patient"]
-MODEL_NAMES: tuple[str, ...] = ("summary_log", "summary_pct", "binary", "patient")
+ModelName = Literal["summary_log", "summary_pct", "binary", "patient", "effects"]
+MODEL_NAMES: tuple[str, ...] = ("summary_log", "summary_pct", "binary", "patient", "effects")
 #: models fitted when the config names none: the patient-level model needs real patient data
 DEFAULT_MODELS: tuple[str, ...] = ("summary_log", "summary_pct", "binary")
 WALK_ENDPOINTS = ("t25fw", "6mwt")
@@ -168,7 +169,7 @@ class SensitivitySpec(StrictModel):
     reported in ``mcid_sensitivity.csv`` (no refit).
     """
 
-    models: list[Literal["summary_log", "summary_pct", "binary", "patient"]] = Field(
+    models: list[Literal["summary_log", "summary_pct", "binary", "patient", "effects"]] = Field(
         default_factory=lambda: ["summary_log"])
     borrowing: bool = True
     subgroup_n: bool = True
@@ -236,6 +237,31 @@ class McidSpec(StrictModel):
         return {"t25fw": self.t25fw, "6mwt": self.mwt6, "edss_plus": self.edss_plus}[endpoint]
 
 
+class EffectsSpec(StrictModel):
+    """Estimate-and-SE input (model ``effects``): a table of reported effects with their SEs.
+
+    ``file``: CSV/Parquet with columns ``study, endpoint, population, scale, estimate, se``
+    (optional ``higher_is_better``, default true: a false row is sign-flipped so that
+    positive = better); any endpoint name and scale. ``mcid``: per endpoint, on its scale
+    (needed for endpoints other than t25fw / 6mwt / edss_plus; priors are in MCID units).
+    ``pooling``: ``hierarchical`` (stratum hierarchy) or ``none`` (independent effects: the
+    exact normal-normal update). ``strata``: extra populations to predict (no data).
+    """
+
+    file: Path | None = None
+    mcid: dict[str, float] = Field(default_factory=dict)
+    pooling: Literal["hierarchical", "none"] = "hierarchical"
+    strata: list[str] = Field(default_factory=list)
+
+    @field_validator("mcid")
+    @classmethod
+    def _pos(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if not (math.isfinite(x) and x > 0)}
+        if bad:
+            raise ValueError(f"MCIDs must be positive and finite, got {bad}")
+        return v
+
+
 class DiagnosticsSpec(StrictModel):
     rhat_max: float = Field(1.01, gt=1.0)
     ess_min: float = Field(400.0, gt=0.0)
@@ -287,6 +313,7 @@ class FitConfig(StrictModel):
     patient: PatientSpec = Field(default_factory=PatientSpec)
     diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)
     sensitivity: SensitivitySpec = Field(default_factory=SensitivitySpec)
+    effects: EffectsSpec = Field(default_factory=EffectsSpec)
 
     @field_validator("models")
     @classmethod
@@ -362,11 +389,18 @@ def _check_files(cfg: FitConfig, base: Path | None) -> FitConfig:
         if e.dataset is not None and e.dataset not in known:
             errors.append((f"data.external[{i}].dataset", f"unknown data set {e.dataset!r} (allowed: {', '.join(known)})"))
         ext.append(e.model_copy(update={"file": f}))
+    efile = cfg.effects.file
+    if "effects" in cfg.models:
+        if cfg.effects.file is None:
+            errors.append(("effects.file", "model 'effects' needs a table of reported effects and SEs"))
+        else:
+            efile = resolve(cfg.effects.file, "effects.file")
     pfile = resolve(cfg.patient.file, "patient.file") if cfg.patient.source == "file" and "patient" in cfg.models else cfg.patient.file
     if errors:
         raise ConfigError("invalid configuration\n" + "\n".join(f"  - {f}: {m}" for f, m in errors), errors)
     data = cfg.data.model_copy(update={"file": data_file, "external": ext})
-    return cfg.model_copy(update={"data": data, "patient": cfg.patient.model_copy(update={"file": pfile})})
+    return cfg.model_copy(update={"data": data, "patient": cfg.patient.model_copy(update={"file": pfile}),
+                                  "effects": cfg.effects.model_copy(update={"file": efile})})
 
 
 def validate_fit_config(raw: dict[str, Any], *, source: str = "config", base_dir: Path | None = None) -> FitConfig:

@@ -341,6 +341,36 @@ def _patient_job(cfg: FitConfig, prep: PreparedData) -> ModelJob:
     return ModelJob("patient", build, tuple(est), prior_data, (), tuple(raw), fixed_data=fixed, variants=tuple(variants))
 
 
+def _effects_job(cfg: FitConfig, prep: PreparedData) -> ModelJob:
+    from ..models.effects import build_effects_model
+    from .prepare import effects_mcid
+
+    d = prep.effects
+    h = cfg.hierarchy
+    mc = np.array([effects_mcid(cfg, e) for e in d.endpoints])
+    E = len(d.endpoints)
+    pm0, ps0 = prior_values(cfg.prior_presets()[0], mc)
+    pooled = cfg.effects.pooling == "hierarchical"
+
+    def build() -> pm.Model:
+        return build_effects_model(d, prior_mean=pm0, prior_sd=ps0, pooling=cfg.effects.pooling, prior_on=h.prior_on,
+                                   tau_sd=h.tau_prior_sd * mc, share_a=h.between_share[0], share_b=h.between_share[1])
+
+    status = d.status()
+    est = tuple(Estimand(e, s, d.scales[i], str(status[i, j]), float(mc[i]), "theta", (i, j))
+                for i, e in enumerate(d.endpoints) for j, s in enumerate(d.strata))
+    raw = tuple((d.endpoints[int(ge)], d.strata[int(gs)], float(y), float(se), "theta", (int(ge), int(gs)))
+                for ge, gs, y, se in zip(d.group_endpoint, d.group_stratum, d.estimate, d.se))
+
+    def prior_data(p: PriorPreset) -> dict:
+        a, b = prior_values(p, mc)
+        return {"prior_mean": a, "prior_sd": b}
+
+    fixed = _hierarchy_data(h, mc, E) if pooled else {}
+    variants = _hierarchy_variants(cfg, mc, E, vector=True) if (pooled and "effects" in cfg.sensitivity.models) else []
+    return ModelJob("effects", build, est, prior_data, (), raw, fixed_data=fixed, variants=tuple(variants))
+
+
 def build_jobs(cfg: FitConfig, prep: PreparedData) -> list[ModelJob]:
     """Jobs in config order."""
     jobs = []
@@ -353,4 +383,6 @@ def build_jobs(cfg: FitConfig, prep: PreparedData) -> list[ModelJob]:
             jobs.append(_binary_job(cfg, prep))
         elif m == "patient":
             jobs.append(_patient_job(cfg, prep))
+        elif m == "effects":
+            jobs.append(_effects_job(cfg, prep))
     return jobs

@@ -124,6 +124,7 @@ class PreparedData:
     patient: PatientInputs | None
     patient_truth: dict = field(default_factory=dict)
     patient_synthetic: bool = True
+    effects: object | None = None  # msbayes.models.effects.EffectInputs
     assumed_n: dict = field(default_factory=dict)  # (study/endpoint/population/arm) -> n used
     raw: dict = field(default_factory=dict)  # (scale, endpoint, population) -> (raw_mean, raw_se)
     data_sha256: str = ""
@@ -380,9 +381,17 @@ def prepare_inputs(cfg: FitConfig) -> PreparedData:
     from ..data.builtin import dataset_sha256
     from ..io import sha256_file, sha256_text
 
+    effects = None
+    hashes, files = [], []
+    if "effects" in cfg.models:
+        effects = read_effects_file(cfg)
+        hashes.append(sha256_file(cfg.effects.file)); files.append(str(cfg.effects.file))
+    if set(cfg.models) <= {"effects"}:
+        return PreparedData(summary={}, binary=None, patient=None, effects=effects,
+                            data_sha256=sha256_text("".join(hashes)), data_files=tuple(files))
     df, label = _primary_table(cfg)
-    hashes = [sha256_file(cfg.data.file) if cfg.data.file is not None else dataset_sha256(cfg.data.dataset)]
-    files = [str(cfg.data.file) if cfg.data.file is not None else f"builtin:{cfg.data.dataset}"]
+    hashes.append(sha256_file(cfg.data.file) if cfg.data.file is not None else dataset_sha256(cfg.data.dataset))
+    files.append(str(cfg.data.file) if cfg.data.file is not None else f"builtin:{cfg.data.dataset}")
     externals = []
     for i, e in enumerate(cfg.data.external):
         if e.file is not None:
@@ -412,4 +421,53 @@ def prepare_inputs(cfg: FitConfig) -> PreparedData:
     return PreparedData(
         summary=summary, binary=binary, patient=patient, patient_truth=truth, patient_synthetic=synth,
         assumed_n=assumed, raw=raw, data_sha256=sha256_text("".join(hashes)), data_files=tuple(files),
+        effects=effects,
+    )
+
+
+KNOWN_MCID_ENDPOINTS = ("t25fw", "6mwt", "edss_plus")
+
+
+def effects_mcid(cfg: FitConfig, endpoint: str) -> float:
+    """MCID of an estimate-and-SE endpoint on its own scale (``effects.mcid``, else the log-scale default)."""
+    if endpoint in cfg.effects.mcid:
+        return float(cfg.effects.mcid[endpoint])
+    if endpoint in KNOWN_MCID_ENDPOINTS:
+        return float(cfg.mcid.of(endpoint))
+    raise _err(f"effects.mcid.{endpoint}", f"no MCID for endpoint {endpoint!r}: give it on the table's scale "
+               "(positive); priors are in MCID units")
+
+
+def read_effects_file(cfg: FitConfig):
+    """Read and validate the estimate-and-SE table (one schema check with `msbayes data check`)."""
+    from ..data.schema import check_frame, read_table
+    from ..models.effects import EffectInputs
+
+    path = cfg.effects.file
+    try:
+        df = read_table(path)
+    except ValueError as exc:
+        raise _err("effects.file", str(exc)) from None
+    problems = check_frame(df, kind="effects")
+    if problems:
+        raise _err("effects.file", f"{path}: " + "; ".join(str(p) for p in problems[:20])
+                   + (f"; ... ({len(problems)} problems)" if len(problems) > 20 else ""))
+    df = df.rename(columns=lambda c: str(c).strip())
+    for c in ("endpoint", "population", "scale"):
+        df[c] = df[c].astype(str).str.strip()
+    flip = np.ones(len(df))
+    if "higher_is_better" in df.columns:
+        hb = df["higher_is_better"].astype(str).str.strip().str.lower()
+        flip = np.where(hb.isin(("false", "0", "no", "f", "n")), -1.0, 1.0)
+    endpoints = tuple(dict.fromkeys(df["endpoint"]))
+    strata = tuple(dict.fromkeys([*df["population"], *cfg.effects.strata]))
+    scales = tuple(df[df.endpoint == e]["scale"].iloc[0] for e in endpoints)
+    for e in endpoints:
+        effects_mcid(cfg, e)  # refuse a missing MCID before any sampling
+    return EffectInputs(
+        endpoints=endpoints, strata=strata,
+        group_endpoint=np.array([endpoints.index(e) for e in df["endpoint"]]),
+        group_stratum=np.array([strata.index(p) for p in df["population"]]),
+        estimate=flip * df["estimate"].astype(float).to_numpy(), se=df["se"].astype(float).to_numpy(),
+        scales=scales,
     )

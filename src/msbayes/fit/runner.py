@@ -397,7 +397,8 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
         "assumed_n": prep.assumed_n,
         "priors": {p.name: {"mean": p.mean, "sd": p.sd, "units": p.units, "description": p.description}
                    for p in cfg.prior_presets()},
-        "mcid": {"t25fw": cfg.mcid.of("t25fw"), "6mwt": cfg.mcid.of("6mwt"), "edss_plus": cfg.mcid.of("edss_plus"),
+        "mcid": {**dict(cfg.effects.mcid),
+                 "t25fw": cfg.mcid.of("t25fw"), "6mwt": cfg.mcid.of("6mwt"), "edss_plus": cfg.mcid.of("edss_plus"),
                  "pct": {"t25fw": cfg.mcid.of("t25fw", "pct"), "6mwt": cfg.mcid.of("6mwt", "pct")}},
         "sampler": cfg.sampler.model_dump(),
         "fits": [{"model": f.job.model, "prior": f.prior, "analysis": f.analysis, "borrowing": f.borrowing,
