@@ -57,7 +57,8 @@ def test_structural_errors_name_the_field(raw, field):
         (_merge(data={"strata": ["edss_3.0-5.5", "edss_7.0-8.0"]}), "data.strata"),
         (_merge(assumed_n={"edss_7.0-8.0": {"t25fw": {"msc_np": 5}}}), "assumed_n.edss_7.0-8.0"),
         (_merge(assumed_n={"edss_6.0-6.5": {"t25fw": {"sham": 5}}}), "assumed_n.edss_6.0-6.5.t25fw.sham"),
-        ({"name": "t", "seed": 1, "models": ["summary_log"]}, "assumed_n.edss_6.0-6.5.t25fw"),
+        ({"name": "t", "seed": 1, "models": ["summary_log"], "data": {"subgroup_n": "assumed"}},
+         "assumed_n.edss_6.0-6.5.t25fw"),
     ],
 )
 def test_data_dependent_errors_name_the_field(raw, field):

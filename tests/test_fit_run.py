@@ -43,7 +43,8 @@ def test_files_and_summary_columns(result):
     assert st[("summary_log", "skeptical", "t25fw", "edss_6.0-6.5", "effect")] == "estimate"
     assert {"log_odds_ratio", "risk_difference"} <= set(s.estimand)
     rvs = pd.read_csv(out / "raw_vs_shrunk.csv")
-    assert list(rvs.columns) == ["model", "prior", "endpoint", "population", "raw_mean", "raw_se", "shrunk_mean", "shrunk_sd"]
+    assert list(rvs.columns) == ["model", "prior", "endpoint", "population", "raw_mean", "raw_se", "shrunk_mean",
+                                 "shrunk_sd", "status", "borrowing"]
     sens = pd.read_csv(out / "sensitivity.csv")
     assert set(sens.prior) == {"skeptical", "wide"}
 

@@ -160,7 +160,10 @@ def format_validation_error(
     """(dotted field, message) pairs of a pydantic error; one pair per field."""
     merged: dict[str, list[str]] = {}
     for e in err.errors():
-        field = _loc(e.get("loc", ()), data, missing=e.get("type") == "missing")
+        # a field validator that refuses an absent value (validate_default) names a field the
+        # input does not have, like a missing-field error: keep its name, it is no union tag
+        absent_ok = e.get("type") == "missing" or "required" in str(e.get("msg", ""))
+        field = _loc(e.get("loc", ()), data, missing=absent_ok)
         msg = e.get("msg", "invalid")
         ctx = e.get("ctx") or {}
         if e.get("type") == "union_tag_invalid":

@@ -58,8 +58,8 @@ def fmt_mcse(x: Any, digits: int = 3) -> str:
     """A Monte Carlo SE: at ``digits`` decimals, or to one significant figure when smaller
     (``0.0007``, never ``0.000``).
 
-    >>> fmt_mcse(0.0123), fmt_mcse(0.00071), fmt_mcse(0.0)
-    ('0.012', '0.0007', '0')
+    >>> fmt_mcse(0.0123), fmt_mcse(0.00041), fmt_mcse(0.0)
+    ('0.012', '0.0004', '0')
     """
     try:
         x = float(x)
