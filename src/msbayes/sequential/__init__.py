@@ -1,0 +1,34 @@
+"""Group-sequential designs: boundaries by recursive integration, vectorized simulation.
+
+:mod:`msbayes.sequential.boundaries`: alpha / beta spending, one-sided efficacy and futility
+bounds from the canonical joint distribution of the z statistics, inflation factor and
+expected sample size (analytic). :mod:`msbayes.sequential.simulate`: two-arm group-sequential
+trials simulated through stage-wise sufficient statistics, with per-look stopping
+probabilities and their Monte Carlo standard errors.
+"""
+
+from .boundaries import (
+    GroupSequentialDesign,
+    MeansSampleSize,
+    Spending,
+    StageProbabilities,
+    WangTsiatis,
+    ZBounds,
+    crossing_probabilities,
+    fixed_sample_size_means,
+    group_sequential_design,
+    sample_size_means,
+)
+
+__all__ = [
+    "GroupSequentialDesign",
+    "MeansSampleSize",
+    "Spending",
+    "StageProbabilities",
+    "WangTsiatis",
+    "ZBounds",
+    "crossing_probabilities",
+    "fixed_sample_size_means",
+    "group_sequential_design",
+    "sample_size_means",
+]
