@@ -191,7 +191,9 @@ def test_oc_curves_lines_bands_and_target():
     assert _hline_at(ax, "target_line", 0.8)
     assert any(t.get_text() == "n = 58" for t in ax.texts)
     assert ax.get_xlabel() == "sample size per arm (patients)"
-    assert "MCSE" in ax.get_ylabel() and "P(reject H0)" in ax.get_ylabel()
+    # Monte Carlo error belongs in the caption, not in every y label
+    assert ax.get_ylabel() == "P(reject H0)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["null", "mcid"]
 
 
 def test_oc_heatmap_shape_and_labels():
@@ -203,8 +205,8 @@ def test_oc_heatmap_shape_and_labels():
     assert im.get_array().shape == (3, 5)
     assert np.allclose(im.get_array(), g.values)
     assert len([t for t in ax.texts if t.get_gid() == "cell_label"]) == 15
-    assert ax.get_xlabel() == "sample size per arm (patients)"
-    assert ax.get_ylabel() == "outcome SD (analysis scale)"
+    assert ax.get_xlabel() == "patients per arm"
+    assert ax.get_ylabel() == "SD of the outcome on the analysis scale (per patient)"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "40", "60", "80", "100"]
     with pytest.raises(ValueError, match="2-D"):
         plot_oc_heatmap(g.isel({"endpoint.sd": 0}), metric="p_go")
@@ -212,23 +214,42 @@ def test_oc_heatmap_shape_and_labels():
 
 def test_dose_response_two_panels_band_and_bars():
     rng = np.random.default_rng(3)
+    fine = np.union1d([0, 3, 6, 10], np.linspace(0, 10, 41))
     draws = pd.DataFrame([{"scenario": "prior", "dose": d, "draw": i,
                            "effect": th * d / (3 + d) / (10 / 13)}
                           for i, th in enumerate(rng.normal(0.38, 0.15, 200))
-                          for d in (0, 3, 6, 10)])
+                          for d in fine])
     band = compute.credible_band(draws)
-    sel = pd.DataFrame({"scenario": ["a"] * 4 + ["b"] * 4, "dose": [0, 3, 6, 10] * 2,
-                        "p": [0.1, 0.2, 0.3, 0.4, 0.7, 0.1, 0.1, 0.1]})
+    sel = pd.DataFrame({"scenario": ["a"] * 5 + ["b"] * 5,
+                        "dose": [0.0, 3.0, 6.0, 10.0, "none"] * 2,
+                        "p": [0.0, 0.2, 0.3, 0.4, 0.1, 0.0, 0.1, 0.1, 0.1, 0.7]})
     sel["lower"], sel["upper"] = sel.p - 0.02, sel.p + 0.02
     fig = plot_dose_response(band, sel, scale="log_speed_ratio", mcid=MCID,
+                             design_doses=[0, 3, 6, 10],
                              dose_label="million cells per injection")
     ax_a, ax_b = fig.axes
     assert len([c for c in ax_a.collections if c.get_gid() == "credible_band"]) == 1
-    assert len(_lines(ax_a, "median_curve")) == 1 and _hline_at(ax_a, "mcid", MCID)
+    (curve,) = _lines(ax_a, "median_curve")
+    # a curve, not four points joined by straight segments: concave Emax, evaluated densely
+    x, y = curve.get_xdata(), curve.get_ydata()
+    assert len(x) >= 40 and np.all(np.diff(y) > 0) and np.all(np.diff(y, 2) < 1e-9)
+    (marks,) = _lines(ax_a, "design_dose")
+    assert list(marks.get_xdata()) == [0, 3, 6, 10]
+    assert _hline_at(ax_a, "mcid", MCID)
+    assert _lines(ax_a, "mcid")[0].get_color() not in OKABE_ITO[1:]  # MCID line is neutral
+    leg = [t.get_text() for t in ax_a.get_legend().get_texts()]
+    assert leg == ["prior", "MCID", "95% credible band"]
     bars = [p for p in ax_b.patches if isinstance(p, Rectangle) and p.get_gid() == "select_bar"]
+    # placebo is not selectable; "no dose selected" is its own bar
     assert len(bars) == 8
-    assert sorted(round(b.get_height(), 6) for b in bars) == sorted(sel.p.round(6))
+    assert [t.get_text() for t in ax_b.get_xticklabels()] == ["3", "6", "10", "no dose\nselected"]
+    assert sorted(round(b.get_height(), 6) for b in bars) == sorted(sel.p[sel.p > 0].round(6))
     assert ax_a.get_ylabel() == "log speed ratio; positive = faster"
     assert ax_b.get_xlabel() == "million cells per injection"
+    assert ax_b.get_ylabel() == "probability the dose is selected"
+    # a band evaluated only at the design doses: points with bars, no straight segments
+    coarse = band[band["dose"].isin([0, 3, 6, 10])]
+    fig3 = plot_dose_response(coarse, sel, scale="log_speed_ratio")
+    assert not _lines(fig3.axes[0], "median_curve")
     fig2 = plot_dose_response(None, sel, scale="log_speed_ratio")
     assert any(t.get_gid() == "no_band" for t in fig2.axes[0].texts)

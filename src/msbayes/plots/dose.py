@@ -1,4 +1,4 @@
-"""Dose-response: the design prior's curves (credible band) and P(select each dose).
+"""Dose-response: the true curves (credible band) and P(select each dose), placebo excluded.
 
 Examples
 --------
@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from .posterior import _check
-from .style import OKABE_ITO, Size, colour_cycle, effect_label, new_figure, style_context
+from .style import REFERENCE, Size, effect_label, new_figure, scenario_style, style_context
 
 __all__ = ["plot_dose_response"]
 
@@ -44,26 +45,40 @@ def plot_dose_response(
     scale: str,
     dose_label: str = "dose",
     mcid: float | None = None,
+    design_doses: Sequence[float] | None = None,
+    placebo_dose: float | None = 0.0,
+    scenario_names: dict[str, str] | None = None,
     size: Size = "column",
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
-    """Two panels: (a) design-prior dose-response curves with a credible band; (b) P(select).
+    """Two panels: (a) true dose-response curves with a credible band; (b) P(select).
 
     Parameters
     ----------
     band : DataFrame or None
         Columns ``scenario, dose, lower, median, upper`` (e.g. from
         :func:`msbayes.report.compute.credible_band`); ``None`` leaves panel (a) with a note.
+        Evaluated on a fine dose grid it is drawn as a smooth curve; evaluated only at the
+        design doses, as points with interval bars (never joined by straight segments).
+        The band is drawn (and named in the legend) only where it has width.
     selection : DataFrame
         Columns ``scenario, dose, p, lower, upper`` (probability each dose is selected,
-        ±2 MCSE), e.g. from :func:`msbayes.report.compute.selection_table`. Rows with a
-        missing ``p`` (a dose the design does not test) are not drawn.
+        ±2 MCSE), e.g. from :func:`msbayes.report.compute.selection_table`; a ``dose`` of
+        ``"none"`` is the probability that no dose is selected (drawn as its own bar).
+        Rows with a missing ``p`` (a dose the design does not test) are not drawn, nor is the
+        placebo dose (never selectable).
     scale : str
         Effect scale name for panel (a).
     dose_label : str
         Dose axis label with units.
     mcid : float, optional
-        MCID line in panel (a).
+        MCID line in panel (a) (neutral grey, dashed).
+    design_doses : sequence of float, optional
+        The doses the design tests, marked on the curves (default: all doses in ``band``).
+    placebo_dose : float or None
+        Dose left out of panel (b) (placebo); ``None`` keeps every dose.
+    scenario_names : mapping, optional
+        Display name per scenario key.
     size : {"column", "slide"}
     axes : two Axes, optional
 
@@ -72,6 +87,7 @@ def plot_dose_response(
     matplotlib.figure.Figure
     """
     _check(selection, ("scenario", "dose", "p", "lower", "upper"), "selection")
+    names = scenario_names or {}
     with style_context(size):
         if axes is None:
             fig, axes = new_figure(2, 1, size=size)
@@ -83,48 +99,89 @@ def plot_dose_response(
         if band is not None and len(band):
             _check(band, ("scenario", "dose", "lower", "median", "upper"), "band")
             scen = list(dict.fromkeys(band["scenario"]))
-            cols = dict(zip(scen, colour_cycle(len(scen))))
+            styles = dict(zip(scen, scenario_style(["point"] * len(scen))))
+            any_band = False
             for s in scen:
                 sub = band[band["scenario"] == s]
                 x, labels, numeric = _positions(sub["dose"])
-                ax_a.fill_between(x, sub["lower"], sub["upper"], color=cols[s], alpha=0.25, lw=0,
-                                  gid="credible_band")
-                ax_a.plot(x, sub["median"], "-o", ms=3, color=cols[s], gid="median_curve",
-                          label=str(s))
-                if not numeric:
-                    ax_a.set_xticks(x, labels)
-            ax_a.axhline(0.0, color="0.4", lw=0.8, gid="zero")
+                st = styles[s]
+                dd = (np.asarray(design_doses, float) if design_doses is not None and numeric
+                      else x)
+                dense = numeric and len(np.setdiff1d(x, dd)) > 0
+                wide = bool(np.nanmax(np.abs(sub["upper"].to_numpy(float)
+                                             - sub["lower"].to_numpy(float))) > 1e-12)
+                lab = names.get(str(s), str(s))
+                if dense:
+                    if wide:
+                        ax_a.fill_between(x, sub["lower"], sub["upper"], color=st["color"],
+                                          alpha=0.2, lw=0, gid="credible_band")
+                    ax_a.plot(x, sub["median"], color=st["color"], ls=st["ls"],
+                              gid="median_curve", label=lab)
+                    on = np.isin(x, dd)
+                    ax_a.plot(x[on], sub["median"].to_numpy(float)[on], ls="none",
+                              marker=st["marker"], mfc=st["mfc"], color=st["color"], ms=3.5,
+                              gid="design_dose")
+                else:
+                    med = sub["median"].to_numpy(float)
+                    ax_a.errorbar(x, med, yerr=[med - sub["lower"].to_numpy(float),
+                                                sub["upper"].to_numpy(float) - med] if wide
+                                  else None, fmt=st["marker"], color=st["color"], mfc=st["mfc"],
+                                  ms=3.5, lw=0.9, capsize=1.5, label=lab, gid="median_points")
+                    if not numeric:
+                        ax_a.set_xticks(x, labels)
+                any_band = any_band or wide
+            ax_a.axhline(0.0, gid="zero", **REFERENCE["zero"])
             if mcid is not None:
-                ax_a.axhline(mcid, color=OKABE_ITO[6], ls="--", lw=1.0, gid="mcid",
-                             label="MCID")
-            ax_a.legend(title="median, shaded 95% band", frameon=False, fontsize="small",
-                        title_fontsize="small")
+                ax_a.axhline(mcid, gid="mcid", label="MCID", **REFERENCE["mcid"])
+            handles, labels_ = ax_a.get_legend_handles_labels()
+            if any_band:
+                handles.append(Patch(facecolor="0.5", alpha=0.3, label="95% credible band"))
+                labels_.append("95% credible band")
+            ax_a.legend(handles, labels_, frameon=False, fontsize="small",
+                        title="median true effect", title_fontsize="small")
         else:
             ax_a.text(0.5, 0.5, "design-prior dose-response curves\nnot in the artefacts",
                       ha="center", va="center", transform=ax_a.transAxes, color="0.4",
                       gid="no_band")
         ax_a.set_xlabel(dose_label)
         ax_a.set_ylabel(effect_label(scale))
-        ax_a.set_title("(a) design prior: dose-response", loc="left")
+        ax_a.set_title("(a) true dose-response", loc="left")
 
-        # doses with no value are not in this design's dose set (grids over dose sets): no bar
+        # doses with no value are not in this design's dose set (grids over dose sets): no bar;
+        # placebo is never selectable
         selection = selection[selection["p"].notna()]
+        if placebo_dose is not None:
+            is_pl = [(str(d) != "none" and _isclose(d, placebo_dose)) for d in selection["dose"]]
+            selection = selection[~np.asarray(is_pl, bool)]
         scen = list(dict.fromkeys(selection["scenario"]))
-        doses = list(dict.fromkeys(selection["dose"]))
-        cols = dict(zip(scen, colour_cycle(len(scen))))
+        doses = [d for d in dict.fromkeys(selection["dose"]) if str(d) != "none"]
+        if (selection["dose"].astype(str) == "none").any():
+            doses.append("none")
+        styles = dict(zip(scen, scenario_style(["point"] * len(scen))))
         w = 0.8 / max(len(scen), 1)
         base = np.arange(len(doses), dtype=float)
         for k, s in enumerate(scen):
             sub = selection[selection["scenario"] == s].set_index("dose").reindex(doses)
             x = base - 0.4 + w * (k + 0.5)
-            ax_b.bar(x, sub["p"], width=w, color=cols[s], label=str(s), gid="select_bar")
+            ax_b.bar(x, sub["p"], width=w, color=styles[s]["color"],
+                     label=names.get(str(s), str(s)), gid="select_bar")
             ax_b.errorbar(x, sub["p"], yerr=[sub["p"] - sub["lower"], sub["upper"] - sub["p"]],
-                          fmt="none", ecolor="black", lw=0.8, capsize=1.5)
-        _, labels, _ = _positions(doses)
+                          fmt="none", ecolor="0.5", lw=0.8, capsize=1.5)
+        _, labels, _ = _positions([d for d in doses if str(d) != "none"])
+        if doses and str(doses[-1]) == "none":
+            labels = list(labels) + ["no dose\nselected"]
         ax_b.set_xticks(base, labels)
         ax_b.set_xlabel(dose_label)
-        ax_b.set_ylabel("P(dose selected) (bars: \u00b12 MCSE)")
+        ax_b.set_ylabel("probability the dose is selected")
         ax_b.set_ylim(0, 1)
         ax_b.set_title("(b) probability of selecting each dose", loc="left")
-        ax_b.legend(title="scenario", frameon=False, fontsize="small")
+        ax_b.legend(title="true effect (scenario)", frameon=False, fontsize="small",
+                    title_fontsize="small")
     return fig
+
+
+def _isclose(a, b) -> bool:
+    try:
+        return bool(np.isclose(float(a), float(b)))
+    except (TypeError, ValueError):
+        return False

@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 
 from .posterior import _check
 from .style import (
+    REFERENCE,
     OKABE_ITO,
     PRIOR_COLOURS,
     Size,
@@ -141,9 +142,9 @@ def plot_forest(
                 y -= 0.8
             ax.set_yticks(ticks, labels)
             ax.set_ylim(y + 0.3, 0.6)
-            ax.axvline(0.0, color="0.4", lw=0.8, gid="zero")
+            ax.axvline(0.0, gid="zero", **REFERENCE["zero"])
             if mcid and ep in mcid and mcid[ep] is not None:
-                ax.axvline(mcid[ep], color=OKABE_ITO[6], ls="--", lw=1.0, gid="mcid")
+                ax.axvline(mcid[ep], gid="mcid", **REFERENCE["mcid"])
             what = "synthetic data" if synth_ep else "published"
             title = f"{endpoint_label(ep)}: {what} vs hierarchical (95% intervals)"
             if "borrowing" in sub:
@@ -164,8 +165,8 @@ def plot_forest(
         if "prediction" in used:
             handles.append(Line2D([], [], color="0.3", marker="D", mfc="white", ls="--", ms=4,
                                   label="prediction (no data)"))
-        if mcid:
-            handles.append(Line2D([], [], color=OKABE_ITO[6], ls="--",
+        if mcid and any(mcid.get(ep) is not None for ep in endpoints):
+            handles.append(Line2D([], [], **REFERENCE["mcid"],
                                   label="MCID" + (f" ({mcid_note})" if mcid_note else "")))
         fig.legend(handles=handles, loc="outside lower center", ncol=1, frameon=False,
                    fontsize="small")

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .style import OKABE_ITO, Size, effect_label, new_figure, population_label, style_context
+from .style import OKABE_ITO, REFERENCE, Size, effect_label, new_figure, population_label, style_context
 
 __all__ = ["plot_effect_posterior"]
 
@@ -118,10 +118,10 @@ def plot_effect_posterior(
             if len(prior):
                 ax.plot(prior["x"], prior["density"], color=OKABE_ITO[0], ls=":", lw=1.0,
                         label="prior", gid="prior")
-            ax.axvline(0.0, color="0.4", lw=0.8, ls="-", gid="zero")
+            ax.axvline(0.0, gid="zero", **REFERENCE["zero"])
             if mcid is not None:
                 note = f"; {mcid_note}" if mcid_note else ""
-                ax.axvline(mcid, color=OKABE_ITO[6], lw=1.0, ls="--", gid="mcid",
+                ax.axvline(mcid, gid="mcid", **REFERENCE["mcid"],
                            label=f"MCID ({mcid:.3g}{note})")
             head = population_label(pop)
             if pred:

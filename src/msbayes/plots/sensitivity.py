@@ -24,9 +24,10 @@ from matplotlib.figure import Figure
 
 from .posterior import _check
 from .style import (
+    REFERENCE,
+    STRATUM_MARKERS,
     OKABE_ITO,
     Size,
-    colour_cycle,
     effect_label,
     endpoint_label,
     new_figure,
@@ -74,7 +75,9 @@ def plot_prior_sensitivity(
         raise ValueError("sensitivity table is empty")
     priors = list(dict.fromkeys(table["prior"]))
     pops = list(dict.fromkeys(table["population"]))
-    colours = dict(zip(pops, colour_cycle(len(pops))))
+    # strata are told apart by marker shape (their own channel), drawn in black
+    colours = {p: "#000000" for p in pops}
+    markers = {p: STRATUM_MARKERS[i % len(STRATUM_MARKERS)] for i, p in enumerate(pops)}
     width = 0.5
     offs = np.linspace(-width / 2, width / 2, len(pops)) if len(pops) > 1 else np.zeros(1)
     with style_context(size):
@@ -94,15 +97,15 @@ def plot_prior_sensitivity(
                 lab = population_label(pop) + (" (prediction, no data)" if pred else
                                                " (synthetic data, not evidence)" if synth else "")
                 eb = ax.errorbar(x, rows["mean"], yerr=[rows["mean"] - rows["lower"],
-                                 rows["upper"] - rows["mean"]], fmt="D" if pred else "o",
+                                 rows["upper"] - rows["mean"]], fmt="D" if pred else markers[pop],
                                  color=colours[pop], mfc="white" if pred or synth else colours[pop],
                                  ms=4, capsize=2, lw=1.0, label=lab, gid="series")
                 if pred:
                     for ln in eb.lines[2]:
                         ln.set_linestyle("--")
-            ax.axhline(0.0, color="0.4", lw=0.8, gid="zero")
+            ax.axhline(0.0, gid="zero", **REFERENCE["zero"])
             if mcid and ep in mcid and mcid[ep] is not None:
-                ax.axhline(mcid[ep], color=OKABE_ITO[6], ls="--", lw=1.0, gid="mcid",
+                ax.axhline(mcid[ep], gid="mcid", **REFERENCE["mcid"],
                            label="MCID" + (f" ({mcid_note})" if mcid_note else ""))
             ax.set_xticks(np.arange(len(priors)), [f"{p}\nprior" for p in priors])
             ax.set_ylabel(effect_label((scale or {}).get(ep, "effect")))

@@ -1,8 +1,26 @@
 """Shared look of every msbayes figure: colour-blind-safe palette, sizes, axis labels.
 
 The palette is Okabe & Ito (2008), distinguishable under the common colour-vision
-deficiencies. Sizes: ``"column"`` fits a single journal column (3.5 in wide), ``"slide"`` a
-16:9 slide.
+deficiencies. Sizes: ``"column"`` fits a single journal column (3.5 in wide),
+``"two_column"`` a full page width (7.2 in), ``"slide"`` a 16:9 slide.
+
+One named mapping, :data:`ROLES`, gives every kind of thing drawn its own visual channel so
+that a colour never means two things in one figure:
+
+* scenario (a true effect assumed by the simulation): colour from :data:`SCENARIO_COLOURS`
+  plus a marker (circle, square, triangle ...), solid line;
+* design prior (assurance scenario): colour from :data:`DESIGN_PRIOR_COLOURS`, dashed line,
+  open marker;
+* analysis prior of the re-analysis (sceptical / neutral / enthusiastic):
+  :data:`PRIOR_COLOURS`;
+* stratum (EDSS band): marker shape (:data:`STRATUM_MARKERS`), black;
+* design compared (two-arm, 2 doses, 3 doses): line style (:data:`DESIGN_LINESTYLES`);
+* reference lines: neutral grey, told apart by line style (:data:`REFERENCE`): no effect
+  (thin solid), MCID (dashed), target (dotted);
+* decision outcome: go / consider / no-go fills (:data:`DECISION_COLOURS`).
+
+Every figure is saved with TrueType (Type 42) fonts in PDF and editable ``<text>`` in SVG
+(:data:`PUBLICATION_RC`), PNG at 300 dpi.
 
 Examples
 --------
@@ -15,7 +33,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import matplotlib.pyplot as plt
@@ -25,6 +43,16 @@ from matplotlib.figure import Figure
 __all__ = [
     "OKABE_ITO",
     "PRIOR_COLOURS",
+    "SCENARIO_COLOURS",
+    "SCENARIO_MARKERS",
+    "DESIGN_PRIOR_COLOURS",
+    "STRATUM_MARKERS",
+    "DESIGN_LINESTYLES",
+    "REFERENCE",
+    "DECISION_COLOURS",
+    "ROLES",
+    "PUBLICATION_RC",
+    "scenario_style",
     "SIZES",
     "Size",
     "colour_cycle",
@@ -34,6 +62,8 @@ __all__ = [
     "new_figure",
     "metric_label",
     "axis_label",
+    "clinical_effect",
+    "scenario_label",
     "style_context",
 ]
 
@@ -48,15 +78,74 @@ OKABE_ITO: tuple[str, ...] = (
     "#D55E00",  # vermillion
     "#CC79A7",  # reddish purple
 )
-#: fixed colours for the prior presets so that every figure agrees
+#: analysis priors of the re-analysis (fit figures only): one colour each
 PRIOR_COLOURS: dict[str, str] = {
-    "skeptical": "#0072B2",
-    "neutral": "#009E73",
-    "enthusiastic": "#D55E00",
+    "skeptical": "#56B4E9",  # sky blue
+    "sceptical": "#56B4E9",
+    "neutral": "#009E73",  # bluish green
+    "enthusiastic": "#E69F00",  # orange
 }
-Size = Literal["column", "slide"]
+#: simulation scenarios (fixed true effects), in order of appearance; markers double-encode
+SCENARIO_COLOURS: tuple[str, ...] = ("#000000", "#0072B2", "#D55E00", "#CC79A7")
+SCENARIO_MARKERS: tuple[str, ...] = ("o", "s", "^", "v", "P", "X")
+#: design priors (assurance scenarios): colours not used by fixed scenarios; dashed lines
+DESIGN_PRIOR_COLOURS: tuple[str, ...] = ("#E69F00", "#009E73", "#56B4E9")
+#: strata (EDSS bands): marker shapes, drawn in black
+STRATUM_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v")
+#: designs compared in one figure: line styles
+DESIGN_LINESTYLES: tuple[str, ...] = ("-", "--", ":", "-.")
+#: reference lines: neutral grey, one line style each (the MCID line is never a data colour)
+REFERENCE: dict[str, dict[str, object]] = {
+    "zero": {"color": "0.55", "ls": "-", "lw": 0.7},
+    "mcid": {"color": "0.3", "ls": "--", "lw": 0.9},
+    "target": {"color": "0.3", "ls": ":", "lw": 0.9},
+    "ceiling": {"color": "0.3", "ls": "-.", "lw": 0.9},
+}
+#: decision outcomes (stacked areas): go dark blue, consider light grey, no-go vermillion tint
+DECISION_COLOURS: dict[str, str] = {"go": "#0072B2", "consider": "#D9D9D9", "nogo": "#F4B183"}
+#: the whole mapping by role (documented in docs/report.md)
+ROLES: dict[str, object] = {
+    "scenario": {"colour": SCENARIO_COLOURS, "marker": SCENARIO_MARKERS, "line": "-"},
+    "design_prior": {"colour": DESIGN_PRIOR_COLOURS, "marker": "open", "line": "--"},
+    "prior": PRIOR_COLOURS,
+    "stratum": {"marker": STRATUM_MARKERS, "colour": "#000000"},
+    "design": {"line": DESIGN_LINESTYLES},
+    "reference": REFERENCE,
+    "decision": DECISION_COLOURS,
+}
+#: matplotlib settings for journal-ready files: TrueType fonts in PDF/PS, SVG text as text
+PUBLICATION_RC: dict[str, object] = {
+    "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none", "savefig.dpi": 300,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
+}
+Size = Literal["column", "two_column", "slide"]
 #: (width, height) in inches per panel row for each target
-SIZES: dict[str, tuple[float, float]] = {"column": (3.5, 2.6), "slide": (10.0, 5.625)}
+SIZES: dict[str, tuple[float, float]] = {"column": (3.5, 2.6), "two_column": (7.2, 3.0),
+                                         "slide": (10.0, 5.625)}
+
+
+def scenario_style(kinds: Sequence[str]) -> list[dict[str, object]]:
+    """Plot keywords per scenario in order: fixed scenarios take :data:`SCENARIO_COLOURS`
+    with solid lines and filled markers, design priors (``kind == "design_prior"``)
+    :data:`DESIGN_PRIOR_COLOURS` with dashed lines and open markers.
+
+    >>> [s["color"] for s in scenario_style(["point", "point", "design_prior"])]
+    ['#000000', '#0072B2', '#E69F00']
+    """
+    out, i, j = [], 0, 0
+    for k in kinds:
+        if str(k) == "design_prior":
+            c = DESIGN_PRIOR_COLOURS[j % len(DESIGN_PRIOR_COLOURS)]
+            m = SCENARIO_MARKERS[(len(kinds) - 1 - j) % len(SCENARIO_MARKERS)]
+            out.append({"color": c, "ls": "--", "marker": m, "mfc": "white"})
+            j += 1
+        else:
+            c = SCENARIO_COLOURS[i % len(SCENARIO_COLOURS)]
+            out.append({"color": c, "ls": "-", "marker": SCENARIO_MARKERS[i % len(SCENARIO_MARKERS)],
+                        "mfc": c})
+            i += 1
+    return out
 
 _SCALE_LABELS = {
     "log_speed_ratio": "log speed ratio; positive = faster",
@@ -112,16 +201,109 @@ def metric_label(metric: str) -> str:
     return _METRICS.get(str(metric), str(metric))
 
 
-def axis_label(name: str) -> str:
-    """Display name of a grid axis given by its dotted config path."""
+#: what the per-patient outcome is on each analysis scale (for "SD of ..." labels)
+_SCALE_NOUN = {
+    "log_speed_ratio": "log speed ratio",
+    "log_distance_ratio": "log distance ratio",
+    "pct_improvement_time": "% improvement in walk time",
+    "pct_improvement_distance": "% improvement in distance",
+    "pct_change_speed": "% change in speed",
+}
+
+
+def axis_label(name: str, *, scale: str | None = None, dose_unit: str | None = None,
+               overrides: Mapping[str, str] | None = None) -> str:
+    """Plain-language name, with units, of a grid axis given by its dotted config path.
+
+    ``overrides`` (the simulation config's optional ``labels:`` mapping) wins over the
+    built-in vocabulary; an unknown path is returned unchanged.
+
+    >>> axis_label("design.dose_response.ed50", dose_unit="million cells per injection")
+    'ED50 (million cells per injection)'
+    >>> axis_label("endpoint.sd", scale="log_speed_ratio")
+    'SD of the log speed ratio (per patient)'
+    >>> axis_label("design.n_per_arm", overrides={"design.n_per_arm": "patients per group"})
+    'patients per group'
+    """
+    if overrides and name in overrides:
+        return str(overrides[name])
+    noun = _SCALE_NOUN.get(str(scale), "outcome on the analysis scale")
+    unit = f" ({dose_unit})" if dose_unit else ""
     known = {
-        "design.n_per_arm": "sample size per arm (patients)",
-        "endpoint.sd": "outcome SD (analysis scale)",
-        "endpoint.dropout": "dropout proportion",
-        "endpoint.placebo_mean": "placebo mean change (analysis scale)",
-        "dose": "dose",
+        "design.n_per_arm": "patients per arm",
+        "n_total": "total patients",
+        "endpoint.sd": f"SD of the {noun} (per patient)",
+        "endpoint.dropout": "dropout (proportion of patients)",
+        "endpoint.placebo_mean": f"placebo mean change ({noun})",
+        "design.dose_response.ed50": f"ED50{unit}",
+        "design.dose_response.emax": f"maximum effect, Emax ({noun})",
+        "dose": f"dose{unit}",
     }
     return known.get(name, name)
+
+
+def clinical_effect(effect: float, scale: str) -> str:
+    """A true effect in clinical units.
+
+    >>> clinical_effect(0.1823, "log_speed_ratio"), clinical_effect(0.0, "log_speed_ratio")
+    ('20% faster walking', 'no effect')
+    >>> clinical_effect(-0.1, "log_distance_ratio"), clinical_effect(0.05, "risk_difference")
+    ('10% shorter distance', '+5 percentage points improvers')
+    """
+    import math
+
+    try:
+        e = float(effect)
+    except (TypeError, ValueError):
+        return str(effect)
+    if not math.isfinite(e):
+        return "effect unknown"
+    if abs(e) < 1e-12:
+        return "no effect"
+    sc = str(scale)
+    if sc in ("log_speed_ratio", "log_distance_ratio"):
+        pct = 100.0 * (math.exp(e) - 1.0)
+        up, down = (("faster walking", "slower walking") if sc == "log_speed_ratio"
+                    else ("farther distance", "shorter distance"))
+        return f"{abs(pct):.0f}% {up if pct > 0 else down}"
+    if sc.startswith("pct_"):
+        return f"{e:+.0f}% {effect_label(sc).split(';')[0].split('% ', 1)[-1]}"
+    if sc in ("log_odds", "log_odds_ratio"):
+        return f"odds ratio {math.exp(e):.2f}"
+    if sc == "risk_difference":
+        return f"{100 * e:+.0f} percentage points improvers"
+    return f"effect {e:g} ({sc})"
+
+
+_SCENARIO_NAMES = {"null": "no effect", "mcid": "effect at the MCID", "target": "target effect",
+                   "large": "large effect", "small": "small effect", "prior": "design prior"}
+
+
+def scenario_label(key: str, *, effect: float | None = None, scale: str | None = None,
+                   kind: str = "point", overrides: Mapping[str, str] | None = None) -> str:
+    """Plain-language name of a simulation scenario, with its effect in clinical units.
+
+    >>> scenario_label("mcid", effect=0.1823, scale="log_speed_ratio")
+    'effect at the MCID (20% faster walking)'
+    >>> scenario_label("null", effect=0.0, scale="log_speed_ratio")
+    'no effect'
+    >>> scenario_label("posterior_robust", kind="design_prior")
+    'design prior: posterior robust'
+    >>> scenario_label("mcid", overrides={"mcid": "smallest worthwhile effect"})
+    'smallest worthwhile effect'
+    """
+    k = str(key)
+    if overrides and k in overrides:
+        return str(overrides[k])
+    if str(kind) == "design_prior":
+        return "design prior: " + _SCENARIO_NAMES.get(k, k.replace("_", " "))
+    name = _SCENARIO_NAMES.get(k, k.replace("_", " "))
+    if effect is None or scale is None:
+        return name
+    eff = clinical_effect(effect, scale)
+    if eff == "no effect":
+        return name if name == "no effect" else f"{name} (no effect)"
+    return f"{name} ({eff})"
 
 
 def new_figure(
@@ -138,6 +320,8 @@ def new_figure(
     w, h = SIZES[size]
     if size == "column":
         h = h * nrows if ncols == 1 else 2.2 * nrows
+    elif size == "two_column":
+        h = h * nrows
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(w, h), sharex=sharex, sharey=sharey, squeeze=False,
         layout="constrained",
@@ -146,6 +330,9 @@ def new_figure(
 
 
 _RC: dict[str, dict[str, float]] = {
+    "two_column": {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8,
+                   "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7,
+                   "lines.linewidth": 1.2},
     "column": {"font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6,
                "ytick.labelsize": 6, "legend.fontsize": 6, "lines.linewidth": 1.2},
     "slide": {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12,
@@ -158,5 +345,5 @@ def style_context(size: Size = "column"):
     """``matplotlib.rc_context`` with the font sizes for ``size`` (use around figure creation)."""
     if size not in _RC:
         raise ValueError(f"size must be one of {sorted(_RC)}, got {size!r}")
-    return plt.rc_context({**_RC[size], "svg.hashsalt": "msbayes", "axes.spines.top": False,
+    return plt.rc_context({**_RC[size], **PUBLICATION_RC, "svg.hashsalt": "msbayes", "axes.spines.top": False,
                            "axes.spines.right": False})

@@ -323,10 +323,24 @@ def oc_grid(ds: xr.Dataset, var: str, *, rows: str, cols: str, fixed: Mapping[st
 
 
 def selection_table(ds: xr.Dataset, *, fixed: Mapping[str, object], n_mcse: float = 2.0) -> pd.DataFrame:
-    """``scenario, dose, p, mcse, lower, upper`` for P(select dose) at the ``fixed`` slice."""
+    """``scenario, dose, p, mcse, lower, upper`` for P(select dose) at the ``fixed`` slice.
+
+    When the sim recorded ``p_select_none`` (no dose selected), it is added as rows with
+    ``dose = "none"``, so the selection probabilities of a scenario sum to one.
+    """
     da = ds["p_select"].sel(fixed)
     mc = ds["p_select_mcse"].sel(fixed) if "p_select_mcse" in ds else xr.zeros_like(da)
     df = da.to_dataframe(name="p")[["p"]].join(mc.to_dataframe(name="mcse")[["mcse"]]).reset_index()
+    if "p_select_none" in ds:
+        fx = {k: v for k, v in fixed.items() if k in ds["p_select_none"].dims}
+        none = ds["p_select_none"].sel(fx)
+        nmc = (ds["p_select_none_mcse"].sel(fx) if "p_select_none_mcse" in ds
+               else xr.zeros_like(none))
+        nd = none.to_dataframe(name="p")[["p"]].join(
+            nmc.to_dataframe(name="mcse")[["mcse"]]).reset_index()
+        nd["dose"] = "none"
+        df = pd.concat([df.astype({"dose": object}), nd[["scenario", "dose", "p", "mcse"]]],
+                       ignore_index=True)
     df["lower"] = (df["p"] - n_mcse * df["mcse"]).clip(0, 1)
     df["upper"] = (df["p"] + n_mcse * df["mcse"]).clip(0, 1)
     return df[["scenario", "dose", "p", "mcse", "lower", "upper"]]
@@ -334,7 +348,7 @@ def selection_table(ds: xr.Dataset, *, fixed: Mapping[str, object], n_mcse: floa
 
 def dose_response_draws(
     config: Mapping, *, fixed: Mapping[str, object], fit_files: Sequence[str] = (),
-    n_draws: int = 400, seed: int = 0,
+    n_draws: int = 400, seed: int = 0, curve_points: int = 0,
 ) -> tuple[pd.DataFrame | None, str]:
     """Draws of each scenario's true dose-response curve, rebuilt from a sim's recorded config.
 
@@ -355,6 +369,10 @@ def dose_response_draws(
     fit_files : sequence of str
         ``fit_posterior_files`` recorded by the sim (absolute paths).
     n_draws, seed : int
+    curve_points : int
+        When > 0, the curves are also evaluated at this many evenly spaced doses between the
+        lowest and highest design dose (so that a figure draws the curve, not straight
+        segments between the design doses).
 
     Returns
     -------
@@ -404,10 +422,13 @@ def dose_response_draws(
             notes.append(f"{name}: effect distribution not reconstructed")
             continue
         shape = draw_shape(spec, n_draws, rng)
-        eff = anchored_effects(spec.model, doses, d_ref=d_ref, theta_ref=theta, shape=shape)
+        ev = np.asarray(doses, float)
+        if curve_points > 0:
+            ev = np.union1d(ev, np.linspace(ev.min(), ev.max(), int(curve_points)))
+        eff = anchored_effects(spec.model, ev, d_ref=d_ref, theta_ref=theta, shape=shape)
         frames.append(pd.DataFrame({
-            "scenario": name, "dose": np.tile(np.asarray(doses, float), n_draws),
-            "draw": np.repeat(np.arange(n_draws), len(doses)), "effect": eff.ravel()}))
+            "scenario": name, "dose": np.tile(ev, n_draws),
+            "draw": np.repeat(np.arange(n_draws), len(ev)), "effect": eff.ravel()}))
     if not frames:
         return None, "; ".join(notes) or "no scenario could be reconstructed"
     note = (f"curves rebuilt from the recorded config ({n_draws} draws per scenario; "

@@ -1,5 +1,9 @@
 """Write a matplotlib figure as PNG (300 dpi), SVG and PDF atomically; return PNG bytes.
 
+Files are written with :data:`msbayes.plots.style.PUBLICATION_RC`: TrueType (Type 42) fonts
+embedded in the PDF (submission portals reject Type 3) and SVG text kept as ``<text>``
+elements, so labels stay editable.
+
 Examples
 --------
 >>> import matplotlib.pyplot as plt, tempfile, pathlib
@@ -22,6 +26,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..io import atomic_path
+from ..plots.style import PUBLICATION_RC
 
 __all__ = ["FORMATS", "save_figure", "Format"]
 
@@ -45,16 +50,17 @@ def save_figure(
         raise ValueError(f"formats: unknown {bad}; allowed: {list(FORMATS)}")
     paths = []
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata=_META["png"])
-    png = buf.getvalue()
-    for f in formats:
-        target = Path(out_dir) / f"{stem}.{f}"
-        if f == "png":
-            atomic_path(target, lambda p: p.write_bytes(png))
-        else:
-            atomic_path(target, lambda p, f=f: fig.savefig(p, format=f, dpi=DPI,
-                                                           metadata=_META[f]))
-        paths.append(target)
+    with plt.rc_context(PUBLICATION_RC):
+        fig.savefig(buf, format="png", dpi=DPI, metadata=_META["png"])
+        png = buf.getvalue()
+        for f in formats:
+            target = Path(out_dir) / f"{stem}.{f}"
+            if f == "png":
+                atomic_path(target, lambda p: p.write_bytes(png))
+            else:
+                atomic_path(target, lambda p, f=f: fig.savefig(p, format=f, dpi=DPI,
+                                                               metadata=_META[f]))
+            paths.append(target)
     if close:
         plt.close(fig)
     return png, paths

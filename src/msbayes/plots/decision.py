@@ -1,0 +1,179 @@
+"""Decision figures: go / consider / no-go against n, the go boundary, assurance with its ceiling.
+
+Every function takes already-computed tables (see :mod:`msbayes.report.compute`) and draws
+them; Monte Carlo error bands are named in the caption, not the axis label.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from msbayes.plots.decision import plot_decision_areas
+>>> t = pd.DataFrame({"group": "no effect", "x": [30, 60], "go": [0.01, 0.02],
+...                   "consider": [0.1, 0.05], "nogo": [0.89, 0.93]})
+>>> fig = plot_decision_areas(t, x_label="patients per arm")
+>>> [p.get_label() for p in fig.axes[0].collections]
+['go', 'consider', 'no-go']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .posterior import _check
+from .style import DECISION_COLOURS, REFERENCE, Size, new_figure, scenario_style, style_context
+
+__all__ = ["plot_decision_areas", "plot_go_boundary", "plot_assurance"]
+
+_DECISIONS = (("go", "go"), ("consider", "consider"), ("nogo", "no-go"))
+
+
+def plot_decision_areas(
+    table: pd.DataFrame,
+    *,
+    x_label: str,
+    size: Size = "two_column",
+    title: str | None = None,
+) -> Figure:
+    """Go / consider / no-go as stacked areas against ``x``, one panel per group (scenario).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``group, x, go, consider, nogo`` (probabilities per x, summing to 1 up to
+        failed trials).
+    x_label : str
+        Name of the x axis with units (e.g. "patients per arm" or the true effect).
+    size : {"column", "two_column", "slide"}
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _check(table, ("group", "x", "go", "consider", "nogo"), "decision table")
+    groups = list(dict.fromkeys(table["group"]))
+    if not groups:
+        raise ValueError("decision table is empty")
+    ncols = min(len(groups), 4 if size != "column" else 2)
+    nrows = int(np.ceil(len(groups) / ncols))
+    with style_context(size):
+        fig, axes = new_figure(nrows, ncols, size=size, sharey=True)
+        for ax, g in zip(axes, groups):
+            sub = table[table["group"] == g].sort_values("x")
+            ys = [sub[k].to_numpy(float) for k, _ in _DECISIONS]
+            polys = ax.stackplot(sub["x"].to_numpy(float), *ys,
+                                 colors=[DECISION_COLOURS[k] for k, _ in _DECISIONS],
+                                 labels=[lab for _, lab in _DECISIONS], lw=0)
+            for p, (k, _) in zip(polys, _DECISIONS):
+                p.set_gid(f"area_{k}")
+                if k == "nogo":
+                    p.set_hatch("///")
+                    p.set_edgecolor("white")
+            ax.set_ylim(0, 1)
+            ax.set_xlim(sub["x"].min(), sub["x"].max())
+            ax.set_title(str(g), loc="left", fontsize="medium")
+            ax.set_xlabel(x_label)
+        for ax in axes[len(groups):]:
+            ax.set_visible(False)
+        axes[0].set_ylabel("probability of each decision")
+        for r in range(nrows):
+            axes[r * ncols].set_ylabel("probability of each decision")
+        h, lab = axes[0].get_legend_handles_labels()
+        fig.legend(h, lab, loc="outside lower center", ncol=3, frameon=False)
+        if title:
+            fig.suptitle(title, x=0.01, ha="left")
+    return fig
+
+
+def plot_go_boundary(
+    table: pd.DataFrame,
+    *,
+    x_label: str,
+    y_label: str,
+    mcid: float | None = None,
+    size: Size = "column",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """The smallest observed effect that leads to "go", against ``x`` (usually n per arm).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``x, boundary`` and optionally ``group`` (one line per group, e.g. an SD
+        assumption).
+    x_label, y_label : str
+        Axis names with units (y: the observed effect on the analysis scale).
+    mcid : float, optional
+        Drawn as the neutral dashed reference line.
+    """
+    _check(table, ("x", "boundary"), "boundary table")
+    t = table if "group" in table else table.assign(group="")
+    groups = list(dict.fromkeys(t["group"]))
+    styles = scenario_style(["point"] * len(groups))
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        for g, st in zip(groups, styles):
+            sub = t[t["group"] == g].sort_values("x")
+            ax.plot(sub["x"], sub["boundary"], ms=3, gid="boundary", label=str(g) or None, **st)
+        ax.axhline(0.0, gid="zero", **REFERENCE["zero"])
+        if mcid is not None:
+            ax.axhline(mcid, gid="mcid", label="MCID", **REFERENCE["mcid"])
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        if len(groups) > 1 or mcid is not None:
+            ax.legend(frameon=False, fontsize="small")
+        if title:
+            ax.set_title(title, loc="left")
+    return ax
+
+
+def plot_assurance(
+    table: pd.DataFrame,
+    *,
+    x_label: str,
+    size: Size = "column",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Assurance (P(go) averaged over a design prior) against ``x``, one line per design
+    prior, with its ceiling (the assurance an infinitely large trial would reach) as a
+    dash-dot line in the same colour.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``group, x, y, lower, upper, ceiling`` (band limits precomputed, e.g.
+        ±2 MCSE).
+    """
+    _check(table, ("group", "x", "y", "lower", "upper", "ceiling"), "assurance table")
+    groups = list(dict.fromkeys(table["group"]))
+    if not groups:
+        raise ValueError("assurance table is empty")
+    styles = dict(zip(groups, scenario_style(["design_prior"] * len(groups))))
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        for g in groups:
+            sub = table[table["group"] == g].sort_values("x")
+            st = styles[g]
+            ax.plot(sub["x"], sub["y"], ms=3, label=str(g), gid="assurance", **st)
+            ax.fill_between(sub["x"], sub["lower"], sub["upper"], color=st["color"], alpha=0.2,
+                            lw=0, gid="mcse_band")
+            ceil = float(np.nanmean(sub["ceiling"]))
+            if np.isfinite(ceil):
+                ax.axhline(ceil, color=st["color"], ls=REFERENCE["ceiling"]["ls"], lw=0.9,
+                           gid="ceiling")
+        ax.plot([], [], color="0.3", ls=REFERENCE["ceiling"]["ls"], lw=0.9,
+                label="ceiling (infinite trial)")
+        ax.set_ylim(0, max(0.05, min(1.0, 1.15 * float(np.nanmax(
+            np.r_[table["upper"].to_numpy(float), table["ceiling"].to_numpy(float)])))))
+        ax.set_xlabel(x_label)
+        ax.set_ylabel("assurance, P(go) under the design prior")
+        ax.legend(frameon=False, fontsize="small")
+        if title:
+            ax.set_title(title, loc="left")
+    return ax
