@@ -321,6 +321,9 @@ class SimConfig(StrictModel):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
     search: SearchSpec | None = None
+    #: optional display names for the report: scenario keys or dotted grid-axis paths -> text
+    #: (e.g. ``mcid: "smallest worthwhile effect"``); not used by the simulation
+    labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("scenarios")
     @classmethod
