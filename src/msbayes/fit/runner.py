@@ -32,15 +32,17 @@ KEEP_STATS = ("diverging", "energy", "step_size", "n_steps", "depth", "tree_dept
 
 @dataclass
 class FitResult:
-    """What :func:`run_fit` wrote and its key tables."""
+    """What :func:`run_fit` computed (and wrote, if it had an ``out_dir``): tables and draws."""
 
-    out_dir: Path
+    out_dir: Path | None
     summary: pd.DataFrame
     sensitivity: pd.DataFrame
     raw_vs_shrunk: pd.DataFrame
     ppc: pd.DataFrame
     meta: dict
     paths: dict[str, Path] = field(default_factory=dict)
+    idata: az.InferenceData | None = None
+    mcid_sensitivity: pd.DataFrame | None = None
 
     @property
     def diagnostics_ok(self) -> bool:
@@ -348,18 +350,20 @@ def _progress(enabled: bool, console):
                     TimeElapsedColumn(), console=console, transient=False)
 
 
-def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: bool = True, console=None) -> FitResult:
+def run_fit(cfg: FitConfig, *, out_dir: str | Path | None = None, config_text: str | None = None,
+            progress: bool = True, console=None) -> FitResult:
     """Fit every configured model under every configured prior and write the artefacts.
 
     Parameters
     ----------
     cfg : FitConfig
         Validated config (:func:`msbayes.fit.config.load_fit_config`).
-    out_dir : path
+    out_dir : path, optional
         Output folder; created if needed. Files: ``posterior.nc``, ``summary.csv``,
         ``sensitivity.csv``, ``raw_vs_shrunk.csv``, ``ppc.csv``, ``fit_meta.json``.
-    config_text : str
-        Exact config text (recorded with its SHA-256).
+        None: nothing is written (the result holds the tables and ``idata``).
+    config_text : str, optional
+        Exact config text (recorded with its SHA-256); default: the config as YAML.
     progress : bool
         Show a rich progress bar while compiling / sampling.
 
@@ -379,7 +383,11 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
     >>> cfg, text = load_fit_config("configs/reanalysis/harris2024.yaml")     # doctest: +SKIP
     >>> res = run_fit(cfg, out_dir="results/reanalysis", config_text=text)     # doctest: +SKIP
     """
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if config_text is None:
+        import yaml
+
+        config_text = yaml.safe_dump(cfg.model_dump(mode="json", exclude_unset=True), sort_keys=False)
     t0 = time.perf_counter()
     prep: PreparedData = prepare_inputs(cfg)
     jobs = build_jobs(cfg, prep)
@@ -413,6 +421,9 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
         "diagnostics_ok": bool(summary["diagnostics_ok"].all()),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
+    if out_dir is None:
+        meta["timings_seconds"]["total"] = round(time.perf_counter() - t0, 3)
+        return FitResult(None, summary, sensitivity, rvs, ppc, meta, {}, idata, mcid_sens)
     created = not out_dir.exists()
     paths = {}
     try:
@@ -429,7 +440,7 @@ def run_fit(cfg: FitConfig, *, out_dir: str | Path, config_text: str, progress: 
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    return FitResult(out_dir, summary, sensitivity, rvs, ppc, meta, paths)
+    return FitResult(out_dir, summary, sensitivity, rvs, ppc, meta, paths, idata, mcid_sens)
 
 
 def _max_rhat(idata: az.InferenceData) -> float:

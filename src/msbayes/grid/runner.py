@@ -151,7 +151,7 @@ def check_writable(out_dir: str | Path) -> None:
 def run_grid(
     cfg_raw: dict,
     *,
-    config_text: str,
+    config_text: str | None = None,
     out_dir: str | Path,
     backend: str | None = "loky",
     n_jobs: int | None = -1,
@@ -172,8 +172,8 @@ def run_grid(
     ----------
     cfg_raw : dict
         The config mapping as read from YAML (see ``docs/configs.md``).
-    config_text : str
-        The exact config text, stored in the artefact attributes.
+    config_text : str, optional
+        The exact config text, stored in the artefact attributes (default: the mapping as YAML).
     out_dir : path
         Output directory; cells are stored under ``out_dir/cells``.
     backend : {"loky", "dask", "ray", "sequential"} or None
@@ -219,6 +219,10 @@ def run_grid(
     base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     if not isinstance(cfg_raw, Mapping):
         raise ConfigError("config: expected a mapping at top level", [("<root>", "not a mapping")])
+    if config_text is None:
+        import yaml
+
+        config_text = yaml.safe_dump(dict(cfg_raw), sort_keys=False)
     # 1. inputs hashed, every cell validated
     data_files = scenario_data_files(cfg_raw, base_dir=base_dir)
     data_sha = data_sha256_of(data_files)
