@@ -497,7 +497,7 @@ def test_design_prior_scenarios_carry_the_status_of_their_evidence(fixture_repor
     _, figs = fixture_reports[False]
     legend = figs["sim_two_arm_p_go_vs_n"]
     # fixture: scenario 'posterior' reads summary/neutral/t25fw/edss_6.0-6.5, which borrows
-    assert "posterior (design prior; borrows petrou2020(w=0.5))" in legend
+    assert "design prior: posterior (borrows petrou2020(w=0.5))" in legend
     sim = tmp_path / "sim_two_arm"
     shutil.copytree(TWO, sim)
     with xr.open_dataset(TWO / "oc.nc") as ds0:
@@ -510,7 +510,7 @@ def test_design_prior_scenarios_carry_the_status_of_their_evidence(fixture_repor
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = build_report(fit_dir=FIT, sim_dir=sim, out_dir=tmp_path / "r", formats=("png",))
-    assert ("posterior (design prior; prediction, no data; borrows petrou2020(w=0.5))"
+    assert ("design prior: posterior (prediction, no data; borrows petrou2020(w=0.5))"
             in seen["sim_two_arm_p_go_vs_n"])
     text = (r.parent / "statistical_considerations.md").read_text(encoding="utf-8")
     assert "PREDICTION (no data for this stratum" in text

@@ -47,10 +47,13 @@ from ..plots.style import (
     endpoint_label,
     metric_label,
     population_label,
+    scenario_label,
 )
+from ..plots.decision import plot_assurance, plot_decision_areas, plot_go_boundary
 from . import compute
 from . import labels as _lab
 from .figures import FORMATS, Format, save_figure
+from .summary import display_labels, latex_table, oc_summary
 from .inputs import (
     FitArtefacts,
     LinkCheck,
@@ -86,7 +89,7 @@ class FigureRecord:
 
 
 MANIFEST = "report_manifest.txt"
-FIXED_OUTPUTS = ["report.html", "statistical_considerations.md"]
+FIXED_OUTPUTS = ["report.html", "statistical_considerations.md", "statistical_considerations.html"]
 
 
 STAGING = ".report-staging"  #: where figures and tables wait until the report is complete
@@ -126,10 +129,13 @@ class _Out:
         self.figures.append(rec)
         return _figure_html(rec)
 
-    def table(self, df: pd.DataFrame, stem: str) -> None:
+    def table(self, df: pd.DataFrame, stem: str, *, latex: bool = False) -> None:
         atomic_to_csv(df, self.dir / "tables" / f"{stem}.csv")
         atomic_write_text(self.dir / "tables" / f"{stem}.md", _md_table(df.astype(object).where(df.notna(), "")) + "\n")
         self.written += [self.dir / "tables" / f"{stem}.csv", self.dir / "tables" / f"{stem}.md"]
+        if latex:
+            atomic_write_text(self.dir / "tables" / f"{stem}.tex", latex_table(df))
+            self.written.append(self.dir / "tables" / f"{stem}.tex")
 
     def retire_stale(self) -> list[str]:
         """Delete files an earlier report wrote here that this one did not; record this one's.
@@ -198,6 +204,60 @@ def _figure_html(rec: FigureRecord) -> str:
     return (f"<figure id='fig-{_esc(rec.stem)}'><img alt='{_esc(rec.caption)}' "
             f"src='data:image/png;base64,{b64}'><figcaption><b>{_esc(rec.stem)}</b>: "
             f"{_esc(rec.caption)}</figcaption></figure>")
+
+
+def _markdown(text: str) -> str:
+    """Markdown -> HTML with markdown-it-py (CommonMark plus tables; raw HTML escaped)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+
+_HEAD = re.compile(r"<h([23])(?P<attrs>[^>]*)>(?P<text>.*?)</h\1>", re.S)
+
+
+def _toc(body: str) -> tuple[str, str]:
+    """A table of contents of the page's h2 / h3 headings; headings without an id get one,
+    so every section can be linked to (``report.html#sim-two_arm``)."""
+    items, taken = [], set(re.findall(r"id='([^']+)'", body))
+
+    def fix(m: re.Match) -> str:
+        attrs, text = m.group("attrs"), m.group("text")
+        idm = re.search(r"id='([^']+)'", attrs)
+        if idm:
+            hid = idm.group(1)
+        else:
+            base = "sec-" + (_slug(re.sub(r"<[^>]+>", "", html.unescape(text))).lower() or "x")
+            hid, k = base, 1
+            while hid in taken:
+                k += 1
+                hid = f"{base}-{k}"
+            taken.add(hid)
+            attrs = f"{attrs} id='{hid}'"
+        items.append((int(m.group(1)), hid, re.sub(r"<[^>]+>", "", text)))
+        return f"<h{m.group(1)}{attrs}>{text}</h{m.group(1)}>"
+
+    body = _HEAD.sub(fix, body)
+    out, open_sub = ["<nav id='toc' aria-label='Contents'><h2 class='toc-title'>Contents</h2><ol>"], False
+    for level, hid, text in items:
+        if level == 2:
+            if open_sub:
+                out.append("</ol></li>")
+                open_sub = False
+            elif len(out) > 1:
+                out.append("</li>")
+            out.append(f"<li><a href='#{_esc(hid)}'>{text}</a>")
+        else:
+            if not open_sub:
+                out.append("<ol>")
+                open_sub = True
+            out.append(f"<li><a href='#{_esc(hid)}'>{text}</a></li>")
+    if open_sub:
+        out.append("</ol>")
+    if len(out) > 1:
+        out.append("</li>")
+    out.append("</ol></nav>")
+    return "".join(out), body
 
 
 def _slug(s: str) -> str:
@@ -548,10 +608,89 @@ def _same_label(a: object, b: object) -> bool:
         return str(a) == str(b)
 
 
+def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds: dict,
+                      scale: str, mcid: float | None, slice_txt: str) -> list[str]:
+    """Go / consider / no-go against n, the go boundary against n, assurance with ceiling."""
+    ds, x = view.sim.ds, view.x_axis
+    parts: list[str] = []
+    at = f", at {slice_txt}" if slice_txt else ""
+    fx = {k: v for k, v in view.fixed.items() if k != x}
+    if all(v in ds and x in ds[v].dims for v in ("p_go", "p_consider", "p_nogo")):
+        rows = []
+        for s in ds["scenario"].values:
+            sub = ds.sel({**{k: v for k, v in fx.items() if k in ds["p_go"].dims}, "scenario": s})
+            for xv in ds[x].values:
+                r = sub.sel({x: xv})
+                rows.append({"group": sname(s), "x": float(xv), "go": float(r["p_go"]),
+                             "consider": float(r["p_consider"]), "nogo": float(r["p_nogo"])})
+        t = pd.DataFrame(rows)
+        parts.append(out.figure(
+            partial(plot_decision_areas, t, x_label=xlab(x)),
+            f"{name}_decisions_vs_n",
+            f"Probability of each decision (go, consider, no-go) against {xlab(x)}, one panel "
+            f"per true effect{at}. Monte Carlo standard errors are in the OC table."))
+    if "go_boundary" in ds and x in ds["go_boundary"].dims:
+        gb = ds["go_boundary"].sel({k: v for k, v in fx.items() if k in ds["go_boundary"].dims})
+        if "scenario" in gb.dims:
+            gb = gb.isel(scenario=0)
+        t = pd.DataFrame({"x": ds[x].values.astype(float), "boundary": np.asarray(gb.values, float)})
+        if np.isfinite(t["boundary"]).any():
+            parts.append(out.figure(
+                partial(plot_go_boundary, t, x_label=xlab(x), mcid=mcid,
+                        y_label=f"observed effect needed for go\n({effect_label(scale)})"),
+                f"{name}_go_boundary_vs_n",
+                f"Decision boundary: the smallest observed treatment effect that gives a go, "
+                f"against {xlab(x)}{at}; dashed line = MCID, grey line = no effect. Computed "
+                "from the decision rule, not simulated."))
+    pri = [s for s in ds["scenario"].values if kinds.get(str(s)) == "design_prior"]
+    if pri and "assurance_ceiling" in ds and x in ds["p_go"].dims:
+        rows = []
+        for s in pri:
+            sel = {**{k: v for k, v in fx.items() if k in ds["p_go"].dims}, "scenario": s}
+            y = ds["p_go"].sel(sel)
+            m = ds["p_go_mcse"].sel(sel) if "p_go_mcse" in ds else 0 * y
+            c = ds["assurance_ceiling"].sel({k: v for k, v in sel.items()
+                                             if k in ds["assurance_ceiling"].dims})
+            for xv in ds[x].values:
+                yy, mm = float(y.sel({x: xv})), float(m.sel({x: xv}))
+                cc = float(c.sel({x: xv})) if x in c.dims else float(np.ravel(c.values)[0])
+                rows.append({"group": sname(s), "x": float(xv), "y": yy,
+                             "lower": max(0.0, yy - 2 * mm), "upper": min(1.0, yy + 2 * mm),
+                             "ceiling": cc})
+        parts.append(out.figure(
+            partial(plot_assurance, pd.DataFrame(rows), x_label=xlab(x)),
+            f"{name}_assurance_vs_n",
+            f"Assurance (probability of go averaged over each design prior) against {xlab(x)}"
+            f"{at}; dash-dot lines = its ceiling, the assurance of an infinitely large trial "
+            "(no sample size exceeds it); shaded bands \u00b12 Monte Carlo standard errors."))
+    return parts
+
+
 def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | None = None) -> str:
     sim, ds = view.sim, view.sim.ds
     name = _slug(sim.name)
     parts = [f"<h2 id='sim-{_esc(name)}'>Next-trial design: {_esc(sim.name)}</h2>"]
+    flat_cfg = flatten(parse_config_text(sim.provenance.get("config_text")))
+    scale = str(flat_cfg.get("endpoint.scale") or ds.attrs.get("scale", "") or "log_speed_ratio")
+    dose_unit = str(flat_cfg.get("design.dose_unit") or "") or (
+        str(ds["dose"].attrs.get("units", "") or "") if "dose" in ds.coords else "") or None
+    overrides = display_labels(view)
+    xlab = (lambda a: axis_label(a, scale=scale, dose_unit=dose_unit, overrides=overrides))
+    kinds = ({str(k): str(v) for k, v in zip(ds["scenario"].values, ds["scenario_kind"].values)}
+             if "scenario_kind" in ds.coords else {})
+    effects = ({str(k): float(v) for k, v in zip(ds["scenario"].values, ds["true_effect"].values)}
+               if "true_effect" in ds.coords and ds["true_effect"].dims == ("scenario",) else {})
+    mcid_cfg = (float(flat_cfg["endpoint.mcid"]) if isinstance(flat_cfg.get("endpoint.mcid"),
+                                                                  (int, float)) else None)
+    snotes = _lab.scenario_notes(sim, fit)
+
+    def sname(s: object) -> str:
+        e = effects.get(str(s), float("nan"))
+        lab = scenario_label(str(s), effect=e if np.isfinite(e) else None, scale=scale,
+                             kind=kinds.get(str(s), "fixed"), overrides=overrides)
+        note = snotes.get(str(s), "")
+        return lab + (f" ({note})" if note and kinds.get(str(s)) == "design_prior" else "")
+
     if link.status == "mismatch":
         parts.append(f"<div class='warning mismatch'>{_esc(link.message)}</div>")
     elif link.message:
@@ -560,6 +699,22 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
     if slice_txt:
         parts.append(f"<p>Figures and tables below are at {_esc(slice_txt)} (the middle value "
                      "of each other grid axis); the full grid is in oc.csv / oc.nc.</p>")
+    summ, head = oc_summary(view)
+    if len(summ):
+        out.table(summ, f"oc_summary_{name}", latex=True)
+        shown = summ[["quantity", "scenario", "printed"]].rename(
+            columns={"printed": "value (MCSE)"})
+        hd = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in head.items())
+        parts.append(
+            f"<section class='oc-summary-page' id='summary-{_esc(name)}'>"
+            f"<h3 id='summary-{_esc(name)}-title'>Operating-characteristics summary: "
+            f"{_esc(head['design'])}</h3><dl class='summary-head'>{hd}</dl>"
+            + _html_table(shown, id=f"table-oc-summary-{name}", cls="oc-summary",
+                          caption="At the planned sample size; Monte Carlo standard error "
+                          "(MCSE) in brackets; a probability with no simulated event is an "
+                          "upper bound. Also in tables/oc_summary_" + name
+                          + ".csv, .md and .tex.")
+            + "</section>")
     if sim.sample_size is not None:
         out.table(sim.sample_size, f"sample_size_{name}")
         parts.append("<h3>Sample size</h3>")
@@ -578,18 +733,20 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
             fx = {k: v for k, v in view.fixed.items() if k in ds[var].dims}
             cur = compute.oc_curves(ds, var, x=view.x_axis, fixed=fx)
             tg = _targets(sim, var, fx)
-            names = _scenario_labels(ds, _lab.scenario_notes(sim, fit))
-            cur["group"] = cur["group"].map(lambda g: names.get(str(g), str(g)))
+            cur["kind"] = cur["group"].map(lambda g: kinds.get(str(g), "fixed"))
+            cur["group"] = cur["group"].map(sname)
             if tg is not None:
-                tg["group"] = tg["group"].map(lambda g: names.get(str(g), str(g)))
-            ax = partial(plot_oc_curves, cur, metric=var, x_label=axis_label(view.x_axis), targets=tg,
-                                title=f"{metric_label(var)}" + (f" at {slice_txt}" if slice_txt else ""))
-            cap = (f"{metric_label(var)} against {axis_label(view.x_axis)}, one line per scenario "
-                   "(under a design-prior scenario the curve is the assurance); shaded bands "
-                   "are \u00b12 Monte Carlo standard errors.")
+                tg["group"] = tg["group"].map(sname)
+            ax = partial(plot_oc_curves, cur, metric=var, x_label=xlab(view.x_axis), targets=tg)
+            cap = (f"{metric_label(var)} against {xlab(view.x_axis)}, one line per true effect "
+                   "(dashed: a design prior, where the curve is the assurance)"
+                   + (f", at {slice_txt}" if slice_txt else "")
+                   + "; shaded bands are \u00b12 Monte Carlo standard errors (MCSE).")
             if tg is not None:
                 cap += " Stars mark the smallest n meeting the target (dotted line)."
             parts.append(out.figure(ax, f"{name}_{var}_vs_n", cap))
+        parts += _decision_figures(view, out, name, xlab=xlab, sname=sname, kinds=kinds,
+                                   scale=scale, mcid=mcid_cfg, slice_txt=slice_txt)
     axes = [d for d in ds["p_go"].dims if d not in ("scenario", "dose")]
     if view.x_axis and len(axes) >= 2:
         other = next(a for a in axes if a != view.x_axis)
@@ -597,10 +754,17 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
         for s in ds["scenario"].values:
             grid = compute.oc_grid(ds, "p_go", rows=other, cols=view.x_axis,
                                    fixed={**fx, "scenario": s})
-            ax = partial(plot_oc_heatmap, grid, metric="p_go", title=f"P(go), scenario {s}")
+            ns = (compute.oc_grid(ds, "n_sims", rows=other, cols=view.x_axis,
+                                  fixed={**fx, "scenario": s}).values if "n_sims" in ds else None)
+            txt = [[_lab.fmt_prob(v, 2, n=None if ns is None else float(ns[i][j]))
+                    for j, v in enumerate(row)] for i, row in enumerate(grid.values)]
+            ax = partial(plot_oc_heatmap, grid, metric="p_go", cell_text=txt,
+                         x_label=xlab(view.x_axis), y_label=xlab(other),
+                         title=f"P(go): {sname(s)}")
             parts.append(out.figure(ax, _slug(f"{name}_heatmap_p_go_{s}"),
-                                    f"P(go) over {axis_label(other)} and {axis_label(view.x_axis)}, "
-                                    f"scenario {s}."))
+                                    f"P(go) over {xlab(other)} and {xlab(view.x_axis)}, "
+                                    f"true effect: {sname(s)}. A cell with no simulated go "
+                                    "shows an upper bound (< 3/number of simulated trials)."))
     if "p_select" in ds and "dose" in ds["p_select"].dims:
         fx = {k: v for k, v in view.fixed.items() if k in ds["p_select"].dims}
         if view.x_axis and view.x_axis in ds["p_select"].dims:
@@ -615,7 +779,8 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
                 files = json.loads(str(sim.provenance.get("fit_posterior_files", "[]") or "[]"))
                 dr, band_note = compute.dose_response_draws(
                     parse_config_text(sim.provenance.get("config_text")), fixed=view.fixed,
-                    fit_files=files, seed=abs(int(sim.provenance.get("seed", 0) or 0)))
+                    fit_files=files, seed=abs(int(sim.provenance.get("seed", 0) or 0)),
+                    curve_points=41)
             except Exception as exc:  # noqa: BLE001 - the figure is still drawn without (a)
                 dr, band_note = None, f"design-prior curves not reconstructed ({exc})"
         if dr is not None and len(dr):
@@ -632,16 +797,19 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
             scale = flat["endpoint.scale"]
         units = str(ds["dose"].attrs.get("units", "") or "") if "dose" in ds.coords else ""
         metric = str(ds["dose"].attrs.get("dose_metric", "") or "") if "dose" in ds.coords else ""
-        dose_label = textwrap.fill(f"dose: {units}" if units else f"dose ({metric})" if metric
+        dose_label = textwrap.fill(f"dose ({units})" if units else f"dose ({metric})" if metric
                                    else "dose", 48)
+        dd = [float(d) for d in ds["dose"].values] if "dose" in ds.coords else None
         fig = partial(plot_dose_response, band, sel, scale=scale, mcid=cfg_mcid,
-                      dose_label=dose_label)
+                      dose_label=dose_label, design_doses=dd,
+                      scenario_names={str(k): sname(k) for k in ds["scenario"].values})
         at = ", ".join(f"{k} = {fmt(v)}" for k, v in fx.items())
         parts.append(out.figure(fig, f"{name}_dose_response",
-                                "(a) Dose-response curves of the design prior: pointwise median and "
-                                f"95% credible band ({band_note}); (b) probability that each dose "
-                                "is selected, "
-                                f"per scenario, \u00b12 MCSE" + (f", at {at}" if at else "") + "."))
+                                "(a) True dose-response curves of each scenario: pointwise median and "
+                                f"95% credible band where the shape is uncertain ({band_note}); "
+                                "markers = the doses tested; (b) probability that each dose (not "
+                                "placebo) or no dose is selected, per scenario; bars \u00b12 "
+                                "Monte Carlo standard errors" + (f", at {at}" if at else "") + "."))
         out.table(sel, f"dose_selection_{name}")
     return "\n".join(parts)
 
@@ -809,8 +977,14 @@ def _build_report(
     atomic_write_text(out_path / "statistical_considerations.md", text)
     body.append("<h2 id='statistical-considerations'>Statistical considerations (for pasting)</h2>"
                 "<p>Generated from the artefacts listed under Provenance; every number is read "
-                "from them. Also saved as <code>statistical_considerations.md</code>.</p>"
-                f"<pre class='considerations' id='considerations-text'>{_esc(text)}</pre>")
+                "from them. Also saved as <code>statistical_considerations.md</code> (Markdown; "
+                "converts to .docx with pandoc) and <code>statistical_considerations.html</code>."
+                "</p>"
+                f"<div class='considerations' id='considerations-text'>{_markdown(text)}</div>")
+    atomic_write_text(out_path / "statistical_considerations.html",
+                      "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
+                      "Statistical considerations</title></head><body>" + _markdown(text)
+                      + "</body></html>\n")
     prov = _provenance_table(fit, sims, links)
     out.table(prov, "provenance")
     body.append("<h2 id='provenance'>Provenance</h2>"
@@ -822,12 +996,13 @@ def _build_report(
                     + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
 
     warn_html = "".join(f"<div class='warning'>{_esc(m)}</div>" for m in warn_msgs)
+    toc, body_html = _toc("\n".join(body))
     tpl = Template(resources.files("msbayes.report").joinpath("templates/report.html")
                    .read_text(encoding="utf-8"))
     page = tpl.substitute(
         title=_esc(title), version=_esc(__version__),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        warnings=warn_html, body="\n".join(body))
+        warnings=warn_html, toc=toc, body=body_html)
     out.retire_stale()  # figures and tables into place, then the page that shows them
     html_path = atomic_write_text(out_path / "report.html", page)
     return html_path

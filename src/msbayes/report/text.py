@@ -423,7 +423,11 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
                    " Monte Carlo standard errors (MCSE) are given with every operating characteristic.")
     out.append("")
     # assumptions with sources
-    cfg_src = f"config of sim {sim.name} (sha256 {str(sim.provenance.get('config_sha256', ''))[:12]})"
+    # provenance once, as a footnote (marked †), not the hash on every row
+    cfg_src = f"config of sim {sim.name}†"
+    foot = (f"† Config of sim {sim.name}: sha256 "
+            f"{str(sim.provenance.get('config_sha256', ''))[:12]}, seed "
+            f"{fmt(sim.provenance.get('seed'))}, recorded in its oc.nc.")
     rows = []
     for k, v in flat.items():
         if k in ("name", "seed") or k.startswith(("simulation.", "design.type", "design.arms",
@@ -471,7 +475,8 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
                          "value": ", ".join(f"{k} {_val(v)}" for k, v in spec.items()),
                          "source": f"`scenarios.{sname}` in {cfg_src}"})
     if rows:
-        out += ["**Assumptions and their sources.**", "", _md_table(pd.DataFrame(rows)), ""]
+        out += ["**Assumptions and their sources.**", "", _md_table(pd.DataFrame(rows)), "",
+                foot, ""]
     if isinstance(cfg.get("decision"), Mapping):
         out += [f"**Decision rule.** {_decision_text(cfg['decision'])} (`decision` in {cfg_src}).", ""]
     if sim.provenance.get("decision_rule"):  # as simulated, with its alpha (oc.nc attrs)
