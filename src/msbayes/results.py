@@ -313,8 +313,13 @@ class SimulationResult:
         lines = [f"msbayes design simulation: {raw.get('name', ds.attrs.get('name', ''))}"]
         des = raw.get("design") or {}
         if des:
-            arms = des.get("arms") or des.get("doses") or ""
-            lines.append(f"  design    : {des.get('type', '?')}, arms {arms}, allocation {des.get('allocation', '1:1')}")
+            what = (f"arms {des['arms']}" if des.get("arms") else
+                    f"doses {des.get('doses')} ({des.get('dose_metric', 'dose')})" if des.get("doses") else "")
+            alloc = des.get("allocation")
+            alloc = ":".join(f"{a:g}" for a in alloc) if isinstance(alloc, list) else "equal"
+            n = des.get("n_per_arm")
+            lines.append(f"  design    : {des.get('type', '?')}, {what}, allocation {alloc}"
+                         + (f", n per arm {n}" if n is not None else ""))
         ep = raw.get("endpoint") or {}
         if ep:
             lines.append(f"  endpoint  : {ep.get('name', '?')} ({ep.get('scale', 'log ratio')}), SD {ep.get('sd', '?')}, "
