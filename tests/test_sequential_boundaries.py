@@ -423,3 +423,17 @@ def test_user_z_futility_matches_rpact(binding):
     assert d.inflation_factor == pytest.approx(rr["inf"][0], abs=1e-4)
     assert d.asn_ratio_h0 == pytest.approx(rr["asn0"][0], abs=1e-4)
     assert d.asn_ratio_h1 == pytest.approx(rr["asn1"][0], abs=1e-4)
+
+
+def test_inflation_factor_of_user_z_bounds_uses_the_attained_alpha():
+    d = group_sequential_design([0.3, 0.6, 1.0], efficacy=ZBounds((math.inf, 3.0, 1.96)), futility=Spending("pocock"))
+    assert d.critical_values[0] == math.inf and d.alpha_spent[0] == 0.0
+    assert d.inflation_factor == pytest.approx((d.drift / d.fixed_drift) ** 2, rel=1e-12)
+    assert d.fixed_drift == pytest.approx(stats.norm.isf(d.alpha) + Z80, rel=1e-12)
+
+
+def test_no_early_efficacy_by_user_spending_gives_infinite_interim_bounds():
+    d = group_sequential_design([0.5, 1.0], efficacy=Spending("user", values=(0.0, 0.025)), futility=Spending("obf"))
+    assert d.critical_values[0] == math.inf
+    assert d.critical_values[1] == pytest.approx(Z975, abs=2e-6)  # nothing spent before the end (grid accuracy)
+    assert d.h1.efficacy[0] == 0.0 and d.h1.power == pytest.approx(0.8, abs=1e-8)

@@ -740,6 +740,8 @@ def group_sequential_design(
     h01 = crossing_probabilities(t, c, f, drift / 2, r=r)
     bspent = np.cumsum(h1.futility)
     bspent[-1] = 1 - h1.power
+    if isinstance(efficacy, ZBounds):  # the fixed design compared with has the attained alpha
+        fixed = float(special.ndtri(1 - alpha_spent[-1]) + special.ndtri(1 - beta))
     return GroupSequentialDesign(
         information_rates=tuple(float(x) for x in t),
         alpha=float(alpha_spent[-1]) if isinstance(efficacy, ZBounds) else alpha,
