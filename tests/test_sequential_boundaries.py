@@ -437,3 +437,37 @@ def test_no_early_efficacy_by_user_spending_gives_infinite_interim_bounds():
     assert d.critical_values[0] == math.inf
     assert d.critical_values[1] == pytest.approx(Z975, abs=2e-6)  # nothing spent before the end (grid accuracy)
     assert d.h1.efficacy[0] == 0.0 and d.h1.power == pytest.approx(0.8, abs=1e-8)
+
+
+# ------------------------------------------------------------------ conditional-power futility
+@pytest.mark.parametrize("assume", ["design", "trend"])
+@pytest.mark.parametrize("binding", [False, True])
+def test_conditional_power_futility_bounds_have_the_threshold_conditional_power(assume, binding):
+    from msbayes.sequential.boundaries import ConditionalPower
+
+    t = np.array([0.5, 0.75, 1.0])
+    d = group_sequential_design(t, efficacy=Spending("obf"), futility=ConditionalPower(0.1, assume), binding=binding)
+    cK = d.critical_values[-1]
+    rng = np.random.Generator(np.random.PCG64(as_seed_sequence(17)))
+    n = 400_000
+    for k, fk in enumerate(d.futility_bounds):
+        theta = d.drift if assume == "design" else fk / math.sqrt(t[k])
+        # Z_K = (sqrt(t_k) Z_k + increment) with increment ~ N(theta (1 - t_k), 1 - t_k): brute force
+        inc = rng.normal(theta * (1 - t[k]), math.sqrt(1 - t[k]), n)
+        cp = np.mean(math.sqrt(t[k]) * fk + inc >= cK)
+        assert abs(cp - 0.1) < 4 * math.sqrt(0.09 / n), (k, cp)
+    # binding: the type I error with futility obeyed is alpha; non-binding: without futility
+    eff, _ = _mvn_stage_probs(t, np.array(d.critical_values),
+                              np.array(d.futility_bounds) if binding else np.full(2, -np.inf), 0.0)
+    assert eff.sum() == pytest.approx(0.025, abs=2e-6)
+    assert d.h1.power == pytest.approx(0.8, abs=1e-7)
+
+
+def test_conditional_power_threshold_is_checked():
+    from msbayes.sequential.boundaries import ConditionalPower
+
+    for bad in (0.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="threshold"):
+            ConditionalPower(bad)
+    with pytest.raises(ValueError, match="assume"):
+        ConditionalPower(0.1, "optimistic")

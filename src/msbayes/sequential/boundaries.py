@@ -57,6 +57,7 @@ __all__ = [
     "Spending",
     "WangTsiatis",
     "ZBounds",
+    "ConditionalPower",
     "GroupSequentialDesign",
     "StageProbabilities",
     "MeansSampleSize",
@@ -188,6 +189,39 @@ class WangTsiatis:
         if self.delta == 0:
             return "O'Brien-Fleming (Wang-Tsiatis delta = 0)"
         return f"Wang-Tsiatis (delta = {self.delta:g})"
+
+
+@dataclass(frozen=True)
+class ConditionalPower:
+    """Futility when the conditional power at an interim falls below ``threshold``.
+
+    Conditional power at look k with ``Z_k = z`` is ``P(Z_K >= c_K | Z_k = z)`` (later
+    interim looks ignored) under the drift ``theta``:
+    ``1 - Phi((c_K - z sqrt(t_k) - theta (1 - t_k)) / sqrt(1 - t_k))``.
+    ``assume="design"``: theta = the design's drift (power 1 - beta at the alternative);
+    ``assume="trend"``: theta = the current estimate ``z / sqrt(t_k)``. Each rule is a z bound
+    ``f_k``; with ``binding=True`` the bounds and the efficacy bounds are solved jointly.
+    """
+
+    threshold: float
+    assume: Literal["design", "trend"] = "design"
+
+    def __post_init__(self):
+        if not (math.isfinite(self.threshold) and 0 < self.threshold < 1):
+            raise ValueError(f"futility.threshold (conditional power) must be in (0, 1), got {self.threshold!r}")
+        if self.assume not in ("design", "trend"):
+            raise ValueError(f"futility.assume must be 'design' or 'trend', got {self.assume!r}")
+
+    def bounds(self, t, c_final: float, drift: float) -> np.ndarray:
+        """Interim z bounds where the conditional power equals the threshold."""
+        t = np.asarray(t, float)[:-1]
+        zg = float(special.ndtri(1 - self.threshold))
+        if self.assume == "trend":
+            return np.sqrt(t) * (c_final - zg * np.sqrt(1 - t))
+        return (c_final - drift * (1 - t) - zg * np.sqrt(1 - t)) / np.sqrt(t)
+
+    def label(self) -> str:
+        return f"conditional power < {self.threshold:g} ({self.assume})"
 
 
 @dataclass(frozen=True)
@@ -606,7 +640,7 @@ def group_sequential_design(
     alpha: float = 0.025,
     beta: float = 0.2,
     efficacy: Spending | WangTsiatis | ZBounds = Spending("obf"),
-    futility: Spending | ZBounds | None = None,
+    futility: Spending | ConditionalPower | ZBounds | None = None,
     binding: bool = False,
     r: int = GRID_R,
 ) -> GroupSequentialDesign:
@@ -623,7 +657,7 @@ def group_sequential_design(
         Type II error in (0, 0.5): the drift (and hence the maximum information) is solved for
         power ``1 - beta``.
     efficacy : Spending, WangTsiatis or ZBounds
-    futility : Spending (beta-spending), ZBounds (K - 1 interim z values) or None
+    futility : Spending (beta-spending), ConditionalPower, ZBounds (K - 1 interim z values) or None
     binding : bool
         Futility stops binding (efficacy bounds computed with them) or not.
     r : int
@@ -641,8 +675,8 @@ def group_sequential_design(
     beta = _check_error("beta", beta)
     if not isinstance(efficacy, (Spending, WangTsiatis, ZBounds)):
         raise ValueError(f"efficacy must be a Spending, WangTsiatis or ZBounds, got {type(efficacy).__name__}")
-    if futility is not None and not isinstance(futility, (Spending, ZBounds)):
-        raise ValueError(f"futility must be a Spending, ZBounds or None, got {type(futility).__name__}")
+    if futility is not None and not isinstance(futility, (Spending, ZBounds, ConditionalPower)):
+        raise ValueError(f"futility must be a Spending, ConditionalPower, ZBounds or None, got {type(futility).__name__}")
     if K == 1:
         futility = None
     z_a = float(special.ndtri(1 - alpha))
@@ -706,15 +740,31 @@ def group_sequential_design(
             raise ValueError("beta-spending: no drift gives power 1 - beta with feasible binding bounds")
         c, f = build(drift)
     else:
-        f = _futility_array(futility.values, K) if isinstance(futility, ZBounds) else np.full(K - 1, -np.inf)
-        lower_h0 = np.append(f, -np.inf) if binding else no_fut
-        if isinstance(efficacy, Spending):
-            c = _efficacy_by_spending(t, spend, lower_h0, r)
-        elif isinstance(efficacy, WangTsiatis):
-            c = _wang_tsiatis(t, alpha, efficacy.delta, lower_h0)
+        def efficacy_bounds(f):
+            lower_h0 = np.append(f, -np.inf) if binding else no_fut
+            if isinstance(efficacy, Spending):
+                return _efficacy_by_spending(t, spend, lower_h0, r)
+            if isinstance(efficacy, WangTsiatis):
+                return _wang_tsiatis(t, alpha, efficacy.delta, lower_h0)
+            return c_user
+
+        if isinstance(futility, ConditionalPower):
+            # fixed point: the CP bounds depend on c_K (binding) and on the design drift
+            f = np.full(K - 1, -np.inf)
+            for _ in range(200):
+                c = efficacy_bounds(f)
+                drift = _power_drift(t, c, f, beta, fixed, r)
+                f_new = np.minimum(futility.bounds(t, c[-1], drift), c[:-1])
+                if np.all(np.isfinite(f)) and np.max(np.abs(f_new - f)) < 1e-10:
+                    break
+                f = f_new
+            else:  # pragma: no cover - contraction in every case tried
+                raise ValueError("futility: conditional-power bounds did not converge")
+            f = f_new
+            c = efficacy_bounds(f)
         else:
-            c = c_user
-        drift = None
+            f = _futility_array(futility.values, K) if isinstance(futility, ZBounds) else np.full(K - 1, -np.inf)
+            c = efficacy_bounds(f)
 
     if np.any(f[np.isfinite(f)] > c[:-1][np.isfinite(f)] + 1e-9):
         k = int(np.argmax(f > c[:-1] + 1e-9))
@@ -724,17 +774,8 @@ def group_sequential_design(
     # attained alpha: binding -> with futility; non-binding -> ignoring futility
     up0, _ = _recursion(t, lower if binding else no_fut, c, 0.0, r)
     alpha_spent = np.cumsum(up0)
-    if drift is None:
-        def pw(theta):
-            up, _ = _recursion(t, lower, c, theta, r)
-            return up.sum() - (1 - beta)
-
-        hi_ = 1.5 * fixed
-        while pw(hi_) < 0:
-            hi_ *= 1.5
-            if hi_ > 50 * fixed:
-                raise ValueError("no drift reaches the requested power (futility bounds too high?)")
-        drift = optimize.brentq(pw, 0.0, hi_, xtol=1e-10, rtol=1e-13)
+    if not beta_spending:
+        drift = _power_drift(t, c, f, beta, fixed, r)
     h1 = crossing_probabilities(t, c, f, drift, r=r)
     h0 = crossing_probabilities(t, c, f, 0.0, r=r)
     h01 = crossing_probabilities(t, c, f, drift / 2, r=r)
@@ -759,6 +800,22 @@ def group_sequential_design(
         h1=h1,
         h01=h01,
     )
+
+
+def _power_drift(t, c, f, beta, fixed, r):
+    """Drift giving power 1 - beta with bounds (c, f), futility stops obeyed."""
+    lower = np.append(f, -np.inf)
+
+    def pw(theta):
+        up, _ = _recursion(t, lower, c, theta, r)
+        return up.sum() - (1 - beta)
+
+    hi_ = 1.5 * fixed
+    while pw(hi_) < 0:
+        hi_ *= 1.5
+        if hi_ > 50 * fixed:
+            raise ValueError("no drift reaches the requested power (futility bounds too high?)")
+    return optimize.brentq(pw, 0.0, hi_, xtol=1e-10, rtol=1e-13)
 
 
 def _futility_by_beta(t, c, bspend, theta, r):
