@@ -471,3 +471,52 @@ def test_conditional_power_threshold_is_checked():
             ConditionalPower(bad)
     with pytest.raises(ValueError, match="assume"):
         ConditionalPower(0.1, "optimistic")
+
+
+# unequally spaced looks, other alpha / beta and spending parameters (rows of a random sweep)
+R_UNEQUAL = [
+    ([0.146, 0.343, 0.538, 0.787, 1.0], 0.025, 0.2, ("KD", 1.5), None, "none"),
+    ([0.655, 1.0], 0.025, 0.1, ("KD", 0.7), ("P", None), "binding"),
+    ([0.293, 0.84, 1.0], 0.01, 0.1, ("HSD", 1.0), None, "none"),
+    ([0.3, 0.372, 0.779, 1.0], 0.01, 0.2, ("P", None), ("HSD", -2.0), "nonbinding"),
+    ([0.289, 0.645, 1.0], 0.05, 0.2, ("HSD", -4.0), ("HSD", 1.0), "binding"),
+    ([0.706, 1.0], 0.05, 0.2, ("OF", None), ("KD", 1.5), "nonbinding"),
+    ([0.262, 0.57, 0.672, 0.734, 0.942, 1.0], 0.05, 0.2, ("OF", None), ("OF", None), "nonbinding"),
+    ([0.296, 1.0], 0.01, 0.1, ("KD", 3.0), ("OF", None), "binding"),
+]
+
+
+@pytest.mark.r_peer
+def test_unequal_looks_and_other_error_rates_match_rpact():
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed")
+    rows = []
+    for t, a, b, (fam, g), fut, kind in R_UNEQUAL:
+        args = [f"kMax={len(t)}", f"informationRates=c({', '.join(map(str, t))})", f"alpha={a}", f"beta={b}",
+                f"typeOfDesign='as{fam}'"]
+        if g is not None:
+            args.append(f"gammaA={g}")
+        if fut is not None:
+            args.append(f"typeBetaSpending='bs{fut[0]}'")
+            if fut[1] is not None:
+                args.append(f"gammaB={fut[1]}")
+            args.append(f"bindingFutility={'TRUE' if kind == 'binding' else 'FALSE'}")
+        rows.append(f"{{d <- getDesignGroupSequential({', '.join(args)}); ch <- getDesignCharacteristics(d);"
+                    " list(c=d$criticalValues, f=d$futilityBounds, inf=ch$inflationFactor, a0=ch$averageSampleNumber0,"
+                    " a1=ch$averageSampleNumber1)}")
+    code = "suppressMessages({library(rpact); library(jsonlite)}); cat(toJSON(list(" + ", ".join(rows) + "), digits=NA))"
+    out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        if "there is no package" in out.stderr:
+            pytest.skip("rpact not installed")
+        raise AssertionError(out.stderr)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    for (t, a, b, eff, fut, kind), rr in zip(R_UNEQUAL, res):
+        d = group_sequential_design(t, alpha=a, beta=b, efficacy=_spec(*eff),
+                                    futility=None if fut is None else _spec(*fut), binding=kind == "binding")
+        np.testing.assert_allclose(d.critical_values, rr["c"], atol=1e-3)
+        if fut is not None:
+            np.testing.assert_allclose(d.futility_bounds, rr["f"], atol=1e-3)
+        assert d.inflation_factor == pytest.approx(rr["inf"][0], abs=1e-4)
+        assert d.asn_ratio_h0 == pytest.approx(rr["a0"][0], abs=1e-4)
+        assert d.asn_ratio_h1 == pytest.approx(rr["a1"][0], abs=1e-4)
