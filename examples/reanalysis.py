@@ -54,7 +54,8 @@ print(f"P(T25FW speed improves by >= 20%) = {(draws > 0.1823).mean():.2f}")
 
 # %%
 fig = fit.plot_forest()
-fig.savefig(OUT / "forest.png" if OUT.mkdir(parents=True, exist_ok=True) is None else None)
+OUT.mkdir(parents=True, exist_ok=True)
+fig.savefig(OUT / "forest.png")
 
 # %% [markdown]
 # Save the artefacts of `msbayes fit` (`posterior.nc`, `summary.csv` ...), e.g. for a

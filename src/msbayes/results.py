@@ -322,8 +322,9 @@ class SimulationResult:
                          + (f", n per arm {n}" if n is not None else ""))
         ep = raw.get("endpoint") or {}
         if ep:
-            lines.append(f"  endpoint  : {ep.get('name', '?')} ({ep.get('scale', 'log ratio')}), SD {ep.get('sd', '?')}, "
-                         f"MCID {ep.get('mcid', '?')}, dropout {ep.get('dropout', 0)}")
+            g = (lambda v: f"{v:.4g}" if isinstance(v, (int, float)) else str(v))
+            lines.append(f"  endpoint  : {ep.get('name', '?')} ({ep.get('scale', 'log ratio')}), SD {g(ep.get('sd', '?'))}, "
+                         f"MCID {g(ep.get('mcid', '?'))}, dropout {g(ep.get('dropout', 0))}")
         an = raw.get("analysis") or {}
         if an:
             lines.append(f"  analysis  : {an.get('method', '?')}")
