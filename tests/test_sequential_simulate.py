@@ -103,25 +103,38 @@ def test_estimate_at_stopping_is_biased_upward_for_efficacy_stops():
     assert sim.mean_est == pytest.approx(MCID + sim.bias, abs=1e-12)
 
 
-def _patient_level_t(d, n, effect, n_sims, seed):
-    """Brute force: every patient drawn, cumulative pooled t at each look, same stopping rule."""
+def _patient_level(d, n, effect, n_sims, seed, statistic="t", dropout=0.0):
+    """Brute force: every patient (and dropout) drawn, cumulative z or pooled t at each look."""
     rng = np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
     c = np.asarray(d.critical_values)
     f = np.append(d.futility_bounds, -np.inf)
     N = n[-1]
     y0 = rng.normal(0.0, SD, (n_sims, N))
     y1 = rng.normal(effect, SD, (n_sims, N))
+    w0 = (rng.random((n_sims, N)) >= dropout).astype(float)
+    w1 = (rng.random((n_sims, N)) >= dropout).astype(float)
     active = np.ones(n_sims, bool)
     eff = np.zeros(len(n))
     fut = np.zeros(len(n))
+    n_an = np.zeros(n_sims)
     for k, nk in enumerate(n):
-        res = stats.ttest_ind(y1[:, :nk], y0[:, :nk], axis=1, equal_var=True, alternative="greater")
-        z = stats.norm.isf(res.pvalue)
+        c0, c1 = w0[:, :nk].sum(1), w1[:, :nk].sum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m0 = (w0[:, :nk] * y0[:, :nk]).sum(1) / c0
+            m1 = (w1[:, :nk] * y1[:, :nk]).sum(1) / c1
+            if statistic == "z":
+                z = (m1 - m0) / (SD * np.sqrt(1 / c0 + 1 / c1))
+            else:
+                ss = (w0[:, :nk] * (y0[:, :nk] - m0[:, None]) ** 2).sum(1) + (w1[:, :nk] * (y1[:, :nk] - m1[:, None]) ** 2).sum(1)
+                df = c0 + c1 - 2
+                tt = (m1 - m0) / np.sqrt(ss / df * (1 / c0 + 1 / c1))
+                z = stats.norm.isf(stats.t.sf(tt, df))
         e = active & (z >= c[k])
-        g = active & ~e & (z <= f[k])
+        g = active & ~e & (z <= f[k]) if k < len(n) - 1 else active & ~e
         eff[k], fut[k] = e.mean(), g.mean()
+        n_an[e | g] = (c0 + c1)[e | g]
         active &= ~(e | g)
-    return eff, fut
+    return eff, fut, n_an
 
 
 def test_t_statistic_from_sufficient_statistics_matches_patient_level():
@@ -129,12 +142,31 @@ def test_t_statistic_from_sufficient_statistics_matches_patient_level():
     n = [8, 16, 24]  # small looks: where the t statistic differs most from z
     n_pl = 30_000
     for effect in (0.0, MCID):
-        eff_pl, fut_pl = _patient_level_t(d, n, effect, n_pl, seed=21)
+        eff_pl, fut_pl, _ = _patient_level(d, n, effect, n_pl, seed=21)
         sim = simulate_two_arm(d, n_per_arm=n, effect=effect, sd=SD, n_sims=200_000, seed=22, statistic="t")
         for a, b in [(sim.p_efficacy, eff_pl), (sim.p_futility[:-1], fut_pl[:-1])]:
             p = np.clip((a + b[: a.size]) / 2, 1e-4, None)
             se = np.sqrt(p * (1 - p) * (1 / sim.n_sims + 1 / n_pl))
             assert np.all(np.abs(a - b[: a.size]) <= 4 * se), (a, b, se)
+
+
+@pytest.mark.parametrize("statistic", ["z", "t"])
+def test_dropout_matches_patient_level_simulation(statistic):
+    d, _ = _design("obf3_bsobf_nonbinding")
+    n = [10, 20, 30]
+    n_pl = 30_000
+    eff_pl, fut_pl, nan_pl = _patient_level(d, n, MCID, n_pl, seed=41, statistic=statistic, dropout=0.25)
+    sim = simulate_two_arm(d, n_per_arm=n, effect=MCID, sd=SD, n_sims=200_000, seed=42, statistic=statistic,
+                           dropout=0.25)
+    for a, b in [(sim.p_efficacy, eff_pl), (sim.p_futility, fut_pl)]:
+        p = np.clip((a + b) / 2, 1e-4, None)
+        se = np.sqrt(p * (1 - p) * (1 / sim.n_sims + 1 / n_pl))
+        assert np.all(np.abs(a - b) <= 4 * se), (a, b, se)
+    se_n = math.hypot(sim.mean_n_analysed_mcse, nan_pl.std() / math.sqrt(n_pl))
+    assert abs(sim.mean_n_analysed - nan_pl.mean()) <= 4 * se_n
+    # randomized n counts every patient enrolled by the stopping look
+    assert sim.expected_n == pytest.approx(float(sim.p_stop @ (2 * np.array(n))), rel=1e-12)
+    assert sim.mean_n_analysed < sim.expected_n
 
 
 def test_seeded_chunks_are_reproducible_and_mergeable():
@@ -159,6 +191,7 @@ def test_seeded_chunks_are_reproducible_and_mergeable():
         (dict(n_per_arm=[10, 20], n_sims=0), "n_sims"),
         (dict(n_per_arm=[10, 20], statistic="welch"), "statistic"),
         (dict(n_per_arm=[1, 20], statistic="t"), "n_per_arm"),
+        (dict(n_per_arm=[10, 20], dropout=1.0), "dropout"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(kwargs, field):

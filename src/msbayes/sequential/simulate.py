@@ -96,6 +96,7 @@ def simulate_chunk(
     rng: np.random.Generator,
     statistic: Literal["z", "t"] = "z",
     obey_futility: bool = True,
+    dropout: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Simulate ``m`` trials; per-trial outcomes (standard keys + per-look stop indicators).
 
@@ -103,15 +104,21 @@ def simulate_chunk(
     -------
     dict
         ``go`` (H0 rejected at some look), ``nogo`` (not rejected), ``est`` (difference in means
-        at the stopping look), ``true``, ``n_total`` (patients at the stopping look),
+        at the stopping look), ``true``, ``n_total`` (patients randomized by the stopping look),
+        ``n_analysed`` (completers by then),
         ``stop_look`` (float, 1-based), and bool ``efficacy_look{k}``, ``futility_look{k}``,
         ``stop_look{k}`` for k = 1..K (all standard :class:`Accumulator` input).
     """
     K = c.size
-    inc0 = np.diff(n_control, prepend=0).astype(float)
-    inc1 = np.diff(n_treatment, prepend=0).astype(float)
-    n0 = n_control.astype(float)
-    n1 = n_treatment.astype(float)
+    if dropout > 0:  # MCAR: completers among each stage's new patients
+        q = 1.0 - dropout
+        inc0 = rng.binomial(np.diff(n_control, prepend=0), q, size=(m, K)).astype(float)
+        inc1 = rng.binomial(np.diff(n_treatment, prepend=0), q, size=(m, K)).astype(float)
+    else:
+        inc0 = np.diff(n_control, prepend=0).astype(float)
+        inc1 = np.diff(n_treatment, prepend=0).astype(float)
+    n0 = np.cumsum(inc0, axis=-1)
+    n1 = np.cumsum(inc1, axis=-1)
     # stage increments of the outcome sums (deviations from the control mean: the statistics
     # depend only on the difference)
     s0 = rng.standard_normal((m, K))
@@ -121,29 +128,32 @@ def simulate_chunk(
     s1 += effect * inc1
     np.cumsum(s0, axis=1, out=s0)
     np.cumsum(s1, axis=1, out=s1)
-    est = s1 / n1 - s0 / n0
-    if statistic == "z":
-        z = est / (sd * np.sqrt(1.0 / n0 + 1.0 / n1))
-    else:
-        # within-stage sums of squares, then cumulative pooled SS (adds between-stage spread):
-        # SS_cum = sum_k (SS_k + sum_k^2 / m_k) - S_cum^2 / n, with stage sums recovered by diff
-        stage0 = np.diff(s0, axis=1, prepend=0.0)
-        stage1 = np.diff(s1, axis=1, prepend=0.0)
-        df0 = np.maximum(inc0 - 1, 0)
-        df1 = np.maximum(inc1 - 1, 0)
-        q0 = 2.0 * rng.standard_gamma(df0 / 2, size=(m, K)) * sd**2 + stage0**2 / inc0
-        q1 = 2.0 * rng.standard_gamma(df1 / 2, size=(m, K)) * sd**2 + stage1**2 / inc1
-        ss = np.cumsum(q0, axis=1) - s0**2 / n0 + np.cumsum(q1, axis=1) - s1**2 / n1
-        df = n0 + n1 - 2
-        tstat = est / np.sqrt(ss / df * (1.0 / n0 + 1.0 / n1))
-        z = -special.ndtri(special.stdtr(df, -tstat))
+    with np.errstate(divide="ignore", invalid="ignore"):  # no completers yet in an arm: NaN, never crosses
+        est = s1 / n1 - s0 / n0
+        if statistic == "z":
+            z = est / (sd * np.sqrt(1.0 / n0 + 1.0 / n1))
+        else:
+            # within-stage sums of squares, then the cumulative pooled SS (adds the between-stage
+            # spread): SS_cum = sum_k (SS_k + S_k^2 / m_k) - S_cum^2 / n, stage sums S_k by diff
+            stage0 = np.diff(s0, axis=1, prepend=0.0)
+            stage1 = np.diff(s1, axis=1, prepend=0.0)
+            df0 = np.broadcast_to(np.maximum(inc0 - 1, 0), (m, K))
+            df1 = np.broadcast_to(np.maximum(inc1 - 1, 0), (m, K))
+            q0 = 2.0 * rng.standard_gamma(df0 / 2) * sd**2 + np.where(inc0 > 0, stage0**2 / np.maximum(inc0, 1), 0.0)
+            q1 = 2.0 * rng.standard_gamma(df1 / 2) * sd**2 + np.where(inc1 > 0, stage1**2 / np.maximum(inc1, 1), 0.0)
+            ss = np.cumsum(q0, axis=1) - s0**2 / n0 + np.cumsum(q1, axis=1) - s1**2 / n1
+            df = n0 + n1 - 2
+            tstat = est / np.sqrt(ss / df * (1.0 / n0 + 1.0 / n1))
+            z = np.where(df > 0, -special.ndtri(special.stdtr(np.maximum(df, 1), -tstat)), np.nan)
     active = np.ones(m, dtype=bool)
     out: dict[str, np.ndarray] = {}
     go = np.zeros(m, dtype=bool)
     stop_look = np.full(m, K, dtype=np.int64)
     est_stop = np.empty(m)
     n_stop = np.empty(m)
-    n_tot = n0 + n1
+    n_done = np.empty(m)
+    n_tot = (n_control + n_treatment).astype(float)  # randomized
+    n_comp = np.broadcast_to(n0 + n1, (m, K))  # completers
     for k in range(K):
         zk = z[:, k]
         e = active & (zk >= c[k])
@@ -160,9 +170,10 @@ def simulate_chunk(
         stop_look[ended] = k + 1
         est_stop[ended] = est[ended, k]
         n_stop[ended] = n_tot[k]
+        n_done[ended] = n_comp[ended, k]
         active &= ~ended
     out.update(go=go, nogo=~go, est=est_stop, true=np.full(m, float(effect)), n_total=n_stop,
-               stop_look=stop_look.astype(float))
+               n_analysed=n_done, stop_look=stop_look.astype(float))
     return out
 
 
@@ -188,6 +199,8 @@ class SequentialSimResult:
     power_mcse: float
     expected_n: float
     expected_n_mcse: float
+    mean_n_analysed: float
+    mean_n_analysed_mcse: float
     mean_est: float
     mean_est_mcse: float
     bias: float
@@ -231,6 +244,8 @@ def _result(acc: Accumulator, K: int, effect: float) -> SequentialSimResult:
         power_mcse=float(math.sqrt(r["p_go"] * (1 - r["p_go"]) / n)),
         expected_n=float(r["expected_n"]),
         expected_n_mcse=float(r["expected_n_mcse"]),
+        mean_n_analysed=float(r["mean_n_analysed"]),
+        mean_n_analysed_mcse=float(r["mean_n_analysed_mcse"]),
         mean_est=float(r["mean_est"]),
         mean_est_mcse=float(r["mean_est_mcse"]),
         bias=float(r["bias"]),
@@ -251,6 +266,7 @@ def simulate_two_arm(
     seed: SeedLike,
     statistic: Literal["z", "t"] = "z",
     obey_futility: bool = True,
+    dropout: float = 0.0,
     chunk_size: int = 100_000,
     first_chunk: int = 0,
 ) -> SequentialSimResult:
@@ -268,6 +284,9 @@ def simulate_two_arm(
     seed : int or SeedSequence (chunk ``j`` uses ``msbayes.rng.chunk_rng(seed, first_chunk + j)``)
     statistic : ``"z"`` (known SD) or ``"t"`` (pooled t, mapped to the z scale by its p-value)
     obey_futility : False simulates a non-binding design whose futility stops are ignored
+    dropout : MCAR probability in [0, 1) that a patient has no primary outcome; the sizes are
+        then patients randomized, completers are Binomial per stage and arm, and the bounds are
+        the design's (planned) z bounds applied to the observed statistics
     """
     c, f = _bounds(design)
     K = c.size
@@ -285,6 +304,8 @@ def simulate_two_arm(
         raise ValueError("n_per_arm: the t statistic needs at least 3 patients at the first look")
     if not (math.isfinite(sd) and sd > 0):
         raise ValueError(f"sd must be > 0, got {sd!r}")
+    if not (math.isfinite(dropout) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     if not math.isfinite(effect):
         raise ValueError(f"effect must be finite, got {effect!r}")
     if int(n_sims) < 1 or int(chunk_size) < 1:
@@ -296,7 +317,7 @@ def simulate_two_arm(
     while done < n_sims:
         m = min(int(chunk_size), int(n_sims) - done)
         out = simulate_chunk(c, f, n0, n1, effect=float(effect), sd=float(sd), m=m, rng=chunk_rng(ss, j),
-                             statistic=statistic, obey_futility=obey_futility)
+                             statistic=statistic, obey_futility=obey_futility, dropout=float(dropout))
         acc.add(out, chunk=j)
         done += m
         j += 1
