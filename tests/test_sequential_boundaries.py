@@ -520,3 +520,13 @@ def test_unequal_looks_and_other_error_rates_match_rpact():
         assert d.inflation_factor == pytest.approx(rr["inf"][0], abs=1e-4)
         assert d.asn_ratio_h0 == pytest.approx(rr["a0"][0], abs=1e-4)
         assert d.asn_ratio_h1 == pytest.approx(rr["a1"][0], abs=1e-4)
+
+
+def test_effect_scale_bounds_agree_with_the_sample_size_table():
+    d = group_sequential_design([0.4, 0.7, 1.0], efficacy=Spending("hsd", -4), futility=Spending("hsd", -2))
+    s = sample_size_means(d, alternative=0.182, sd=0.35)
+    se_final = 0.35 * math.sqrt(1 / s.cumulative_n1[-1] + 1 / s.cumulative_n2[-1])
+    b = d.effect_scale_bounds(se_final)
+    np.testing.assert_allclose(b[1], s.critical_values_effect, rtol=1e-12)
+    np.testing.assert_allclose(b[0, :-1], s.futility_bounds_effect, rtol=1e-12)
+    assert np.isnan(b[0, -1])

@@ -559,8 +559,9 @@ class GroupSequentialDesign:
         """Per-look stopping probabilities at another drift (futility stops obeyed)."""
         return crossing_probabilities(self.information_rates, self.critical_values, self.futility_bounds, drift)
 
-    def futility_effect_scale(self, se_final: float) -> np.ndarray:
-        """Bounds on the effect scale: est_k = z_k * se_final / sqrt(t_k); returns (2, K)."""
+    def effect_scale_bounds(self, se_final: float) -> np.ndarray:
+        """Bounds on the effect scale, ``z_k se_final / sqrt(t_k)``: array (2, K), row 0 futility
+        (NaN at the last look), row 1 efficacy; ``se_final`` = SE of the estimate at t = 1."""
         t = np.asarray(self.information_rates)
         s = se_final / np.sqrt(t)
         return np.vstack([np.append(self.futility_bounds, np.nan) * s, np.asarray(self.critical_values) * s])
