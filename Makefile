@@ -44,7 +44,7 @@ test-slow: $(STAMP)
 
 # The documentation site (API reference from the docstrings + user guide), warnings as errors.
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 # Re-resolve the lock file to the newest versions the ranges in pyproject.toml allow.
 lock: $(STAMP)
