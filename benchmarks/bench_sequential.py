@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     # 2. simulation ---------------------------------------------------------------------
     d = group_sequential_design([1 / 3, 2 / 3, 1], efficacy=Spending("obf"), futility=Spending("obf"))
     n_sims = 1_000_000 if quick else 4_000_000
-    print(f"\n2. 3-look two-arm design ({d.efficacy.label()}, {d.futility.label()}, non-binding), "
+    print(f"\n2. 3-look two-arm design (efficacy: {d.efficacy.label()}; futility: {d.futility.label()}, non-binding), "
           f"n per arm {N_PER_ARM}")
     simulate_two_arm(d, n_per_arm=N_PER_ARM, effect=EFFECT, sd=SD, n_sims=10_000, seed=1)  # warm
     rates = {}
