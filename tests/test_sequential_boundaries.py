@@ -530,3 +530,63 @@ def test_effect_scale_bounds_agree_with_the_sample_size_table():
     np.testing.assert_allclose(b[1], s.critical_values_effect, rtol=1e-12)
     np.testing.assert_allclose(b[0, :-1], s.futility_bounds_effect, rtol=1e-12)
     assert np.isnan(b[0, -1])
+
+
+# ------------------------------------------------------------------ inference after stopping
+def test_final_inference_of_a_single_look_is_the_fixed_design_inference():
+    from msbayes.sequential.boundaries import final_inference
+
+    fi = final_inference(group_sequential_design([1.0]), 1, 2.5, scale=0.1)
+    assert fi.p_value == pytest.approx(stats.norm.sf(2.5), rel=1e-9)
+    assert fi.median_unbiased == pytest.approx(0.25, abs=1e-9)
+    assert (fi.ci_lower, fi.ci_upper) == pytest.approx((0.1 * (2.5 - Z975), 0.1 * (2.5 + Z975)), abs=1e-9)
+
+
+def test_stopping_at_the_first_look_has_closed_form_inference():
+    from msbayes.sequential.boundaries import final_inference
+
+    d = group_sequential_design([0.4, 1.0], efficacy=Spending("pocock"), futility=Spending("obf"))
+    z = 2.9
+    fi = final_inference(d, 1, z)
+    s = math.sqrt(0.4)
+    assert fi.median_unbiased == pytest.approx(z / s, abs=1e-8)
+    assert (fi.ci_lower, fi.ci_upper) == pytest.approx(((z - Z975) / s, (z + Z975) / s), abs=1e-8)
+
+
+def test_stagewise_p_value_at_a_boundary_is_the_alpha_spent():
+    from msbayes.sequential.boundaries import stagewise_p
+
+    d = group_sequential_design([0.3, 0.6, 1.0], efficacy=Spending("hsd", -2), futility=Spending("hsd", -2), binding=True)
+    p = stagewise_p(d, [1, 2, 3], d.critical_values, 0.0)
+    np.testing.assert_allclose(p, d.alpha_spent, atol=1e-9)
+    nb = group_sequential_design([0.3, 0.6, 1.0], efficacy=Spending("hsd", -2), futility=Spending("hsd", -2))
+    p_cons = stagewise_p(nb, [1, 2, 3], nb.critical_values, 0.0, futility=False)
+    np.testing.assert_allclose(p_cons, nb.alpha_spent, atol=1e-9)  # futility ignored: the nominal alpha
+    # and monotone in the drift
+    th = np.linspace(-2, 5, 15)
+    vals = [float(stagewise_p(nb, 2, 1.5, x)) for x in th]
+    assert np.all(np.diff(vals) > 0)
+
+
+@pytest.mark.parametrize("spec", DESIGNS[:3], ids=["obf2-nb", "pocock3", "hsd4-b"])
+def test_stagewise_p_at_the_true_drift_is_uniform_so_mue_and_ci_are_calibrated(spec):
+    """p(theta_true; outcome) ~ U(0, 1): median-unbiased (P(p <= 1/2) = 1/2) and CI coverage."""
+    from msbayes.sequential.boundaries import stagewise_p
+
+    d = group_sequential_design(spec["t"], efficacy=spec["efficacy"], futility=spec["futility"], binding=spec["binding"])
+    t = np.asarray(d.information_rates)
+    n = 100_000
+    rng = np.random.Generator(np.random.PCG64(as_seed_sequence(77)))
+    z = rng.standard_normal((n, t.size)) @ np.linalg.cholesky(_corr(t)).T + d.drift * 0.8 * np.sqrt(t)
+    lo = np.append(d.futility_bounds, -np.inf)
+    stop = np.full(n, t.size)
+    zs = z[:, -1].copy()
+    alive = np.ones(n, bool)
+    for k in range(t.size - 1):
+        s = alive & ((z[:, k] >= d.critical_values[k]) | (z[:, k] <= lo[k]))
+        stop[s], zs[s] = k + 1, z[s, k]
+        alive &= ~s
+    p = stagewise_p(d, stop, zs, d.drift * 0.8)
+    for u in (0.025, 0.5, 0.975):
+        assert abs(np.mean(p <= u) - u) < 4 * math.sqrt(u * (1 - u) / n), (u, np.mean(p <= u))
+    assert stats.kstest(p, "uniform").pvalue > 1e-3

@@ -15,10 +15,13 @@ from .boundaries import (
     WangTsiatis,
     ZBounds,
     ConditionalPower,
+    FinalInference,
     crossing_probabilities,
+    final_inference,
     fixed_sample_size_means,
     group_sequential_design,
     sample_size_means,
+    stagewise_p,
 )
 
 __all__ = [
@@ -29,6 +32,9 @@ __all__ = [
     "WangTsiatis",
     "ZBounds",
     "ConditionalPower",
+    "FinalInference",
+    "final_inference",
+    "stagewise_p",
     "crossing_probabilities",
     "fixed_sample_size_means",
     "group_sequential_design",

@@ -65,6 +65,9 @@ __all__ = [
     "crossing_probabilities",
     "sample_size_means",
     "fixed_sample_size_means",
+    "stagewise_p",
+    "final_inference",
+    "FinalInference",
 ]
 
 #: grid parameter r of Jennison & Turnbull (6r - 1 points before trimming); 16 gives z bounds
@@ -935,4 +938,120 @@ def sample_size_means(
         expected_n_h1=float(nf * design.asn_ratio_h1),
         critical_values_effect=tuple(float(x) for x in np.asarray(design.critical_values) * se),
         futility_bounds_effect=tuple(float(x) for x in np.asarray(design.futility_bounds) * se[:-1]),
+    )
+
+
+# ---------------------------------------------------------------------------------- inference
+def stagewise_p(design, look, z, drift: float, *, futility: bool = True, r: int = GRID_R) -> np.ndarray:
+    """P_drift(an outcome at least as extreme as (look, z)) in the stage-wise ordering.
+
+    Stage-wise ordering (Tsiatis, Rosner & Mehta 1984; Jennison & Turnbull 2000, 8.4): an
+    efficacy stop at an earlier look is more extreme than any later outcome; at the same look a
+    larger z is more extreme; a trial that continued past a look is more extreme than a
+    futility stop there. So ``p = sum_{j < k} P(efficacy stop at j) + P(reach k, Z_k >= z)``,
+    with the design's bounds obeyed at the looks before k. At the true drift this is
+    Uniform(0, 1); at drift 0 it is the one-sided p-value that respects the design.
+
+    Parameters
+    ----------
+    design : GroupSequentialDesign (or object with information_rates, critical_values,
+        futility_bounds)
+    look : int or int array, 1-based look at which the trial stopped
+    z : float or array, z statistic at that look
+    drift : float, E Z at information fraction 1
+    futility : bool
+        Whether the futility bounds were obeyed (default). ``False`` ignores them: the
+        conservative choice for a non-binding design whose futility stops could be overruled.
+    """
+    t = np.asarray(design.information_rates, float)
+    c = np.asarray(design.critical_values, float)
+    f = np.append(np.asarray(design.futility_bounds, float), -np.inf)
+    if not futility:
+        f = np.full(t.size, -np.inf)
+    look = np.asarray(look, dtype=np.int64)
+    z = np.asarray(z, dtype=float)
+    look, z = np.broadcast_arrays(look, z)
+    if np.any((look < 1) | (look > t.size)):
+        raise ValueError(f"look must be in 1..{t.size}")
+    out = np.empty(z.shape, dtype=float)
+    st = _Stepper(t, float(drift), r)
+    before = 0.0  # P(efficacy stop before the current look)
+    for k in range(t.size):
+        sel = look == k + 1
+        if np.any(sel):
+            zs = z[sel]
+            if k == 0:
+                out[sel] = _sf(zs - drift * math.sqrt(t[0]))
+            else:
+                t0, t1 = t[k - 1], t[k]
+                dt = t1 - t0
+                sd = math.sqrt(dt)
+                base = (st.z * math.sqrt(t0) + drift * dt) / sd
+                s1 = math.sqrt(t1) / sd
+                vals = np.empty(zs.size)
+                for i in range(0, zs.size, 4096):  # chunks of 4096 x grid
+                    blk = zs[i : i + 4096]
+                    vals[i : i + 4096] = _sf(blk[:, None] * s1 - base[None, :]) @ st.wh
+                out[sel] = vals
+            out[sel] += before
+        if k < t.size - 1:
+            up, _ = st.exits(f[k], c[k])
+            before += up
+            st.advance(f[k], c[k])
+    return out
+
+
+@dataclass(frozen=True)
+class FinalInference:
+    """Inference after a group-sequential trial stopped at ``look`` with statistic ``z``.
+
+    On the drift scale (E Z at t = 1) unless ``scale`` (SE of the estimate at t = 1) was given,
+    then on the effect scale (drift x scale).
+    """
+
+    look: int
+    z: float
+    p_value: float
+    median_unbiased: float
+    ci_lower: float
+    ci_upper: float
+    level: float
+    naive: float
+
+
+def final_inference(design, look: int, z: float, *, level: float = 0.95, scale: float = 1.0,
+                    futility: bool = True, r: int = GRID_R) -> FinalInference:
+    """Stage-wise-ordering p-value, median-unbiased estimate and confidence interval.
+
+    ``median_unbiased`` solves ``stagewise_p(theta) = 0.5``; the two-sided ``level`` interval
+    solves it for ``(1 -+ level) / 2``; ``p_value`` is ``stagewise_p`` at drift 0; ``naive`` is
+    the maximum likelihood estimate ``z / sqrt(t_look)``. All multiplied by ``scale``.
+    ``futility`` as in :func:`stagewise_p`.
+    """
+    if not (0 < level < 1):
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    t = np.asarray(design.information_rates, float)
+    k = int(look)
+    if not 1 <= k <= t.size:
+        raise ValueError(f"look must be in 1..{t.size}, got {look!r}")
+    z = float(z)
+    if not math.isfinite(z):
+        raise ValueError(f"z must be finite, got {z!r}")
+    naive = z / math.sqrt(t[k - 1])
+
+    def p(theta):
+        return float(stagewise_p(design, k, z, theta, futility=futility, r=r))
+
+    def root(target):
+        lo, hi = naive - 4.0, naive + 4.0
+        while p(lo) > target:
+            lo -= 4.0
+        while p(hi) < target:
+            hi += 4.0
+        return optimize.brentq(lambda th: p(th) - target, lo, hi, xtol=1e-10)
+
+    a = (1 - level) / 2
+    return FinalInference(
+        look=k, z=z, p_value=p(0.0), median_unbiased=root(0.5) * scale,
+        ci_lower=root(a) * scale, ci_upper=root(1 - a) * scale, level=float(level), naive=naive * scale,
     )
