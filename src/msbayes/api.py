@@ -21,8 +21,10 @@ Examples
 ...     "analysis": {"method": "welch", "alpha": 0.05},
 ...     "simulation": {"n_sims": 2000, "chunk_size": 1000}})
 >>> res = msbayes.simulate_design(cfg, backend="sequential", quiet=True)
->>> sorted(v for v in res.oc.data_vars if v.startswith("p_go"))
-['p_go', 'p_go_mcse']
+>>> {"p_go", "p_go_mcse", "p_reject", "p_reject_mcse"} <= set(res.oc.data_vars)
+True
+>>> float(res.oc["p_reject"].sel(scenario="null")) < 0.1
+True
 >>> print(msbayes.to_yaml(cfg).splitlines()[0])
 name: demo
 """
@@ -204,7 +206,7 @@ def fit_config(config: PathLike | Mapping[str, Any] | FitConfig, *,
     Examples
     --------
     >>> import msbayes
-    >>> cfg = msbayes.fit_config({"name": "demo", "seed": 1, "models": ["summary"],
+    >>> cfg = msbayes.fit_config({"name": "demo", "seed": 1, "models": ["summary_log"],
     ...                           "priors": ["neutral"]}, overrides={"sampler.draws": 200})
     >>> cfg.sampler.draws
     200
@@ -236,7 +238,8 @@ def sim_config(config: PathLike | Mapping[str, Any] | SimConfig, *,
     Returns
     -------
     SimConfig
-        Validated, immutable (every grid value and ``from_fit`` file checked).
+        Validated, immutable (every grid value and ``from_fit`` file checked; relative
+        ``from_fit`` paths resolve against the current folder, as on the command line).
 
     Raises
     ------
@@ -256,9 +259,9 @@ def sim_config(config: PathLike | Mapping[str, Any] | SimConfig, *,
     """
     from .design.config import validate_sim_config
 
-    raw, _, base, source = _raw_of(config, kind="simulation")
+    raw, _, _, source = _raw_of(config, kind="simulation")
     raw = _with_overrides(raw, overrides)
-    return validate_sim_config(raw, source=source, base_dir=base or Path.cwd())
+    return validate_sim_config(raw, source=source, base_dir=Path.cwd())
 
 
 def to_yaml(config: FitConfig | SimConfig | Mapping[str, Any], path: PathLike | None = None) -> str:
@@ -445,16 +448,17 @@ def simulate_design(config: PathLike | Mapping[str, Any] | SimConfig, *, out_dir
     ...                                   "search": None})          # doctest: +SKIP
     >>> res.oc["p_go"].sel(scenario="target")                      # doctest: +SKIP
     """
+    from .design.config import validate_sim_config
     from .grid import run_grid
     from .grid.cli import resolve_workers
     from .results import SimulationResult
 
-    raw, text, base, source = _raw_of(config, kind="simulation")
+    raw, text, _, source = _raw_of(config, kind="simulation")
     raw = _with_overrides(raw, overrides)
     if overrides is not None or text is None:
         text = _yaml_text(raw)
-    base = base or Path.cwd()
-    sim_config(raw)  # refuse a bad config (naming the field) before anything else
+    base = Path.cwd()  # relative from_fit paths resolve against the current folder, as on the command line
+    validate_sim_config(raw, source=source, base_dir=base)  # refuse a bad config before anything else
     be = backend or ((raw.get("simulation") or {}).get("backend") if isinstance(raw.get("simulation"), Mapping)
                      else None) or "loky"
     workers, note = resolve_workers(raw, n_jobs, backend=be, force_jobs=False)

@@ -260,6 +260,20 @@ def _prevalidate_sim(sraw: dict[str, Any], *, source: str, root: Path, fit_post:
                 if sc.prior not in priors:
                     errors.append((f"scenarios.{name}.prior", f"{sc.prior!r} is not fitted by the fit stage "
                                    f"(allowed: {priors})"))
+                fit_pops = list(fit_cfg.data.strata)
+                strata = list(cfg.endpoint.stratum_names)
+                if sc.population is not None and sc.population not in fit_pops:
+                    errors.append((f"scenarios.{name}.population", f"{sc.population!r} is not a stratum of the "
+                                   f"fit stage (allowed: {fit_pops})"))
+                elif sc.population is None and len(strata) > 1:
+                    missing = [x for x in strata if x not in fit_pops]
+                    if missing:
+                        errors.append((f"scenarios.{name}.population", f"endpoint strata {missing} are not "
+                                       f"strata of the fit stage {fit_pops}; name the strata like the fit or "
+                                       "set population"))
+                    elif sc.mode == "mixture":
+                        errors.append((f"scenarios.{name}.mode", "'mixture' needs a single population; use "
+                                       "mode 'draws' for joint strata"))
     if errors:
         lines = "\n".join(f"  - {f}: {m}" for f, m in errors)
         raise ConfigError(f"{source}: invalid configuration\n{lines}", errors)

@@ -126,6 +126,16 @@ def show(
     con.print(f"sha256 ({name}, all shipped files): {dataset_sha256(name)}", soft_wrap=True)
 
 
+def _checked(fn, *args, **kwargs):
+    """Run an infer-n search; a bad search box is the user's option, not a crash."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as exc:
+        msg = str(exc)
+        hint = "--n-min" if "n_min" in msg or "n_max" in msg else ("--test" if "test" in msg else "--p")
+        raise typer.BadParameter(msg, param_hint=hint) from None
+
+
 @app.command("check")
 def check(
     file: Path = typer.Argument(..., help="Summary, patient-level or estimate-and-SE table (.csv or .parquet)."),
@@ -227,8 +237,8 @@ def infer_n_cmd(
             raise typer.BadParameter(f"not a number: {p!r}", param_hint="--p") from None
         if not 0 < pv < 1:
             raise typer.BadParameter(f"must be in (0, 1); got {p}", param_hint="--p")
-        full = infer_n(mean1, sd1, mean2, sd2, p, tests=tests, n_min=n_min, n_max1=n_max1 or 27,  # type: ignore[arg-type]
-                       n_max2=n_max2 or 27, top=None)
+        full = _checked(infer_n, mean1, sd1, mean2, sd2, p, tests=tests, n_min=n_min,  # type: ignore[arg-type]
+                        n_max1=n_max1 or 27, n_max2=n_max2 or 27, top=None)
         con.print(_pairs_table(_top(full, top), f"(n1, n2) for p = {p}, n in [{n_min}, {n_max1 or 27}] x [{n_min}, {n_max2 or 27}]"))
         _summary_line(con, full)
         return
@@ -273,8 +283,8 @@ def infer_n_cmd(
         if joint:
             stats[r.endpoint] = st | {"_b": (b1, b2), "_pop": r.population}
             continue
-        full = infer_n(st["mean1"], st["sd1"], st["mean2"], st["sd2"], st["p"], tests=tests, n_min=n_min,
-                       n_max1=b1, n_max2=b2, top=None, decimals=st["decimals"], convention=st["convention"])
+        full = _checked(infer_n, st["mean1"], st["sd1"], st["mean2"], st["sd2"], st["p"], tests=tests, n_min=n_min,
+                        n_max1=b1, n_max2=b2, top=None, decimals=st["decimals"], convention=st["convention"])
         con.print(label, soft_wrap=True, markup=False)
         con.print(_pairs_table(_top(full, top), "consistent = p_computed rounds to the reported p"))
         _summary_line(con, full)
@@ -286,7 +296,7 @@ def infer_n_cmd(
         b1 = min(v["_b"][0] for v in stats.values())
         b2 = min(v["_b"][1] for v in stats.values())
         clean = {ep: {k: v for k, v in s.items() if not k.startswith("_")} for ep, s in stats.items()}
-        full = infer_n_joint(clean, tests=tests, n_min=n_min, n_max1=b1, n_max2=b2, top=None)
+        full = _checked(infer_n_joint, clean, tests=tests, n_min=n_min, n_max1=b1, n_max2=b2, top=None)
         res = _top(full, top)
         eps = list(clean)
         con.print(f"{name} {pops.pop()}: joint fit of {', '.join(eps)} (same n for both); n1 in [{n_min}, {b1}], "

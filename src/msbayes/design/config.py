@@ -472,6 +472,14 @@ def validate_sim_config(raw: dict, *, source: str = "config", base_dir: Path | N
     """
     if base_dir is not None:
         raw = _absolute_fit_paths(raw, Path(base_dir))
+    scen = raw.get("scenarios") if isinstance(raw, dict) else None
+    if isinstance(scen, dict):
+        odd = [k for k in scen if not isinstance(k, str)]
+        if odd:
+            raise ConfigError(
+                f"{source}: invalid configuration\n  - scenarios: scenario name(s) {odd} were read as "
+                "YAML values, not text; quote them (e.g. \"null\": {effect: 0.0})",
+                [("scenarios", f"scenario names must be text; quote {odd}")])
     cfg = validate_config(SimConfig, raw, source=source)
     errors = _check_fit_scenarios(cfg, None) + inert_grid_axes(cfg)
     for key, values in cfg.grid.items():

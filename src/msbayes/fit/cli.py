@@ -33,11 +33,17 @@ def print_summary(summary, *, console, gate=None) -> None:
         t.add_column(c, justify="right" if c not in ("model", "prior", "endpoint", "population", "status") else "left")
     for d in summary.to_dict("records"):
         pm = "" if d["p_mcid"] != d["p_mcid"] else f"{d['p_mcid']:.2f}"
+        pb = f"{d['p_benefit']:.2f}"
+        if d["status"] == "prediction":  # no data: a probability would be a prior artefact
+            pm = pb = "-"
         t.add_row(d["model"], d["prior"], d["endpoint"] + ("" if d["estimand"] in ("effect", "log_odds_ratio") else f" ({d['estimand']})"),
                   d["population"], d["status"], f"{d['mean']:.3g} [{d['q2.5']:.3g}, {d['q97.5']:.3g}]",
-                  f"{d['p_benefit']:.2f}", pm, f"{d['r_hat']:.3f}", f"{d['ess_bulk']:.0f}",
+                  pb, pm, f"{d['r_hat']:.3f}", f"{d['ess_bulk']:.0f}",
                   "[green]yes[/green]" if d["diagnostics_ok"] else "[bold red]NO[/bold red]")
     console.print(t)
+    if (summary["status"] == "prediction").any():
+        console.print("predictions (no data in that stratum) come from the between-stratum model: "
+                      "no probabilities are shown for them (summary.csv keeps the numbers for checks)")
     bad = summary[~summary["diagnostics_ok"].astype(bool)]
     if len(bad):
         lines = "\n".join(f"{r.model} x {r.prior}: {r.endpoint} / {r.population}: {r.flag}" for r in bad.itertuples(index=False))

@@ -238,10 +238,15 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
                                           "prior_p_exceed": float(np.mean(pd_ > thr))})
         if not primary:
             continue
+        status_of = {(e.endpoint, e.population): e.status for e in f.job.estimands}
         for (ep, pop, rm, rs, var, idx) in f.job.raw:
             d = np.asarray(post[var].values)[(slice(None), slice(None), *idx)].ravel()
+            external = (ep, pop) not in status_of  # an external study's comparison (label study/endpoint/pop)
             rvs.append({"model": f.job.model, "prior": f.prior, "endpoint": ep, "population": pop, "raw_mean": rm,
-                        "raw_se": rs, "shrunk_mean": float(d.mean()), "shrunk_sd": float(d.std(ddof=1))})
+                        "raw_se": rs, "shrunk_mean": float(d.mean()), "shrunk_sd": float(d.std(ddof=1)),
+                        "status": "external" if external else status_of[(ep, pop)],
+                        "borrowing": (_borrow_for(cfg, f.borrowing, ep) if not external else
+                                      ("borrowed" if _borrow_for(cfg, f.borrowing, ep) != "none" else "not borrowed"))})
         pp = f.ppc.posterior_predictive
         obs = f.ppc.observed_data
         for v in pp.data_vars:

@@ -53,6 +53,32 @@ class EngineHooks:
     validate_cell: Callable[..., Any] | None = None
 
 
+def _check_scenarios(cfg: Any, *, source: str, base_dir: Any) -> None:
+    """Build every scenario's effect sampler once on the base config, so a design prior that
+    cannot be built (strata not in the fit, mixture mode with several strata, ...) is refused
+    before any cell is simulated or stored."""
+    from pathlib import Path
+
+    from msbayes.config import ConfigError
+    from msbayes.design.scenarios import effect_sampler
+
+    errors: list[tuple[str, str]] = []
+    for name, spec in (getattr(cfg, "scenarios", None) or {}).items():
+        try:
+            effect_sampler(spec, cfg.endpoint, base_dir=Path(base_dir) if base_dir is not None else None, name=name)
+        except ConfigError as exc:
+            text = str(exc)
+            if len(exc.errors) == 1 and text.startswith(exc.errors[0][0] + ": "):
+                errors.append((exc.errors[0][0], text[len(exc.errors[0][0]) + 2:]))  # the full message
+            else:
+                errors.extend(exc.errors or [(f"scenarios.{name}", text)])
+        except (ValueError, KeyError, OSError) as exc:
+            errors.append((f"scenarios.{name}", str(exc)))
+    if errors:
+        lines = "\n".join(f"  - {f}: {m}" for f, m in errors)
+        raise ConfigError(f"{source}: invalid configuration\n{lines}", errors)
+
+
 def default_hooks() -> EngineHooks:
     """Hooks bound to the real engine (imported lazily, so the grid imports without it)."""
     from msbayes.config import validate_config
@@ -66,7 +92,9 @@ def default_hooks() -> EngineHooks:
         search_sample_size = None
 
     def _validate(raw: dict, *, source: str = "config", base_dir: Any = None) -> Any:
-        return validate_sim_config(raw, source=source, base_dir=base_dir)
+        cfg = validate_sim_config(raw, source=source, base_dir=base_dir)
+        _check_scenarios(cfg, source=source, base_dir=base_dir)
+        return cfg
 
     def _validate_cell(raw: dict, *, source: str = "config") -> Any:
         # structure and cross-field checks only: files and grid values were checked once on

@@ -16,6 +16,8 @@ Examples
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -73,7 +75,8 @@ def plot_decision_areas(
                     p.set_edgecolor("white")
             ax.set_ylim(0, 1)
             ax.set_xlim(sub["x"].min(), sub["x"].max())
-            ax.set_title(str(g), loc="left", fontsize="medium")
+            ax.set_title(textwrap.fill(str(g), 34 if ncols > 1 and size == "column" else 60),
+                         loc="left", fontsize="medium")
             ax.set_xlabel(x_label)
         for ax in axes[len(groups):]:
             ax.set_visible(False)
@@ -173,7 +176,8 @@ def plot_assurance(
             np.r_[table["upper"].to_numpy(float), table["ceiling"].to_numpy(float)])))))
         ax.set_xlabel(x_label)
         ax.set_ylabel("assurance, P(go) under the design prior")
-        ax.legend(frameon=False, fontsize="small")
+        ax.legend(frameon=False, fontsize="small", loc="upper center",
+                  bbox_to_anchor=(0.5, -0.22), ncol=1)
         if title:
             ax.set_title(title, loc="left")
     return ax

@@ -88,6 +88,7 @@ def plot_dose_response(
     """
     _check(selection, ("scenario", "dose", "p", "lower", "upper"), "selection")
     names = scenario_names or {}
+    axes_given = axes is not None
     with style_context(size):
         if axes is None:
             fig, axes = new_figure(2, 1, size=size)
@@ -137,8 +138,9 @@ def plot_dose_response(
             if any_band:
                 handles.append(Patch(facecolor="0.5", alpha=0.3, label="95% credible band"))
                 labels_.append("95% credible band")
-            ax_a.legend(handles, labels_, frameon=False, fontsize="small",
-                        title="median true effect", title_fontsize="small")
+            ax_a.legend(handles, labels_, frameon=False, fontsize="small", loc="upper center",
+                        bbox_to_anchor=(0.5, -0.3), title="median true effect",
+                        title_fontsize="small")
         else:
             ax_a.text(0.5, 0.5, "design-prior dose-response curves\nnot in the artefacts",
                       ha="center", va="center", transform=ax_a.transAxes, color="0.4",
@@ -175,8 +177,13 @@ def plot_dose_response(
         ax_b.set_ylabel("probability the dose is selected")
         ax_b.set_ylim(0, 1)
         ax_b.set_title("(b) probability of selecting each dose", loc="left")
-        ax_b.legend(title="true effect (scenario)", frameon=False, fontsize="small",
-                    title_fontsize="small")
+        if axes_given:
+            ax_b.legend(title="true effect (scenario)", frameon=False, fontsize="small",
+                        title_fontsize="small")
+        else:
+            fig.legend(*ax_b.get_legend_handles_labels(), title="true effect (scenario)",
+                       frameon=False, fontsize="small", title_fontsize="small",
+                       loc="outside lower center")
     return fig
 
 

@@ -206,11 +206,16 @@ def _figure_html(rec: FigureRecord) -> str:
             f"{_esc(rec.caption)}</figcaption></figure>")
 
 
-def _markdown(text: str) -> str:
-    """Markdown -> HTML with markdown-it-py (CommonMark plus tables; raw HTML escaped)."""
+def _markdown(text: str, *, shift: int = 0) -> str:
+    """Markdown -> HTML with markdown-it-py (CommonMark plus tables; raw HTML escaped);
+    ``shift`` demotes headings (``# x`` -> ``<h3>`` with ``shift=2``) for embedding."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    out = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    if shift:
+        out = re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}>",
+                     out)
+    return out
 
 
 _HEAD = re.compile(r"<h([23])(?P<attrs>[^>]*)>(?P<text>.*?)</h\1>", re.S)
@@ -516,9 +521,13 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
     if fit.sensitivity is not None:
         sens = _fmt_probs(fit.sensitivity, fit)
         out.table(sens, "sensitivity")
-        parts.append(_html_table(sens, id="table-sensitivity", cls="sensitivity",
-                                 caption="Prior-sensitivity table (sensitivity.csv); status and "
-                                 "borrowing of each row"))
+        keep = [c for c in ("model", "endpoint", "population", "status", "prior", "analysis",
+                            "borrowing", "mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid")
+                if c in sens.columns]
+        parts.append(_html_table(sens[keep], id="table-sensitivity", cls="sensitivity",
+                                 caption="Prior-sensitivity table: status and borrowing of each "
+                                 "row; the prior settings and diagnostics of every row are in "
+                                 "tables/sensitivity.csv"))
     if fit.ppc is not None and len(fit.ppc):
         parts.append("<h3>Posterior predictive check</h3>")
         ppc = fit.ppc
@@ -669,8 +678,9 @@ def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds
 def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | None = None) -> str:
     sim, ds = view.sim, view.sim.ds
     name = _slug(sim.name)
-    parts = [f"<h2 id='sim-{_esc(name)}'>Next-trial design: {_esc(sim.name)}</h2>"]
     flat_cfg = flatten(parse_config_text(sim.provenance.get("config_text")))
+    title = str(flat_cfg.get("name") or sim.name)
+    parts = [f"<h2 id='sim-{_esc(name)}'>Next-trial design: {_esc(title)}</h2>"]
     scale = str(flat_cfg.get("endpoint.scale") or ds.attrs.get("scale", "") or "log_speed_ratio")
     dose_unit = str(flat_cfg.get("design.dose_unit") or "") or (
         str(ds["dose"].attrs.get("units", "") or "") if "dose" in ds.coords else "") or None
@@ -980,7 +990,7 @@ def _build_report(
                 "from them. Also saved as <code>statistical_considerations.md</code> (Markdown; "
                 "converts to .docx with pandoc) and <code>statistical_considerations.html</code>."
                 "</p>"
-                f"<div class='considerations' id='considerations-text'>{_markdown(text)}</div>")
+                f"<div class='considerations' id='considerations-text'>{_markdown(text, shift=3)}</div>")
     atomic_write_text(out_path / "statistical_considerations.html",
                       "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
                       "Statistical considerations</title></head><body>" + _markdown(text)
