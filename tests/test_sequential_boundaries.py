@@ -547,7 +547,7 @@ def test_stopping_at_the_first_look_has_closed_form_inference():
 
     d = group_sequential_design([0.4, 1.0], efficacy=Spending("pocock"), futility=Spending("obf"))
     z = 2.9
-    fi = final_inference(d, 1, z)
+    fi = final_inference(d, 1, z, futility=True)
     s = math.sqrt(0.4)
     assert fi.median_unbiased == pytest.approx(z / s, abs=1e-8)
     assert (fi.ci_lower, fi.ci_upper) == pytest.approx(((z - Z975) / s, (z + Z975) / s), abs=1e-8)
@@ -557,14 +557,15 @@ def test_stagewise_p_value_at_a_boundary_is_the_alpha_spent():
     from msbayes.sequential.boundaries import stagewise_p
 
     d = group_sequential_design([0.3, 0.6, 1.0], efficacy=Spending("hsd", -2), futility=Spending("hsd", -2), binding=True)
-    p = stagewise_p(d, [1, 2, 3], d.critical_values, 0.0)
+    p = stagewise_p(d, [1, 2, 3], d.critical_values, 0.0)  # binding: futility in the ordering
     np.testing.assert_allclose(p, d.alpha_spent, atol=1e-9)
     nb = group_sequential_design([0.3, 0.6, 1.0], efficacy=Spending("hsd", -2), futility=Spending("hsd", -2))
     p_cons = stagewise_p(nb, [1, 2, 3], nb.critical_values, 0.0, futility=False)
     np.testing.assert_allclose(p_cons, nb.alpha_spent, atol=1e-9)  # futility ignored: the nominal alpha
     # and monotone in the drift
+    assert stagewise_p(nb, 3, 2.0, 0.0) == stagewise_p(nb, 3, 2.0, 0.0, futility=False)  # non-binding default
     th = np.linspace(-2, 5, 15)
-    vals = [float(stagewise_p(nb, 2, 1.5, x)) for x in th]
+    vals = [float(stagewise_p(nb, 2, 1.5, x, futility=True)) for x in th]
     assert np.all(np.diff(vals) > 0)
 
 
@@ -586,7 +587,64 @@ def test_stagewise_p_at_the_true_drift_is_uniform_so_mue_and_ci_are_calibrated(s
         s = alive & ((z[:, k] >= d.critical_values[k]) | (z[:, k] <= lo[k]))
         stop[s], zs[s] = k + 1, z[s, k]
         alive &= ~s
-    p = stagewise_p(d, stop, zs, d.drift * 0.8)
+    p = stagewise_p(d, stop, zs, d.drift * 0.8, futility=True)  # the simulated trials obey futility
     for u in (0.025, 0.5, 0.975):
         assert abs(np.mean(p <= u) - u) < 4 * math.sqrt(u * (1 - u) / n), (u, np.mean(p <= u))
     assert stats.kstest(p, "uniform").pvalue > 1e-3
+
+
+@pytest.mark.r_peer
+@pytest.mark.slow
+def test_final_inference_matches_rpact_analysis_results():
+    """rpact getAnalysisResults (normal approximation) on summary data: final p, MUE and CI.
+
+    rpact uses the futility bounds in the stage-wise ordering only for binding designs; so does
+    ``final_inference`` by default. Slow: rpact's analysis takes ~10 s per case.
+    """
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed")
+    cases = [  # (rpact design, our design, data stages used)
+        ("getDesignGroupSequential(kMax=3, alpha=0.025, typeOfDesign='asOF')",
+         dict(efficacy=Spending("obf")), ([0.30, 0.25], [0.0, 0.02])),
+        ("getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, typeOfDesign='asHSD', gammaA=-2, "
+         "typeBetaSpending='bsHSD', gammaB=-2, bindingFutility=FALSE)",
+         dict(efficacy=Spending("hsd", -2), futility=Spending("hsd", -2)), ([0.10, 0.15, 0.20], [0.0, 0.02, 0.0])),
+        ("getDesignGroupSequential(kMax=3, alpha=0.025, beta=0.2, typeOfDesign='asHSD', gammaA=-2, "
+         "typeBetaSpending='bsHSD', gammaB=-2, bindingFutility=TRUE)",
+         dict(efficacy=Spending("hsd", -2), futility=Spending("hsd", -2), binding=True),
+         ([0.10, 0.15, 0.20], [0.0, 0.02, 0.0])),
+    ]
+    rows = []
+    for rd, _, (m1, m2) in cases:
+        k = len(m1)
+        rows.append(
+            f"{{d <- {rd}; ds <- getDataset(n1=rep(20, {k}), n2=rep(20, {k}), means1=c({', '.join(map(str, m1))}),"
+            f" means2=c({', '.join(map(str, m2))}), stDevs1=rep(0.35, {k}), stDevs2=rep(0.35, {k}));"
+            " a <- getAnalysisResults(design=d, dataInput=ds, normalApproximation=TRUE, directionUpper=TRUE);"
+            " k <- a$finalStage; list(k=k, p=a$finalPValues[k], lo=a$finalConfidenceIntervalLowerBounds[k],"
+            " up=a$finalConfidenceIntervalUpperBounds[k], mue=a$medianUnbiasedEstimates[k])}"
+        )
+    code = ("suppressMessages({library(rpact); library(jsonlite)}); cat(toJSON(list(" + ", ".join(rows)
+            + "), digits=NA, auto_unbox=TRUE))")
+    out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        if "there is no package" in out.stderr:
+            pytest.skip("rpact not installed")
+        raise AssertionError(out.stderr)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    from msbayes.sequential.boundaries import final_inference
+
+    for (_, kw, (m1, m2)), rr in zip(cases, res):
+        d = group_sequential_design([1 / 3, 2 / 3, 1.0], alpha=0.025, beta=0.2, **kw)
+        k = len(m1)
+        n = 20 * k  # cumulative per arm at the final stage
+        # cumulative means and pooled SD from the stage summaries (20 per arm per stage, SD 0.35)
+        mean1, mean2 = np.mean(m1), np.mean(m2)
+        ss = sum(19 * 0.35**2 + 20 * (a - mean1) ** 2 for a in m1) + sum(19 * 0.35**2 + 20 * (b - mean2) ** 2 for b in m2)
+        sp = math.sqrt(ss / (2 * n - 2))
+        z = (mean1 - mean2) / (sp * math.sqrt(2 / n))
+        assert rr["k"] == k
+        fi = final_inference(d, k, z, scale=sp * math.sqrt(2 / 60))
+        assert fi.p_value == pytest.approx(rr["p"], abs=1e-6)
+        assert fi.median_unbiased == pytest.approx(rr["mue"], abs=1e-5)
+        assert (fi.ci_lower, fi.ci_upper) == pytest.approx((rr["lo"], rr["up"]), abs=1e-5)

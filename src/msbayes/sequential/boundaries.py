@@ -942,7 +942,7 @@ def sample_size_means(
 
 
 # ---------------------------------------------------------------------------------- inference
-def stagewise_p(design, look, z, drift: float, *, futility: bool = True, r: int = GRID_R) -> np.ndarray:
+def stagewise_p(design, look, z, drift: float, *, futility: bool | None = None, r: int = GRID_R) -> np.ndarray:
     """P_drift(an outcome at least as extreme as (look, z)) in the stage-wise ordering.
 
     Stage-wise ordering (Tsiatis, Rosner & Mehta 1984; Jennison & Turnbull 2000, 8.4): an
@@ -959,10 +959,13 @@ def stagewise_p(design, look, z, drift: float, *, futility: bool = True, r: int 
     look : int or int array, 1-based look at which the trial stopped
     z : float or array, z statistic at that look
     drift : float, E Z at information fraction 1
-    futility : bool
-        Whether the futility bounds were obeyed (default). ``False`` ignores them: the
-        conservative choice for a non-binding design whose futility stops could be overruled.
+    futility : bool, optional
+        Whether the ordering uses the futility bounds (the earlier futility stops were obeyed).
+        Default: ``design.binding`` (rpact's convention: a non-binding design's futility stops
+        may be overruled, so they are ignored, which is conservative).
     """
+    if futility is None:
+        futility = bool(getattr(design, "binding", True))
     t = np.asarray(design.information_rates, float)
     c = np.asarray(design.critical_values, float)
     f = np.append(np.asarray(design.futility_bounds, float), -np.inf)
@@ -1020,7 +1023,7 @@ class FinalInference:
 
 
 def final_inference(design, look: int, z: float, *, level: float = 0.95, scale: float = 1.0,
-                    futility: bool = True, r: int = GRID_R) -> FinalInference:
+                    futility: bool | None = None, r: int = GRID_R) -> FinalInference:
     """Stage-wise-ordering p-value, median-unbiased estimate and confidence interval.
 
     ``median_unbiased`` solves ``stagewise_p(theta) = 0.5``; the two-sided ``level`` interval
