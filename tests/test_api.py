@@ -113,6 +113,14 @@ def test_not_quiet_reports_progress(capfd):
     assert "[msbayes simulate]" in err
 
 
+def test_notebook_without_widgets_gets_plain_progress_lines(monkeypatch, capfd):
+    monkeypatch.setattr("msbayes.api._notebook_without_widgets", lambda: True)
+    msbayes.simulate_design(_two_arm(), quiet=False)
+    out, err = capfd.readouterr()
+    assert "[msbayes simulate] cells 4/4" in err
+    assert "\x1b[" not in err and "\r" not in err  # no terminal control characters
+
+
 def test_config_errors_are_those_of_yaml(tmp_path):
     bad = _two_arm()
     bad["endpoint"] = {**bad["endpoint"], "sd": -0.3}

@@ -146,6 +146,19 @@ def _quiet(enabled: bool, notes: list[str]) -> Iterator[None]:
             lg.setLevel(lvl)
 
 
+def _notebook_without_widgets() -> bool:
+    """True in a Jupyter kernel without ipywidgets: rich cannot draw a live bar there, so
+    progress is printed as plain lines instead (never as terminal control characters)."""
+    import importlib.util
+    import sys
+
+    ip = sys.modules.get("IPython")
+    shell = getattr(ip, "get_ipython", lambda: None)() if ip is not None else None
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+        return False
+    return importlib.util.find_spec("ipywidgets") is None
+
+
 # ----------------------------------------------------------------------------- data, configs
 def load_data(name: str = "harris2024") -> pd.DataFrame:
     """The published summaries of a built-in data set, one row per (endpoint, stratum, arm).
@@ -376,11 +389,11 @@ def fit_reanalysis(config: PathLike | Mapping[str, Any] | FitConfig, *, out_dir:
 
         check_out_dir(out_dir, field="out_dir")
     notes: list[str] = []
+    show = (not quiet) if progress is None else bool(progress and not quiet)
     with _quiet(quiet, notes):
         from .fit import run_fit
 
-        res = run_fit(cfg, out_dir=out_dir, config_text=text,
-                      progress=(not quiet) if progress is None else bool(progress and not quiet))
+        res = run_fit(cfg, out_dir=out_dir, config_text=text, progress=show and not _notebook_without_widgets())
     idata = res.idata
     if idata is None:  # pragma: no cover - run_fit always returns its draws
         import arviz as az
@@ -424,7 +437,8 @@ def simulate_design(config: PathLike | Mapping[str, Any] | SimConfig, *, out_dir
         dask scheduler address (``tcp://host:8786``) or ray cluster address.
     quiet : bool
         Print nothing; warnings and notes (an unreached sample-size target ...) go to
-        ``result.notes`` and the printed summary.
+        ``result.notes`` and the printed summary. Otherwise a progress bar (a widget in
+        Jupyter; plain lines in a notebook without ipywidgets).
     force : bool
         Discard a cell store in ``out_dir`` made by a different config instead of refusing.
 
@@ -469,7 +483,8 @@ def simulate_design(config: PathLike | Mapping[str, Any] | SimConfig, *, out_dir
         target = Path(tmp.name) if tmp is not None else Path(out_dir)
         with _quiet(quiet, notes):
             ds = run_grid(raw, config_text=text, out_dir=target, backend=be, n_jobs=workers, scheduler=scheduler,
-                          quiet=quiet, force=force, base_dir=base, source=source, stream=stream)
+                          quiet=quiet or _notebook_without_widgets(), force=force, base_dir=base, source=source,
+                          stream=stream)
         ds = ds.load()
         ss_path = target / "sample_size.csv"
         import pandas as pd
