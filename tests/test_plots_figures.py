@@ -206,7 +206,7 @@ def test_oc_heatmap_shape_and_labels():
     assert np.allclose(im.get_array(), g.values)
     assert len([t for t in ax.texts if t.get_gid() == "cell_label"]) == 15
     assert ax.get_xlabel() == "patients per arm"
-    assert ax.get_ylabel() == "SD of the outcome on the analysis scale (per patient)"
+    assert ax.get_ylabel() == "SD of the outcome on the analysis scale"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "40", "60", "80", "100"]
     with pytest.raises(ValueError, match="2-D"):
         plot_oc_heatmap(g.isel({"endpoint.sd": 0}), metric="p_go")

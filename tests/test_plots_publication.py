@@ -105,7 +105,7 @@ def test_plain_language_labels():
                             dose_unit="million cells per injection") == \
         "ED50 (million cells per injection)"
     assert style.axis_label("endpoint.sd", scale="log_speed_ratio") == \
-        "SD of the log speed ratio (per patient)"
+        "SD of the log speed ratio"
     assert style.axis_label("endpoint.sd", overrides={"endpoint.sd": "SD"}) == "SD"
 
 

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from .posterior import _check
 from .style import DECISION_COLOURS, REFERENCE, Size, new_figure, scenario_style, style_context
 
-__all__ = ["plot_decision_areas", "plot_go_boundary", "plot_assurance"]
+__all__ = ["plot_decision_areas", "plot_go_boundary", "plot_assurance", "plot_sample_size_curve"]
 
 _DECISIONS = (("go", "go"), ("consider", "consider"), ("nogo", "no-go"))
 
@@ -178,6 +178,52 @@ def plot_assurance(
         ax.set_ylabel("assurance, P(go) under the design prior")
         ax.legend(frameon=False, fontsize="small", loc="upper center",
                   bbox_to_anchor=(0.5, -0.22), ncol=1)
+        if title:
+            ax.set_title(title, loc="left")
+    return ax
+
+
+def plot_sample_size_curve(
+    table: pd.DataFrame,
+    *,
+    x_label: str,
+    size: Size = "column",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Smallest n per arm meeting a target against an assumption (e.g. the outcome SD), one
+    line per target; a target not reached up to the largest n searched is an open marker at
+    that n with an upward arrow ("not reached").
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``group, x, n, reached`` (``n`` = the n found, or the largest n searched when
+        ``reached`` is False).
+    """
+    _check(table, ("group", "x", "n", "reached"), "sample-size table")
+    groups = list(dict.fromkeys(table["group"]))
+    styles = dict(zip(groups, scenario_style(["point"] * len(groups))))
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        for g in groups:
+            sub = table[table["group"] == g].sort_values("x")
+            st = styles[g]
+            ok = sub["reached"].astype(bool).to_numpy()
+            ax.plot(sub["x"][ok], sub["n"][ok], ms=4, label=str(g), gid="n_required", **st)
+            if (~ok).any():
+                ax.plot(sub["x"][~ok], sub["n"][~ok], ls="none", marker="^", mfc="white",
+                        color=st["color"], ms=6, gid="not_reached")
+                for xv, nv in zip(sub["x"][~ok], sub["n"][~ok]):
+                    ax.annotate("not reached", (xv, nv), xytext=(0, 6),
+                                textcoords="offset points", ha="center", fontsize="x-small",
+                                color=st["color"])
+        ax.set_xlabel(x_label)
+        ax.set_ylabel("patients per arm needed")
+        ax.set_ylim(bottom=0)
+        ax.legend(frameon=False, fontsize="small", loc="upper center",
+                  bbox_to_anchor=(0.5, -0.22))
         if title:
             ax.set_title(title, loc="left")
     return ax

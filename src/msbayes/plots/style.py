@@ -221,7 +221,7 @@ def axis_label(name: str, *, scale: str | None = None, dose_unit: str | None = N
     >>> axis_label("design.dose_response.ed50", dose_unit="million cells per injection")
     'ED50 (million cells per injection)'
     >>> axis_label("endpoint.sd", scale="log_speed_ratio")
-    'SD of the log speed ratio (per patient)'
+    'SD of the log speed ratio'
     >>> axis_label("design.n_per_arm", overrides={"design.n_per_arm": "patients per group"})
     'patients per group'
     """
@@ -232,7 +232,7 @@ def axis_label(name: str, *, scale: str | None = None, dose_unit: str | None = N
     known = {
         "design.n_per_arm": "patients per arm",
         "n_total": "total patients",
-        "endpoint.sd": f"SD of the {noun} (per patient)",
+        "endpoint.sd": f"SD of the {noun}",
         "endpoint.dropout": "dropout (proportion of patients)",
         "endpoint.placebo_mean": f"placebo mean change ({noun})",
         "design.dose_response.ed50": f"ED50{unit}",

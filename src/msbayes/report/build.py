@@ -49,7 +49,12 @@ from ..plots.style import (
     population_label,
     scenario_label,
 )
-from ..plots.decision import plot_assurance, plot_decision_areas, plot_go_boundary
+from ..plots.decision import (
+    plot_assurance,
+    plot_decision_areas,
+    plot_go_boundary,
+    plot_sample_size_curve,
+)
 from . import compute
 from . import labels as _lab
 from .figures import FORMATS, Format, save_figure
@@ -136,6 +141,22 @@ class _Out:
         if latex:
             atomic_write_text(self.dir / "tables" / f"{stem}.tex", latex_table(df))
             self.written.append(self.dir / "tables" / f"{stem}.tex")
+
+    def summary(self, full: pd.DataFrame, shown: pd.DataFrame, head: dict[str, str],
+                stem: str) -> None:
+        """The OC summary: every number in CSV; the printed table with its header (design,
+        planned n, decision rule) as Markdown and as a LaTeX ``tabular``."""
+        t = self.dir / "tables"
+        atomic_to_csv(full, t / f"{stem}.csv")
+        md = (f"## Operating characteristics: {head.get('design', '')}\n\n"
+              + "".join(f"- **{k}:** {v}\n" for k, v in head.items() if k != "design")
+              + "\n" + _md_table(shown) + "\n")
+        atomic_write_text(t / f"{stem}.md", md)
+        tex = ("% Operating characteristics: " + str(head.get("design", "")) + "\n"
+               + "".join(f"% {k}: {v}\n" for k, v in head.items() if k != "design")
+               + latex_table(shown))
+        atomic_write_text(t / f"{stem}.tex", tex)
+        self.written += [t / f"{stem}.csv", t / f"{stem}.md", t / f"{stem}.tex"]
 
     def retire_stale(self) -> list[str]:
         """Delete files an earlier report wrote here that this one did not; record this one's.
@@ -711,9 +732,9 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
                      "of each other grid axis); the full grid is in oc.csv / oc.nc.</p>")
     summ, head = oc_summary(view)
     if len(summ):
-        out.table(summ, f"oc_summary_{name}", latex=True)
         shown = summ[["quantity", "scenario", "printed"]].rename(
             columns={"printed": "value (MCSE)"})
+        out.summary(summ, shown, head, f"oc_summary_{name}")
         hd = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in head.items())
         parts.append(
             f"<section class='oc-summary-page' id='summary-{_esc(name)}'>"
@@ -731,6 +752,30 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
         parts.append(_html_table(sim.sample_size, id=f"table-sample-size-{name}",
                                  cls="sample-size", caption="Smallest n per arm meeting each "
                                  "target (sample_size.csv); achieved value with its MCSE"))
+        ss = sim.sample_size
+        from msbayes.grid.search import FIRST_COLUMNS
+
+        extra = [c for c in ss.columns if c not in FIRST_COLUMNS
+                 and pd.to_numeric(ss[c], errors="coerce").notna().all() and ss[c].nunique() > 1]
+        if extra and "n_per_arm" in ss:
+            a = extra[0]
+            n = pd.to_numeric(ss["n_per_arm"], errors="coerce")
+            reached = n.notna() & ~ss.get("reached", pd.Series(True, ss.index)).astype(str) \
+                .str.lower().isin(("false", "0"))
+            nmax = pd.to_numeric(ss.get("n_max", pd.Series(np.nan, ss.index)), errors="coerce")
+            t = pd.DataFrame({
+                "group": [f"{metric_label(m)} \u2265 {fmt(tg, 2)}: {sname(sc)}"
+                          for m, tg, sc in zip(ss["metric"], ss["target"], ss["scenario"])],
+                "x": pd.to_numeric(ss[a]), "n": n.where(reached, nmax), "reached": reached})
+            t = t[t["n"].notna()]
+            if len(t):
+                parts.append(out.figure(
+                    partial(plot_sample_size_curve, t, x_label=xlab(a)),
+                    f"{name}_sample_size_vs_{_slug(a.split('.')[-1])}",
+                    f"Smallest number of patients per arm meeting each target against "
+                    f"{xlab(a)}; an open triangle marks a target not reached up to the largest "
+                    "n searched. Each point is a search on simulated trials (see the sample-size "
+                    "table for the achieved value and its Monte Carlo standard error)."))
     ot = oc_table(view)
     out.table(ot, f"oc_{name}")
     parts.append("<h3>Operating characteristics</h3>")
@@ -813,7 +858,7 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
         fig = partial(plot_dose_response, band, sel, scale=scale, mcid=cfg_mcid,
                       dose_label=dose_label, design_doses=dd,
                       scenario_names={str(k): sname(k) for k in ds["scenario"].values})
-        at = ", ".join(f"{k} = {fmt(v)}" for k, v in fx.items())
+        at = ", ".join(f"{xlab(k)} = {fmt(v)}" for k, v in fx.items())
         parts.append(out.figure(fig, f"{name}_dose_response",
                                 "(a) True dose-response curves of each scenario: pointwise median and "
                                 f"95% credible band where the shape is uncertain ({band_note}); "

@@ -104,9 +104,14 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
         if prob:
             txt = fmt_prob(v, digits, n=ns if np.isfinite(ns) else None,
                            upper=up if np.isfinite(up) else None)
-            if txt.startswith("<") and np.isfinite(ns):
+            k = round(v * ns) if np.isfinite(ns) and np.isfinite(v) else None
+            if k == 0:  # no event: an upper bound, with the count behind it
                 txt += f" (0 of {int(ns)})"
+            elif k is not None and k == int(ns):
+                txt += f" ({int(ns)} of {int(ns)})"
             else:
+                if txt[:1] in "<>" and np.isfinite(v):  # events, but fewer than 1 in 10^digits
+                    txt = f"{v:.2g}"
                 txt += f" (MCSE {fmt_mcse(m, digits)})"
         else:
             txt = f"{fmt(v, 1)} (MCSE {fmt_mcse(m, 2)})" if np.isfinite(v) else "n/a"
@@ -134,12 +139,12 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
             add("P(correct dose selected)", s, "p_correct_dose")
     if "expected_n" in dsel:
         for s in (null + at_mcid + target + priors)[:1]:
-            add("expected total sample size (analysed patients)", s, "expected_n", prob=False)
+            add("expected total sample size (patients randomised)", s, "expected_n", prob=False)
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     rule = str(sim.provenance.get("decision_rule") or "").strip()
     head = {"design": str(cfg.get("name") or sim.name),
             "planned n per arm": fmt(n) if n is not None else "n/a",
-            "other assumptions": ", ".join(f"{k} = {fmt(v)}" for k, v in view.fixed.items()
+            "other assumptions": ", ".join(f"{view.axis_name(k)} = {fmt(v)}" for k, v in view.fixed.items()
                                            if k != view.x_axis) or "none",
             "simulated trials per scenario": fmt(int(np.nanmax(np.ravel(ds["n_sims"].values))))
             if "n_sims" in ds else "n/a",

@@ -80,10 +80,20 @@ class SimView:
         self.x_axis = x_axis
         self.fixed = fixed
 
+    def axis_name(self, name: str) -> str:
+        """Plain name of a grid axis, with units (the config's ``labels:`` win)."""
+        from ..plots.style import axis_label
+
+        flat = flatten(parse_config_text(self.sim.provenance.get("config_text")))
+        lab = parse_config_text(self.sim.provenance.get("config_text")).get("labels") or {}
+        return axis_label(name, scale=flat.get("endpoint.scale"),
+                          dose_unit=flat.get("design.dose_unit") or None,
+                          overrides=lab if isinstance(lab, Mapping) else None)
+
     def slice_text(self) -> str:
         if not self.fixed:
             return ""
-        return ", ".join(f"{k} = {fmt(v)}" for k, v in self.fixed.items())
+        return ", ".join(f"{self.axis_name(k)} = {fmt(v)}" for k, v in self.fixed.items())
 
 
 def oc_table(view: SimView, *, digits: int = 3) -> pd.DataFrame:
