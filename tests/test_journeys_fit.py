@@ -87,10 +87,12 @@ def test_own_table_with_external_evidence(tmp_path, role):
         alt = sens[sens.analysis == "with_borrowing"]
         assert len(alt) and all("w=0.3" in b for b in alt.borrowing)
     # the external study shows a much larger benefit: the analysis that borrows it is pulled up
-    prim = sens[(sens.analysis == "primary") & (sens.prior == "neutral")].set_index("population")["mean"]
-    other = alt[alt.prior == "neutral"].set_index("population")["mean"]
+    # (skeptical prior: the between-stratum SD is small, so the external study informs the mean;
+    # each mean has MCSE ~0.003 at these draws, the shift is ~0.02-0.04)
+    prim = sens[(sens.analysis == "primary") & (sens.prior == "skeptical")].set_index("population")["mean"]
+    other = alt[alt.prior == "skeptical"].set_index("population")["mean"]
     borrowing, not_borrowing = (prim, other) if role == "primary" else (other, prim)
-    assert (borrowing - not_borrowing).min() > 0.02, (borrowing, not_borrowing)
+    assert (borrowing - not_borrowing).min() > 0.01, (borrowing, not_borrowing)
 
 
 def test_builtin_data_without_external_studies_and_pymc_sampler_with_two_priors(tmp_path):
