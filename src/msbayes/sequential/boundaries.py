@@ -347,32 +347,27 @@ class _Stepper:
             return (_sf(b - m) if b < np.inf else 0.0), (_cdf(a - m) if a > -np.inf else 0.0)
         return _exits(self.z, self.wh, self.t[k - 1], self.t[k], self.drift, a, b)
 
+    def _stage_fn(self, tail):
+        """x -> P(the stage-k statistic falls in ``tail`` of x) (``_sf`` above, ``_cdf`` below)."""
+        k = self.k
+        if k == 0:
+            m = self.drift * math.sqrt(self.t[0])
+            return lambda x: float(tail(x - m))
+        t0, t1 = self.t[k - 1], self.t[k]
+        dt = t1 - t0
+        sd = math.sqrt(dt)
+        base = (self.z * math.sqrt(t0) + self.drift * dt) / sd
+        s1 = math.sqrt(t1) / sd
+        wh = self.wh
+        return lambda x: float(np.dot(wh, tail(x * s1 - base)))
+
     def upper_fn(self):
         """Vectorised-scalar function b -> P(exit above b at this stage)."""
-        k = self.k
-        if k == 0:
-            m = self.drift * math.sqrt(self.t[0])
-            return lambda b: float(_sf(b - m))
-        t0, t1 = self.t[k - 1], self.t[k]
-        dt = t1 - t0
-        sd = math.sqrt(dt)
-        base = (self.z * math.sqrt(t0) + self.drift * dt) / sd
-        s1 = math.sqrt(t1) / sd
-        wh = self.wh
-        return lambda b: float(np.dot(wh, _sf(b * s1 - base)))
+        return self._stage_fn(_sf)
 
     def lower_fn(self):
-        k = self.k
-        if k == 0:
-            m = self.drift * math.sqrt(self.t[0])
-            return lambda a: float(_cdf(a - m))
-        t0, t1 = self.t[k - 1], self.t[k]
-        dt = t1 - t0
-        sd = math.sqrt(dt)
-        base = (self.z * math.sqrt(t0) + self.drift * dt) / sd
-        s1 = math.sqrt(t1) / sd
-        wh = self.wh
-        return lambda a: float(np.dot(wh, _cdf(a * s1 - base)))
+        """Vectorised-scalar function a -> P(exit below a at this stage)."""
+        return self._stage_fn(_cdf)
 
     def advance(self, a, b):
         self.z, self.wh = _propagate(self.z, self.wh, self.t, self.k, self.drift, a, b, self.r)
