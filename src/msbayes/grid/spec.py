@@ -527,6 +527,8 @@ def expand_grid(raw: Mapping[str, Any], *, hooks: EngineHooks, source: str = "co
         raise ConfigError(f"{source}: expected a mapping at top level", [("<root>", "not a mapping")])
     raw = copy.deepcopy(dict(raw))
     seed = raw.get("seed")
+    if "seed" not in raw:  # a missing seed is one of possibly many missing fields: name them all
+        hooks.validate(raw, source=source, base_dir=Path(base_dir) if base_dir is not None else None)
     if seed is None or isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
         raise ConfigError(f"{source}: seed: must be an integer in [0, 2^63 - 1], got {seed!r}",
                           [("seed", f"allowed: an integer in [0, {SEED_MAX}]; got {seed!r}")])
