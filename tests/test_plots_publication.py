@@ -142,3 +142,29 @@ def test_go_boundary_and_assurance_ceiling():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == \
         ["posterior", "ceiling (infinite trial)"]
     assert ax.get_ylim()[1] >= 0.22
+
+
+def test_design_priors_side_by_side():
+    from msbayes.plots.decision import plot_design_priors
+    from msbayes.report import compute
+
+    rng = np.random.default_rng(1)
+    draws = {"design prior: posterior": rng.normal(0.1, 0.1, 2000),
+             "design prior: robust": np.r_[rng.normal(0.1, 0.1, 1600), rng.normal(0, 0.5, 400)]}
+    dens = compute.density_table(draws)
+    fig = plot_design_priors(dens, x_label="true effect (log speed ratio; positive = faster)",
+                             mcid=0.18, threshold=0.18,
+                             notes={"design prior: robust": "assurance ceiling 0.25 (MCSE 0.01)"})
+    a, b = fig.axes
+    assert a.get_shared_x_axes().joined(a, b)  # one effect axis for both priors
+    assert a.get_title(loc="left") == "design prior: posterior"
+    assert b.get_title(loc="left").endswith("assurance ceiling 0.25 (MCSE 0.01)")
+    (ca,), (cb,) = ([ln for ln in ax.get_lines() if ln.get_gid() == "design_prior"] for ax in (a, b))
+    assert ca.get_color() != cb.get_color()
+    # the robust prior has heavier tails: more density far from the centre
+    far = np.abs(ca.get_xdata() - 0.1) > 0.6
+    assert cb.get_ydata()[far].max() > 5 * ca.get_ydata()[far].max()
+    # threshold equal to the MCID: one line, one legend entry saying so
+    assert not [ln for ln in a.get_lines() if ln.get_gid() == "threshold"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == \
+        ["MCID = the true effect a go needs as n grows"]

@@ -133,3 +133,19 @@ def test_figures_use_plain_labels(page):
     assert "design.n_per_arm" not in caps and "endpoint.sd" not in caps
     assert "patients per arm" in caps
     assert "(band: \u00b12 MCSE)" not in html
+
+
+def test_design_priors_come_from_the_simulation_sampler(page):
+    from msbayes.report import compute
+    from msbayes.report.text import parse_config_text
+
+    ds = xr.open_dataset(TWO / "oc.nc")
+    draws, note = compute.design_prior_draws(parse_config_text(ds.attrs["config_text"]),
+                                             fit_files=[str(FIX / "fit" / "posterior.nc")],
+                                             n_draws=4000, seed=1)
+    kinds = dict(zip(map(str, ds["scenario"].values), map(str, ds["scenario_kind"].values)))
+    assert set(draws) == {k for k, v in kinds.items() if v == "design_prior"}
+    assert all(v.shape == (4000,) and np.isfinite(v).all() and v.std() > 0 for v in draws.values())
+    ds.close()
+    assert (page.parent / "figures" / "sim_two_arm_design_priors.png").is_file()
+    assert "own sampler" in page.read_text(encoding="utf-8")

@@ -26,7 +26,8 @@ from matplotlib.figure import Figure
 from .posterior import _check
 from .style import DECISION_COLOURS, REFERENCE, Size, new_figure, scenario_style, style_context
 
-__all__ = ["plot_decision_areas", "plot_go_boundary", "plot_assurance", "plot_sample_size_curve"]
+__all__ = ["plot_decision_areas", "plot_go_boundary", "plot_assurance", "plot_sample_size_curve",
+           "plot_design_priors"]
 
 _DECISIONS = (("go", "go"), ("consider", "consider"), ("nogo", "no-go"))
 
@@ -227,3 +228,66 @@ def plot_sample_size_curve(
         if title:
             ax.set_title(title, loc="left")
     return ax
+
+
+def plot_design_priors(
+    densities: pd.DataFrame,
+    *,
+    x_label: str,
+    mcid: float | None = None,
+    threshold: float | None = None,
+    notes: dict[str, str] | None = None,
+    size: Size = "column",
+) -> Figure:
+    """The design priors side by side: one panel per prior on a shared effect axis, with the
+    MCID (dashed) and the true effect a go needs as n grows (dash-dot; above it lies the
+    assurance ceiling).
+
+    Parameters
+    ----------
+    densities : DataFrame
+        Columns ``population`` (the design prior's name), ``x``, ``density`` (e.g.
+        :func:`msbayes.report.compute.density_table` of the prior draws; ``kind`` rows other
+        than ``posterior`` are ignored).
+    notes : mapping name -> text, optional
+        Written under each panel's title (e.g. "assurance ceiling 0.22 (MCSE 0.02)").
+    """
+    _check(densities, ("population", "x", "density"), "design-prior densities")
+    d = densities[densities["kind"] == "posterior"] if "kind" in densities else densities
+    names = list(dict.fromkeys(d["population"]))
+    if not names:
+        raise ValueError("design-prior densities are empty")
+    styles = scenario_style(["design_prior"] * len(names))
+    same = (threshold is not None and mcid is not None
+            and bool(np.isclose(threshold, mcid, rtol=1e-3, atol=1e-6)))
+    with style_context(size):
+        fig, axes = new_figure(len(names), 1, size=size, sharex=True)
+        if size == "column":
+            fig.set_size_inches(fig.get_size_inches()[0], 1.45 * len(names) + 0.9)
+        for ax, nm, st in zip(axes, names, styles):
+            sub = d[d["population"] == nm].sort_values("x")
+            ax.fill_between(sub["x"], 0, sub["density"], color=st["color"], alpha=0.3, lw=0)
+            ax.plot(sub["x"], sub["density"], color=st["color"], ls="-", gid="design_prior")
+            ax.axvline(0.0, gid="zero", **REFERENCE["zero"])
+            if mcid is not None:
+                ax.axvline(mcid, gid="mcid", **REFERENCE["mcid"])
+            if threshold is not None and not same:
+                ax.axvline(threshold, gid="threshold", color="0.3",
+                           ls=REFERENCE["ceiling"]["ls"], lw=0.9)
+            note = (notes or {}).get(nm, "")
+            ax.set_title(str(nm) + (f"\n{note}" if note else ""), loc="left", fontsize="medium")
+            ax.set_ylabel("density")
+            ax.set_ylim(bottom=0)
+        axes[-1].set_xlabel(x_label)
+        from matplotlib.lines import Line2D
+
+        handles = ([Line2D([], [], **REFERENCE["mcid"], label="MCID" + (
+            " = the true effect a go needs as n grows" if same else ""))]
+            if mcid is not None else [])
+        if threshold is not None and not same:
+            handles.append(Line2D([], [], color="0.3", ls=REFERENCE["ceiling"]["ls"], lw=0.9,
+                                  label="true effect a go needs as n grows"))
+        if handles:
+            fig.legend(handles=handles, loc="outside lower center", frameon=False,
+                       fontsize="small", ncol=1)
+    return fig

@@ -53,6 +53,7 @@ from ..plots.decision import (
     plot_assurance,
     plot_decision_areas,
     plot_go_boundary,
+    plot_design_priors,
     plot_sample_size_curve,
 )
 from . import compute
@@ -639,7 +640,8 @@ def _same_label(a: object, b: object) -> bool:
 
 
 def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds: dict,
-                      scale: str, mcid: float | None, slice_txt: str) -> list[str]:
+                      scale: str, mcid: float | None, slice_txt: str,
+                      fit_path: Path | None = None) -> list[str]:
     """Go / consider / no-go against n, the go boundary against n, assurance with ceiling."""
     ds, x = view.sim.ds, view.x_axis
     parts: list[str] = []
@@ -693,6 +695,43 @@ def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds
             f"Assurance (probability of go averaged over each design prior) against {xlab(x)}"
             f"{at}; dash-dot lines = its ceiling, the assurance of an infinitely large trial "
             "(no sample size exceeds it); shaded bands \u00b12 Monte Carlo standard errors."))
+    if pri:
+        prov = view.sim.provenance
+        try:
+            files = json.loads(str(prov.get("fit_posterior_files", "[]") or "[]"))
+        except ValueError:
+            files = []
+        if fit_path is not None and (not files or not all(Path(f).is_file() for f in files)):
+            files = [str(fit_path)]  # the report's fit, verified by hash to be the sim's
+        draws, note = compute.design_prior_draws(
+            parse_config_text(prov.get("config_text")), fit_files=files,
+            seed=abs(int(prov.get("seed", 0) or 0)))
+        draws = {sname(k): v for k, v in draws.items() if k in {str(p) for p in pri}
+                 and np.isfinite(v).all() and np.std(v) > 0}  # a point mass has no density
+        if draws:
+            thr = (np.ravel(ds["ceiling_threshold"].values) if "ceiling_threshold" in ds
+                   else np.array([]))
+            thr = thr[np.isfinite(thr)]
+            dens = compute.density_table(draws)
+            notes = {}
+            for sc in pri:  # the recorded ceiling (oc.nc), not a recomputation
+                if "assurance_ceiling" in ds:
+                    c = ds["assurance_ceiling"].sel(scenario=sc)
+                    cm = (ds["assurance_ceiling_mcse"].sel(scenario=sc)
+                          if "assurance_ceiling_mcse" in ds else None)
+                    cv = float(np.ravel(c.values)[0])
+                    if np.isfinite(cv):
+                        notes[sname(sc)] = (f"assurance ceiling {fmt(cv, 3)}" + (
+                            f" (MCSE {_lab.fmt_mcse(float(np.ravel(cm.values)[0]), 3)})"
+                            if cm is not None else ""))
+            parts.append(out.figure(
+                partial(plot_design_priors, dens, x_label=f"true effect ({effect_label(scale)})",
+                        mcid=mcid, threshold=float(thr.max()) if thr.size else None,
+                        notes=notes),
+                f"{name}_design_priors",
+                "The design priors side by side: the distribution of the true effect each "
+                f"assumes ({note}); dashed line = MCID, dash-dot line = the true effect a go "
+                "needs as n grows (the assurance ceiling is the prior probability above it)."))
     return parts
 
 
@@ -801,7 +840,9 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
                 cap += " Stars mark the smallest n meeting the target (dotted line)."
             parts.append(out.figure(ax, f"{name}_{var}_vs_n", cap))
         parts += _decision_figures(view, out, name, xlab=xlab, sname=sname, kinds=kinds,
-                                   scale=scale, mcid=mcid_cfg, slice_txt=slice_txt)
+                                   scale=scale, mcid=mcid_cfg, slice_txt=slice_txt,
+                                   fit_path=fit.posterior_path if fit is not None
+                                   and link.status == "match" else None)
     axes = [d for d in ds["p_go"].dims if d not in ("scenario", "dose")]
     if view.x_axis and len(axes) >= 2:
         other = next(a for a in axes if a != view.x_axis)

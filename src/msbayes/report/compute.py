@@ -434,3 +434,46 @@ def dose_response_draws(
     note = (f"curves rebuilt from the recorded config ({n_draws} draws per scenario; "
             f"{spec.model} shape anchored at dose {d_ref:g})")
     return pd.concat(frames, ignore_index=True), "; ".join([note, *notes])
+
+
+def design_prior_draws(
+    config: Mapping, *, fit_files: Sequence[str] = (), n_draws: int = 4000, seed: int = 0,
+) -> tuple[dict[str, np.ndarray], str]:
+    """Draws of the true effect under each design-prior scenario of a sim's recorded config,
+    from the engine's own sampler (:func:`msbayes.design.scenarios.effect_sampler`), so that
+    shrinkage, discounting and the robust component are applied as in the simulation.
+
+    A ``from_fit`` path is replaced by the posterior file the sim recorded
+    (``fit_posterior_files``) when it recorded exactly one. Effects over several strata are
+    averaged with the endpoint's stratum weights.
+
+    Returns
+    -------
+    ({scenario: draws}, note) ; an empty dict and the reason when none could be rebuilt.
+    """
+    from msbayes.design.config import SimConfig
+    from msbayes.design.scenarios import effect_sampler
+
+    cfg = dict(config)
+    scen = dict(cfg.get("scenarios") or {})
+    if len(fit_files) == 1:
+        for k, v in scen.items():
+            if isinstance(v, Mapping) and "from_fit" in v:
+                scen[k] = {**v, "from_fit": str(fit_files[0])}
+    cfg["scenarios"] = {("null" if k is None else k): v for k, v in scen.items()}
+    try:
+        sc = SimConfig.model_validate(cfg)
+    except Exception as exc:  # noqa: BLE001 - an older or foreign config: say why, draw none
+        return {}, f"design priors not rebuilt ({type(exc).__name__})"
+    rng = np.random.default_rng(seed)
+    w = np.asarray(sc.endpoint.stratum_weights, float)
+    out: dict[str, np.ndarray] = {}
+    for name, spec in sc.scenarios.items():
+        try:
+            smp = effect_sampler(spec, sc.endpoint, name=name)
+        except Exception as exc:  # noqa: BLE001
+            return {}, f"design prior {name} not rebuilt ({exc})"
+        if smp.kind != "design_prior":
+            continue
+        out[str(name)] = smp.sample(n_draws, rng=rng) @ (w / w.sum())
+    return out, f"{n_draws} draws per design prior from the simulation's own sampler"
