@@ -136,6 +136,14 @@ def test_forest_rows_reference_lines_and_labels():
     assert fig.axes[1].get_xlabel() == "log distance ratio; positive = farther"
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "published (raw)" in legend_texts and "hierarchical, neutral prior" in legend_texts
+    # the legend lists only what is drawn: no external / synthetic symbol, and no MCID entry
+    # when no panel has an MCID line
+    assert not any("external" in x or "synthetic" in x for x in legend_texts)
+    fig2 = plot_forest(t, mcid={"edss_plus": 0.5}, scale={"t25fw": "log_speed_ratio"})
+    assert not any(_lines(ax, "mcid") for ax in fig2.axes)
+    assert not any(x.get_text().startswith("MCID") for x in fig2.legends[0].get_texts())
+    # the MCID line is neutral grey, never a data colour
+    assert _lines(fig.axes[0], "mcid")[0].get_color() not in OKABE_ITO
 
 
 def test_prior_sensitivity_series_and_mcid():
