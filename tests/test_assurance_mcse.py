@@ -211,3 +211,27 @@ def test_draws_part_unknown_is_nan_not_zero():
     ok = Accumulator()
     ok.add({"go": np.arange(100) < 30, "n_draw_batches": 0}, chunk=0)
     assert ok.finalize()["p_go_mcse_draws"] == 0.0
+
+
+def test_search_metric_mcse_includes_the_draws_error(fake_draws):
+    """The sample-size search's ``achieved_mcse`` (common random numbers across n) counts the
+    finite draw set too: replicated over independent draw sets, its RMS matches the spread."""
+    from msbayes.oc.search import crn_metric_function
+
+    R, K, N = 120, 200, 4000
+    rng = np.random.default_rng(77)
+    vals, ses = [], []
+    for r in range(R):
+        key = f"search_{r}"
+        fake_draws[key] = rng.normal(0.15, 0.12, size=(K, 1))
+        cfg = validate_config(SimConfig, _raw(f"/nowhere/{key}"))
+        f = crn_metric_function(cfg, scenario="post", metric="p_go", n_sims=N, seed=cell_seed(5, {"r": r}))
+        v, se = f(40)
+        vals.append(v)
+        ses.append(se)
+    sd_emp = float(np.std(vals, ddof=1))
+    rms = float(np.sqrt(np.mean(np.square(ses))))
+    tol = 3 * math.sqrt(1 / (2 * (R - 1)) + float(np.var(np.square(ses))) / (R * 4 * rms**4))
+    assert abs(sd_emp / rms - 1) < tol + 0.05, (sd_emp, rms, tol)
+    binom = math.sqrt(np.mean(vals) * (1 - np.mean(vals)) / N)
+    assert sd_emp > 2 * binom  # the binomial part alone would understate it

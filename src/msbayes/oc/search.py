@@ -201,7 +201,9 @@ def crn_metric_function(cfg, *, scenario: str, metric: str, n_sims: int, seed) -
     rng = np.random.Generator(np.random.PCG64(as_seed_sequence(seed)))
     m = n_sims
     S = len(ep.strata)
-    theta = scenario_sampler(cfg, scenario).sample(m, rng=rng)
+    sampler = scenario_sampler(cfg, scenario)
+    theta, batch = sampler.sample_with_batch(m, rng=rng)  # same stream as sample(): same effects
+    n_batches = sampler.n_batches
     baseline = cfg.analysis_needs_baseline
     shape = (m, 2, S)
     u_strata = rng.random((m, 2, max(S - 1, 1)))
@@ -230,7 +232,15 @@ def crn_metric_function(cfg, *, scenario: str, metric: str, n_sims: int, seed) -
         res, reject = analyse(cfg, ts)
         hit = decide(cfg, res)[0] if metric == "p_go" else reject
         p = float(np.mean(hit))
-        return p, math.sqrt(p * (1 - p) / m)
+        var = p * (1 - p) / m
+        if batch is not None and n_batches >= 2:
+            # effects resampled from a finite set of posterior draws: cluster (batch-means)
+            # variance with the draw batches as clusters, as for the grid's p_go_mcse
+            s_b = np.bincount(batch, weights=np.asarray(hit, float), minlength=n_batches)
+            n_b = np.bincount(batch, minlength=n_batches).astype(float)
+            v_c = float(np.sum((s_b - p * n_b) ** 2) / (m * m) * n_batches / (n_batches - 1))
+            var = max(var, v_c)
+        return p, math.sqrt(var)
 
     return f
 
