@@ -1,4 +1,4 @@
-"""The one-page operating-characteristics summary (tables/oc_summary_<design>.{csv,md,tex} and
+"""The one-page operating-characteristics summary (tables/oc-summary_<design>.{csv,md,tex} and
 its HTML section): the right scenario behind each row, values and MCSEs read from oc.nc at the
 planned n, bounds for zero events, LaTeX escaping; and the report page around it (table of
 contents, rendered statistical-considerations text, provenance once per artefact).
@@ -94,11 +94,11 @@ def test_summary_files_and_section_for_every_design(page):
     html = page.read_text(encoding="utf-8")
     for name in ("sim_two_arm", "sim_dose"):
         t = page.parent / "tables"
-        csv = pd.read_csv(t / f"oc_summary_{name}.csv")
+        csv = pd.read_csv(t / f"oc-summary_{name}.csv")
         assert list(csv.columns) == SUMMARY_COLUMNS and len(csv) >= 3
-        md = (t / f"oc_summary_{name}.md").read_text()
+        md = (t / f"oc-summary_{name}.md").read_text()
         assert "planned n per arm" in md and "| quantity | scenario | value (MCSE) |" in md
-        tex = (t / f"oc_summary_{name}.tex").read_text()
+        tex = (t / f"oc-summary_{name}.tex").read_text()
         assert "\\begin{tabular}" in tex and "type I error" in tex
         assert f"id='summary-{name}'" in html and f"id='table-oc-summary-{name}'" in html
 

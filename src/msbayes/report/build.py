@@ -773,7 +773,7 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
     if len(summ):
         shown = summ[["quantity", "scenario", "printed"]].rename(
             columns={"printed": "value (MCSE)"})
-        out.summary(summ, shown, head, f"oc_summary_{name}")
+        out.summary(summ, shown, head, f"oc-summary_{name}")
         hd = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in head.items())
         parts.append(
             f"<section class='oc-summary-page' id='summary-{_esc(name)}'>"
@@ -782,7 +782,7 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
             + _html_table(shown, id=f"table-oc-summary-{name}", cls="oc-summary",
                           caption="At the planned sample size; Monte Carlo standard error "
                           "(MCSE) in brackets; a probability with no simulated event is an "
-                          "upper bound. Also in tables/oc_summary_" + name
+                          "upper bound. Also in tables/oc-summary_" + name
                           + ".csv, .md and .tex.")
             + "</section>")
     if sim.sample_size is not None:
