@@ -168,3 +168,16 @@ def test_design_priors_side_by_side():
     assert not [ln for ln in a.get_lines() if ln.get_gid() == "threshold"]
     assert [t.get_text() for t in fig.legends[0].get_texts()] == \
         ["MCID = the true effect a go needs as n grows"]
+
+
+def test_designs_compared_told_apart_by_line_style():
+    from msbayes.plots.decision import plot_designs_compared
+
+    t = pd.DataFrame({"design": ["two-arm"] * 3 + ["3 doses"] * 3, "x": [60, 120, 180] * 2,
+                      "y": [0.2, 0.35, 0.5, 0.3, 0.5, 0.65]})
+    t["lower"], t["upper"] = t.y - 0.02, t.y + 0.02
+    ax = plot_designs_compared(t, y_label="P(go) when the true effect = MCID")
+    a, b = [ln for ln in ax.get_lines() if ln.get_gid() == "design_curve"]
+    assert a.get_linestyle() != b.get_linestyle() and a.get_marker() != b.get_marker()
+    assert ax.get_xlabel() == "total patients randomised"
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["two-arm", "3 doses"]

@@ -149,3 +149,17 @@ def test_design_priors_come_from_the_simulation_sampler(page):
     ds.close()
     assert (page.parent / "figures" / "sim_two_arm_design_priors.png").is_file()
     assert "own sampler" in page.read_text(encoding="utf-8")
+
+
+def test_designs_compared_at_equal_total_n(page):
+    t = pd.read_csv(page.parent / "tables" / "designs_compared.csv")
+    assert t["design"].nunique() == 2
+    two = t[t["design"].str.contains("2 arms")]
+    dose = t[t["design"].str.contains("4 arms")]
+    # x is the total randomised: n per arm x arms, from each design's own grid
+    assert set(two["x"]) == {2.0 * n for n in xr.open_dataset(TWO / "oc.nc")["design.n_per_arm"].values}
+    assert set(dose["x"]) == {4.0 * n for n in xr.open_dataset(DOSE / "oc.nc")["design.n_per_arm"].values}
+    ds = xr.open_dataset(TWO / "oc.nc").sel({"endpoint.sd": 0.35, "scenario": "mcid"})
+    assert np.allclose(two.sort_values("x")["y"], ds["p_go"].values)
+    assert (page.parent / "figures" / "designs_compared_p_go_at_mcid.png").is_file()
+    assert "id='designs-compared'" in page.read_text(encoding="utf-8")

@@ -24,10 +24,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .posterior import _check
-from .style import DECISION_COLOURS, REFERENCE, Size, new_figure, scenario_style, style_context
+from .style import (
+    DECISION_COLOURS,
+    DESIGN_LINESTYLES,
+    REFERENCE,
+    Size,
+    new_figure,
+    scenario_style,
+    style_context,
+)
 
 __all__ = ["plot_decision_areas", "plot_go_boundary", "plot_assurance", "plot_sample_size_curve",
-           "plot_design_priors"]
+           "plot_design_priors", "plot_designs_compared"]
 
 _DECISIONS = (("go", "go"), ("consider", "consider"), ("nogo", "no-go"))
 
@@ -291,3 +299,45 @@ def plot_design_priors(
             fig.legend(handles=handles, loc="outside lower center", frameon=False,
                        fontsize="small", ncol=1)
     return fig
+
+
+def plot_designs_compared(
+    table: pd.DataFrame,
+    *,
+    x_label: str = "total patients randomised",
+    y_label: str = "P(go)",
+    size: Size = "column",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Designs compared at equal total sample size: one line per design (line style and
+    marker tell the designs apart), with a ±2 MCSE band.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``design, x, y, lower, upper`` (x = total patients, e.g. n per arm x arms).
+    """
+    _check(table, ("design", "x", "y", "lower", "upper"), "design comparison table")
+    designs = list(dict.fromkeys(table["design"]))
+    if not designs:
+        raise ValueError("design comparison table is empty")
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        for i, d in enumerate(designs):
+            sub = table[table["design"] == d].sort_values("x")
+            ls = DESIGN_LINESTYLES[i % len(DESIGN_LINESTYLES)]
+            mk = ("o", "s", "^", "D")[i % 4]
+            ax.plot(sub["x"], sub["y"], color="#000000", ls=ls, marker=mk, ms=3.5,
+                    label=str(d), gid="design_curve")
+            ax.fill_between(sub["x"], sub["lower"], sub["upper"], color="0.5", alpha=0.2,
+                            lw=0, gid="mcse_band")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(frameon=False, fontsize="small", loc="upper center",
+                  bbox_to_anchor=(0.5, -0.22), title="design", title_fontsize="small")
+        if title:
+            ax.set_title(title, loc="left")
+    return ax
