@@ -163,3 +163,30 @@ def test_designs_compared_at_equal_total_n(page):
     assert np.allclose(two.sort_values("x")["y"], ds["p_go"].values)
     assert (page.parent / "figures" / "designs_compared_p_go_at_mcid.png").is_file()
     assert "id='designs-compared'" in page.read_text(encoding="utf-8")
+
+
+def test_config_labels_override_the_vocabulary(tmp_path):
+    import yaml
+
+    from msbayes.design.config import SimConfig
+
+    ds = xr.open_dataset(TWO / "oc.nc").load()
+    cfg = yaml.safe_load(ds.attrs["config_text"])
+    cfg["labels"] = {"mcid": "smallest worthwhile effect", "design.n_per_arm": "patients per group"}
+    SimConfig.model_validate({**cfg, "scenarios": {("null" if k is None else k): v
+                                                   for k, v in cfg["scenarios"].items()}})
+    ds.attrs["config_text"] = yaml.safe_dump(cfg, sort_keys=False)
+    d = tmp_path / "sim_two_arm"
+    d.mkdir()
+    for f in TWO.iterdir():
+        if f.name != "oc.nc":
+            (d / f.name).write_bytes(f.read_bytes())
+    ds.to_netcdf(d / "oc.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = build_report(sim_dir=d, out_dir=tmp_path / "r", formats=("svg",))
+    svg = (r.parent / "figures" / "sim_two_arm_p_go_vs_n.svg").read_text()
+    assert "smallest worthwhile effect" in svg and "patients per group" in svg
+    assert "effect at the MCID" not in svg
+    summ = pd.read_csv(r.parent / "tables" / "oc-summary_sim_two_arm.csv")
+    assert "smallest worthwhile effect" in set(summ["scenario"])
