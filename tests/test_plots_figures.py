@@ -261,3 +261,13 @@ def test_dose_response_two_panels_band_and_bars():
     assert not _lines(fig3.axes[0], "median_curve")
     fig2 = plot_dose_response(None, sel, scale="log_speed_ratio")
     assert any(t.get_gid() == "no_band" for t in fig2.axes[0].texts)
+
+
+def test_forest_marks_ses_resting_on_assumed_group_sizes():
+    t = _forest_table()
+    fig = plot_forest(t, mcid={"t25fw": MCID}, assumed={("t25fw", "edss_6.0-6.5")})
+    labs = [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    marked = [x for x in labs if "SE from assumed group sizes" in x]
+    assert len(marked) == 1 and marked[0].startswith("EDSS 6.0\u20136.5")
+    labs6 = [x.get_text() for x in fig.axes[1].get_yticklabels()]
+    assert not any("assumed" in x for x in labs6)  # other endpoint: not marked

@@ -16,7 +16,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -61,6 +61,7 @@ def plot_forest(
     mcid: Mapping[str, float] | None = None,
     scale: Mapping[str, str] | None = None,
     mcid_note: str = "",
+    assumed: Collection[tuple[str, str]] = (),
     size: Size = "column",
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
@@ -83,6 +84,9 @@ def plot_forest(
         MCID line and x-axis scale name per endpoint.
     mcid_note : str
         Added to the MCID legend entry (e.g. which MCIDs are analogues, not published).
+    assumed : collection of (endpoint, population)
+        Raw rows whose published SE rests on group sizes that were not reported but assumed
+        (``assumed_n`` of the fit); their label says so.
     size : {"column", "slide"}
     axes : sequence of Axes, optional
         One per endpoint.
@@ -92,6 +96,7 @@ def plot_forest(
     matplotlib.figure.Figure
     """
     _check(table, _REQUIRED, "forest table")
+    assumed_set = {(str(e), str(p)) for e, p in assumed}
     endpoints = list(dict.fromkeys(table["endpoint"]))
     if not endpoints:
         raise ValueError("forest table is empty")
@@ -138,7 +143,8 @@ def plot_forest(
                 labels.append(population_label(pop) + {
                     "prediction": "\n(prediction, no data)",
                     "synthetic": "\n(SYNTHETIC data)", "external": "\n(external study)",
-                }.get(str(st), ""))
+                }.get(str(st), "") + ("\n(SE from assumed group sizes)"
+                                     if (str(ep), str(pop)) in assumed_set else ""))
                 y -= 0.8
             ax.set_yticks(ticks, labels)
             ax.set_ylim(y + 0.3, 0.6)
@@ -146,7 +152,7 @@ def plot_forest(
             if mcid and ep in mcid and mcid[ep] is not None:
                 ax.axvline(mcid[ep], gid="mcid", **REFERENCE["mcid"])
             what = "synthetic data" if synth_ep else "published"
-            title = f"{endpoint_label(ep)}: {what} vs hierarchical (95% intervals)"
+            title = f"{endpoint_label(ep)}: {what} vs hierarchical\n(95% intervals)"
             if "borrowing" in sub:
                 bor = [b for b in dict.fromkeys(sub["borrowing"].astype(str))
                        if b not in ("none", "", "nan")]

@@ -189,8 +189,19 @@ def endpoint_label(endpoint: str) -> str:
 
 
 def population_label(population: str) -> str:
-    """Display name of a population code (``edss_6.0-6.5`` -> ``EDSS 6.0–6.5``)."""
+    """Display name of a population code (``edss_6.0-6.5`` -> ``EDSS 6.0–6.5``).
+
+    >>> population_label("petrou2020/t25fw/all")
+    'Petrou 2020, all patients'
+    """
     p = str(population)
+    if p.count("/") >= 2:  # an external study's estimand: study/endpoint/population
+        import re
+
+        study, _, pop = p.split("/")[:3]
+        m = re.fullmatch(r"([A-Za-z]+)(\d{4})([a-z]?)", study)
+        name = f"{m.group(1).capitalize()} {m.group(2)}{m.group(3)}" if m else study
+        return f"{name}, {population_label(pop)}"
     if p.startswith("edss_"):
         return "EDSS " + p[5:].replace("-", "\u2013")
     return "all patients" if p == "all" else p

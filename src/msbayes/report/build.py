@@ -348,6 +348,20 @@ def _fmt_probs(df: pd.DataFrame, fit: FitArtefacts, digits: int = 3) -> pd.DataF
     return df
 
 
+def _assumed_pairs(meta: dict) -> set[tuple[str, str]]:
+    """(endpoint, population) pairs whose raw SE rests on assumed group sizes: the keys
+    ``study/endpoint/population/arm`` of ``assumed_n`` in fit_meta.json, as the stratum
+    (``edss_6.0-6.5``) and as the external estimand (``study/endpoint/population``)."""
+    out: set[tuple[str, str]] = set()
+    an = meta.get("assumed_n") if isinstance(meta, dict) else None
+    for k in (an or {}):
+        parts = str(k).split("/")
+        if len(parts) == 4:
+            out.add((parts[1], parts[2]))
+            out.add((parts[1], "/".join(parts[:3])))
+    return out
+
+
 def _draws(fit: FitArtefacts, *, model: str, prior: str, endpoint: str,
            group: str = "posterior") -> dict[str, np.ndarray]:
     """Effect draws per population of a displayed model (a borrowing variant when split)."""
@@ -499,7 +513,8 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             mnote = "; ".join(f"{endpoint_label(e)}: {_lab.mcid_short(v)}"
                               for e, v in _lab.endpoint_mcid_note(sl[sl["model"] == model]).items()
                               if _lab.mcid_short(v) and e in sc)
-            fig = partial(plot_forest, ft, mcid=mc, scale=sc, mcid_note=mnote)
+            assumed = _assumed_pairs(fit.meta)
+            fig = partial(plot_forest, ft, mcid=mc, scale=sc, mcid_note=mnote, assumed=assumed)
             kinds = set(ft.loc[ft["kind"] == "raw", "status"].astype(str))
             raw_txt = ("Raw estimates from SYNTHETIC patient-level data (open grey squares; "
                        "synthetic data, not evidence)" if "synthetic" in kinds else
@@ -516,7 +531,11 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
                 f"{raw_txt}, estimate \u00b1 1.96 SE, and "
                 f"hierarchical posterior means with 95% credible intervals by prior, model "
                 f"{model}. Open diamonds = predictions (no data) for unreported strata."
-                + bor + _lab.mcid_caption(sl[sl["model"] == model], list(sc))))
+                + bor + _lab.mcid_caption(sl[sl["model"] == model], list(sc))
+                + (" Rows marked 'SE from assumed group sizes': the group sizes were not "
+                   "reported, so the published SE was rebuilt from assumed sizes (fit_meta.json "
+                   "assumed_n)." if any((e, p) in assumed for e, p in
+                                        zip(ft["endpoint"], ft["population"])) else "")))
         out.table(rvs, "raw_vs_shrunk")
         parts.append(_html_table(rvs, id="table-raw-vs-shrunk", cls="raw-vs-shrunk",
                                  caption="Raw (published, synthetic or external, see status) vs "
