@@ -514,3 +514,26 @@ def test_design_prior_scenarios_carry_the_status_of_their_evidence(fixture_repor
             in seen["sim_two_arm_p_go_vs_n"])
     text = (r.parent / "statistical_considerations.md").read_text(encoding="utf-8")
     assert "PREDICTION (no data for this stratum" in text
+
+
+def test_assumption_rows_say_what_the_simulation_did_with_each_design_prior(tmp_path):
+    """A normal design prior is listed as a design prior (not 'fixed'), and a from_fit design
+    prior whose unreported strata were set to no effect says so (oc.nc attr scenario_labels)."""
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    from msbayes.report.inputs import SimArtefacts
+    from msbayes.report.text import _scenario_kind_of, _scenario_label_attr
+
+    ds = xr.Dataset({"p_go": ("scenario", np.array([0.1, 0.2, 0.3]))},
+                    coords={"scenario": ["null", "prior", "post"],
+                            "scenario_kind": ("scenario", ["fixed", "design_prior", "design_prior"])},
+                    attrs={"scenario_labels": json.dumps(
+                        {"post": "no effect in unreported strata ['edss_3.0-5.5'] (fit predictions not used)"})})
+    sim = SimArtefacts(path=tmp_path, name="s", ds=ds, provenance={})
+    assert _scenario_kind_of(sim, "prior") == "design_prior"
+    assert _scenario_kind_of(sim, "null") == "fixed"
+    assert "no effect in unreported strata" in _scenario_label_attr(sim, "post")
+    assert _scenario_label_attr(sim, "prior") == ""

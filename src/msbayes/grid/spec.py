@@ -69,6 +69,7 @@ NOT_RESULT_KEYS: tuple[str, ...] = (
     "search",
     "name",
     "description",
+    "labels",  # display names for the report only
 )
 
 

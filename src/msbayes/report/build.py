@@ -138,7 +138,7 @@ class _Out:
 
     def table(self, df: pd.DataFrame, stem: str, *, latex: bool = False) -> None:
         atomic_to_csv(df, self.dir / "tables" / f"{stem}.csv")
-        atomic_write_text(self.dir / "tables" / f"{stem}.md", _md_table(df.astype(object).where(df.notna(), "")) + "\n")
+        atomic_write_text(self.dir / "tables" / f"{stem}.md", _md_table(_printable(df)) + "\n")
         self.written += [self.dir / "tables" / f"{stem}.csv", self.dir / "tables" / f"{stem}.md"]
         if latex:
             atomic_write_text(self.dir / "tables" / f"{stem}.tex", latex_table(df))
@@ -192,6 +192,16 @@ class _Out:
 
 
 # ---------------------------------------------------------------------------- html helpers
+def _printable(df: pd.DataFrame) -> pd.DataFrame:
+    """The Markdown copy of a table: floats to 4 significant digits, blanks for missing (the
+    CSV keeps full precision)."""
+    out = df.astype(object).where(df.notna(), "")
+    for c in df.columns:
+        if pd.api.types.is_float_dtype(df[c]):
+            out[c] = [("" if pd.isna(v) else f"{v:.4g}") for v in df[c]]
+    return out
+
+
 def _esc(x: object) -> str:
     return html.escape(str(x), quote=True)
 

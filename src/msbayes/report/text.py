@@ -96,6 +96,27 @@ class SimView:
         return ", ".join(f"{self.axis_name(k)} = {fmt(v)}" for k, v in self.fixed.items())
 
 
+def _scenario_kind_of(sim: SimArtefacts, name: str) -> str:
+    """``fixed`` or ``design_prior`` as the simulation recorded it (oc.nc ``scenario_kind``)."""
+    ds = sim.ds
+    if "scenario_kind" in ds.coords and name in set(map(str, ds["scenario"].values)):
+        return str(np.ravel(ds["scenario_kind"].sel(scenario=name).values)[0])
+    return "fixed"
+
+
+def _scenario_label_attr(sim: SimArtefacts, name: str) -> str:
+    """What the simulation said about a design prior (oc.nc attr ``scenario_labels``)."""
+    import json
+
+    raw = sim.ds.attrs.get("scenario_labels")
+    if not raw:
+        return ""
+    try:
+        return str(json.loads(raw).get(name, "") or "")
+    except (ValueError, TypeError, AttributeError):
+        return ""
+
+
 def oc_table(view: SimView, *, digits: int = 3) -> pd.DataFrame:
     """OC table at the view's slice: one row per scenario x n (x axis), value (MCSE) columns.
 
@@ -478,10 +499,14 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
                         from .labels import borrowing_text
 
                         desc += f"; borrows from {borrowing_text(r['borrowing'])}"
+            extra = _scenario_label_attr(sim, sname)
+            if extra:  # e.g. "no effect in unreported strata [...]" (oc.nc attr scenario_labels)
+                desc += f"; {extra}"
             rows.append({"assumption": f"scenario {sname} (design prior)", "value": desc,
                          "source": src})
         elif isinstance(spec, Mapping):
-            rows.append({"assumption": f"scenario {sname} (fixed)",
+            kind = _scenario_kind_of(sim, sname)
+            rows.append({"assumption": f"scenario {sname} ({'design prior' if kind == 'design_prior' else 'fixed'})",
                          "value": ", ".join(f"{k} {_val(v)}" for k, v in spec.items()),
                          "source": f"`scenarios.{sname}` in {cfg_src}"})
     if rows:
@@ -502,7 +527,7 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
         thr = thr[np.isfinite(thr)]
         if thr.size:
             out += [f"**Decision boundary and assurance ceiling.** A go needs the observed effect to reach the "
-                    f"boundary in the table (it falls with n); as n grows, a go needs the true effect to exceed "
+                    f"boundary in the table at each n; as n grows, a go needs the true effect to exceed "
                     f"{fmt(float(thr.max()))}, so assurance cannot exceed the ceiling: the design-prior "
                     f"probability of that. A target assurance above the ceiling is out of reach at any sample size.", ""]
     ss = sim.sample_size
