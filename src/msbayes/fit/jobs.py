@@ -4,7 +4,7 @@ posterior variable elements are the reported estimands."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
@@ -48,7 +48,10 @@ class ModelJob:
     fixed_data: dict | None = None  # pm.Data values always set for this job (scale-specific data)
     # sensitivity analyses: (label, pm.Data overrides on top of fixed_data), sampled per prior
     variants: tuple[tuple[str, dict], ...] = ()
-    borrowing: str = "none"  # external evidence borrowed in the primary analysis ("none" or "study(w=..)")
+    # external evidence borrowed, per endpoint ("study(w=..)"; endpoints not listed: "none"), in
+    # the primary analysis and in its borrowing alternative (the with/without sensitivity analysis)
+    borrowing: dict = field(default_factory=dict)
+    borrowing_alt: dict = field(default_factory=dict)
     subgroup: "SubgroupAlternatives | None" = None  # unreported group sizes marginalised over
 
 
@@ -115,7 +118,7 @@ def _summary_job(cfg: FitConfig, prep: PreparedData, scale: str) -> ModelJob:
         fixed["between_study_sd"] = ext_sd
         fixed["group_weight"] = w_primary
         if cfg.sensitivity.borrowing:
-            variants.append(("with_borrowing" if borrow_primary == "none" else "without_borrowing",
+            variants.append(("with_borrowing" if not borrow_primary else "without_borrowing",
                              {"group_weight": w_alt}))
     if alt is not None:
         fixed["n_alt"] = alt.n_alt[:, np.asarray(d.primary_rows)]
@@ -128,42 +131,42 @@ def _summary_job(cfg: FitConfig, prep: PreparedData, scale: str) -> ModelJob:
                              ("subgroup_n_largest", {"n_logw": alt.one_hot("largest")})])
     key = repr(("summary", d.endpoints, d.strata, d.group_labels, d.row_labels, h.endpoint_correlation, h.prior_on,
                 None if alt is None else alt.n_alt.shape))
-    return ModelJob(name, build, est, prior_data, (), tuple(raw), key, fixed, tuple(variants), borrow_primary,
+    return ModelJob(name, build, est, prior_data, (), tuple(raw), key, fixed, tuple(variants), borrow_primary, borrow_alt,
                     subgroup=alt)
 
 
-def _external_weights(cfg: FitConfig, d) -> tuple[np.ndarray, np.ndarray, str, str]:
+def _external_weights(cfg: FitConfig, d) -> tuple[np.ndarray, np.ndarray, dict, dict]:
     """Power-prior weights of every group in the primary analysis and in its borrowing alternative.
 
     Primary-study groups always weigh 1. An external group weighs its ``discount`` where it is
     borrowed and 0 (no influence at all) where it is not: ``role: sensitivity`` (default)
     borrows only in the sensitivity analysis, ``role: primary`` only in the primary one.
-    Returns ``(w_primary, w_alternative, label_primary, label_alternative)``.
+    Returns ``(w_primary, w_alternative, labels_primary, labels_alternative)``; the labels map
+    an endpoint to what its analysis borrows (only endpoints with borrowed data are listed).
     """
     w = np.asarray(d.group_weight, float)
     gs = np.asarray(d.group_stratum)
     prim, alt = np.ones_like(w), np.ones_like(w)
-    lab_p, lab_a = [], []
+    lab_p: dict[str, list[str]] = {}
+    lab_a: dict[str, list[str]] = {}
     for g in np.flatnonzero(gs < 0):
         study = d.group_labels[g].split("/")[0]
-        spec = next((e for e in cfg.data.external if (e.dataset or str(e.file)) and _same_study(e, study)), None)
+        ep = d.endpoints[int(d.group_endpoint[g])]
+        idx = (d.meta or {}).get("external_index", {}).get(d.group_labels[g])
+        spec = cfg.data.external[idx] if idx is not None else None
         role = spec.role if spec is not None else "sensitivity"
         tag = f"{study}(w={w[g]:g})"
         if role == "primary":
             prim[g], alt[g] = w[g], 0.0
-            lab_p.append(tag)
+            lab_p.setdefault(ep, []).append(tag)
         else:
             prim[g], alt[g] = 0.0, w[g]
-            lab_a.append(tag)
-    def lab(xs):
-        return "+".join(dict.fromkeys(xs)) or "none"
+            lab_a.setdefault(ep, []).append(tag)
+
+    def lab(m: dict[str, list[str]]) -> dict[str, str]:
+        return {k: "+".join(dict.fromkeys(v)) for k, v in m.items()}
+
     return prim, alt, lab(lab_p), lab(lab_a)
-
-
-def _same_study(spec, study: str) -> bool:
-    if spec.dataset is not None:
-        return spec.dataset == study
-    return True  # a file-based external: its study label comes from the file itself
 
 
 PAD_LOGW = -1.0e6  # prior log weight of a padding alternative (exp() == 0, no NaN)

@@ -206,6 +206,8 @@ def _summary_inputs(cfg: FitConfig, df: pd.DataFrame, externals: list[tuple[int,
             raise _err(src, f"{r['study']} {r['endpoint']} {r['population']} {r['arm']}: cannot convert "
                             f"mean {r['mean']} / SD {r['sd']} ({r['convention']}) to the {scale} scale: {exc}") from None
 
+    ext_index: dict[str, int] = {}
+
     def add_group(label: str, e: int, s: int, w: float, sub: pd.DataFrame, t_arm: str, c_arm: str, fp: str) -> None:
         g = len(groups)
         groups.append(label); g_e.append(e); g_s.append(s); g_w.append(w)
@@ -240,6 +242,7 @@ def _summary_inputs(cfg: FitConfig, df: pd.DataFrame, externals: list[tuple[int,
             for pop in pops:
                 psub = sub[sub.population == pop]
                 if {spec.treatment_arm, spec.control_arm} <= set(psub.arm):
+                    ext_index[f"{psub.study.iloc[0]}/{ep}/{pop}"] = i  # which data.external entry
                     add_group(f"{psub.study.iloc[0]}/{ep}/{pop}", endpoints.index(ep), -1, float(spec.discount),
                               psub, spec.treatment_arm, spec.control_arm, f"data.external[{i}]")
     return SummaryInputs(
@@ -247,6 +250,7 @@ def _summary_inputs(cfg: FitConfig, df: pd.DataFrame, externals: list[tuple[int,
         group_endpoint=np.array(g_e, int), group_stratum=np.array(g_s, int), group_weight=np.array(g_w, float),
         row_labels=tuple(rows), row_group=np.array(r_g, int), row_treated=np.array(r_t, int),
         n=np.array(n, float), mean=np.array(mean, float), sd=np.array(sd, float),
+        meta={"external_index": ext_index},
     )
 
 

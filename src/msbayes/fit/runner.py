@@ -61,7 +61,7 @@ class _OneFit:
     prior_mean: np.ndarray
     prior_sd: np.ndarray
     analysis: str = "primary"
-    borrowing: str = "none"
+    borrowing: dict = field(default_factory=dict)  # endpoint -> what this analysis borrowed
 
 
 class _quiet_pymc:
@@ -128,9 +128,9 @@ def _fit_all(cfg: FitConfig, jobs: list[ModelJob], progress, console) -> tuple[l
             for label, over in job.variants:
                 borrow = job.borrowing
                 if label == "with_borrowing":
-                    borrow = _alt_borrowing(cfg)
+                    borrow = job.borrowing_alt
                 elif label == "without_borrowing":
-                    borrow = "none"
+                    borrow = {}
                 analyses.append((label, over, borrow))
             for label, over, borrow in analyses:
                 t1 = time.perf_counter()
@@ -188,11 +188,6 @@ def _mixture_ppc(post: az.InferenceData, job: ModelJob, data: dict, *, seed: int
     return az.InferenceData(posterior_predictive=pp, observed_data=obs)
 
 
-def _alt_borrowing(cfg: FitConfig) -> str:
-    tags = [f"{e.dataset or e.file}(w={e.discount:g})" for e in cfg.data.external]
-    return "+".join(tags) or "none"
-
-
 def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rows, sens, rvs, ppc_rows, mcid_rows = [], [], [], [], []
     h = cfg.hierarchy
@@ -209,7 +204,7 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
                 row = {"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
                        "estimand": kind, "scale": e.scale, **{c: st[c] for c in ("mean", "sd", "q2.5", "q97.5", "p_benefit", "p_mcid", "r_hat", "ess_bulk", "ess_tail")},
                        "n_divergences": f.n_div, "status": e.status, "diagnostics_ok": ok, "flag": flag,
-                       "mcid": e.mcid, "mcse_mean": st["mcse_mean"], "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint)}
+                       "mcid": e.mcid, "mcse_mean": st["mcse_mean"], "borrowing": _borrow_for(f.borrowing, e.endpoint)}
                 if e.kind == "risk_difference":
                     row["p_mcid"] = float("nan")
                 rows.append(row)
@@ -217,7 +212,7 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
                 pd_ = np.asarray(prior[e.var].values)[(slice(None), slice(None), *e.index)].ravel()
                 sens.append({"model": f.job.model, "endpoint": e.endpoint, "population": e.population, "scale": e.scale,
                              "status": e.status, "prior": f.prior, "analysis": f.analysis,
-                             "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint),
+                             "borrowing": _borrow_for(f.borrowing, e.endpoint),
                              "prior_on": h.prior_on, "prior_mu_mean": float(f.prior_mean[k]),
                              "prior_mu_sd": float(f.prior_sd[k]), "prior_effect_mean": float(pd_.mean()),
                              "prior_effect_sd": float(pd_.std(ddof=1)),
@@ -230,7 +225,7 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
                         dd = np.asarray(d).ravel()
                         mcid_rows.append({"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint,
                                           "population": e.population, "scale": e.scale, "status": e.status,
-                                          "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint),
+                                          "borrowing": _borrow_for(f.borrowing, e.endpoint),
                                           "threshold": float(thr),
                                           "threshold_pct": _pct_label(e.scale, float(thr)),
                                           "is_primary_mcid": bool(abs(thr - e.mcid) < 1e-9),
@@ -245,8 +240,8 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
             rvs.append({"model": f.job.model, "prior": f.prior, "endpoint": ep, "population": pop, "raw_mean": rm,
                         "raw_se": rs, "shrunk_mean": float(d.mean()), "shrunk_sd": float(d.std(ddof=1)),
                         "status": "external" if external else status_of[(ep, pop)],
-                        "borrowing": (_borrow_for(cfg, f.borrowing, ep) if not external else
-                                      ("borrowed" if _borrow_for(cfg, f.borrowing, ep) != "none" else "not borrowed"))})
+                        "borrowing": (_borrow_for(f.borrowing, ep) if not external else
+                                      ("borrowed" if _borrow_for(f.borrowing, ep) != "none" else "not borrowed"))})
         pp = f.ppc.posterior_predictive
         obs = f.ppc.observed_data
         for v in pp.data_vars:
@@ -275,18 +270,9 @@ def _tables(cfg: FitConfig, fits: list[_OneFit]) -> tuple[pd.DataFrame, pd.DataF
     return summary, sensitivity, rvs_df, ppc_df, mcid_df
 
 
-def _borrow_for(cfg: FitConfig, label: str, endpoint: str) -> str:
-    """The borrowing label of one endpoint: only studies that have data for that endpoint count."""
-    if label == "none":
-        return label
-    keep = []
-    for tag in label.split("+"):
-        study = tag.split("(")[0]
-        spec = next((x for x in cfg.data.external if str(x.dataset or x.file) == study), None)
-        if spec is None or endpoint in spec.endpoints:
-            keep.append(tag)
-    return "+".join(keep) or "none"
-
+def _borrow_for(borrowing: dict, endpoint: str) -> str:
+    """What an analysis borrowed for one endpoint: ``none`` or ``study(w=...)`` (+ more)."""
+    return str(borrowing.get(endpoint, "none")) if borrowing else "none"
 
 def _pct_label(scale: str, thr: float) -> str:
     """A log-scale threshold in words: '20% faster', '8% farther', 'OR 2'."""
@@ -307,7 +293,7 @@ def _assemble(cfg: FitConfig, fits: list[_OneFit], attrs: dict) -> az.InferenceD
         for e in f.job.estimands:
             est_rows.append({"model": f.job.model, "prior": f.prior, "endpoint": e.endpoint, "population": e.population,
                              "scale": e.scale, "status": e.status, "mcid": e.mcid,
-                             "borrowing": _borrow_for(cfg, f.borrowing, e.endpoint),
+                             "borrowing": _borrow_for(f.borrowing, e.endpoint),
                              "mcid_source": mcid_source(e.endpoint, scale=e.scale, mcid=e.mcid)})
             post_eff.append(_draws(f.posterior.posterior, e))
             prior_eff.append(_draws(f.prior_idata.prior, e))
