@@ -151,12 +151,17 @@ def _welch_consistent_pairs(m1, s1, m2, s2, p_text, n1_max, n2_max):
     return out
 
 
-def test_shipped_primary_posterior_matches_deterministic_grid(tmp_path):
+@pytest.mark.parametrize("subgroup_n", ["marginalize", "assumed"])
+def test_shipped_primary_posterior_matches_deterministic_grid(tmp_path, subgroup_n):
+    """``marginalize`` (shipped): mixture over the p-value-consistent pairs; ``assumed``: the
+    single assumed_n pair (12/10) as if known."""
     from msbayes.data import load_summaries
     from msbayes.fit.runner import run_fit
 
-    cfg = _shipped(priors=["skeptical"], sensitivity=_shipped().sensitivity.model_copy(
-        update={"borrowing": False, "subgroup_n": False, "between_share": []}))
+    base = _shipped()
+    cfg = _shipped(priors=["skeptical"], sensitivity=base.sensitivity.model_copy(
+        update={"borrowing": False, "subgroup_n": False, "between_share": []}),
+        data=base.data.model_copy(update={"subgroup_n": subgroup_n}))
     cfg = cfg.model_copy(update={"sampler": cfg.sampler.model_copy(update={"draws": 2000, "prior_draws": 100})})
     res = run_fit(cfg, out_dir=tmp_path / "fit", config_text="test", progress=False)
     row = res.summary.query("endpoint == 't25fw' and population == 'edss_6.0-6.5'").iloc[0]
@@ -176,12 +181,20 @@ def test_shipped_primary_posterior_matches_deterministic_grid(tmp_path):
                                  sigma_sd=cfg.hierarchy.sigma_prior_sd * MCID) for a, b in pairs])
     mx = lls.max()
     loglik = mx + np.log(np.exp(lls - mx).mean(axis=0))
+    if subgroup_n == "assumed":
+        n_t = cfg.assumed_n["edss_6.0-6.5"]["t25fw"]["msc_np"]
+        n_c = cfg.assumed_n["edss_6.0-6.5"]["t25fw"]["saline"]
+        assert (n_t, n_c) == (12, 10)
+        loglik = lls[pairs.index((n_t, n_c))]
     g_mean, g_sd, g_pm, g_pb = _summaries(loglik + stats.norm.logpdf(TH, 0.0, MCID / Z95))
+    # tolerances: 4 ESS-based MCSE plus 1e-3 for the quadrature (theta step 0.0025; the sigma
+    # grids are log-spaced over 0.03..4, far beyond the posterior mass of both arm SDs)
     ess = float(row.ess_bulk)
     assert abs(row["mean"] - g_mean) < 4 * g_sd / math.sqrt(ess) + 1e-3, (row["mean"], g_mean)
     assert abs(row["sd"] - g_sd) < 4 * g_sd / math.sqrt(2 * ess) + 1e-3, (row["sd"], g_sd)
     assert abs(row.p_mcid - g_pm) < 4 * math.sqrt(g_pm * (1 - g_pm) / ess) + 1e-3, (row.p_mcid, g_pm)
     assert abs(row.p_benefit - g_pb) < 4 * math.sqrt(g_pb * (1 - g_pb) / ess) + 1e-3, (row.p_benefit, g_pb)
-    # the single nominal pair gives a different answer: the marginalisation is not a no-op
+    # the single nominal pair and the mixture differ: the marginalisation is not a no-op
     single = _summaries(lls[pairs.index((12, 10))] + stats.norm.logpdf(TH, 0.0, MCID / Z95))
-    assert abs(single[2] - g_pm) > 0.005
+    mixture = _summaries(mx + np.log(np.exp(lls - mx).mean(axis=0)) + stats.norm.logpdf(TH, 0.0, MCID / Z95))
+    assert abs(single[2] - mixture[2]) > 0.005
