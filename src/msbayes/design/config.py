@@ -33,6 +33,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, mode
 from msbayes.config import ConfigError, Seed, StrictModel, validate_config
 
 from .endpoint import EndpointSpec
+from .interims import InterimsSpec, group_sequential_of, look_patients
 from .prior import MixtureSpec, NormalSpec, list_fit_estimands
 from .scenarios import FitScenario, ScenarioSpec, SlowingScenario, inert_grid_axes
 
@@ -321,6 +322,8 @@ class SimConfig(StrictModel):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
     search: SearchSpec | None = None
+    #: interim analyses (``docs/configs.md``, "interims"); None: a fixed design
+    interims: InterimsSpec | None = None
     #: optional display names for the report: scenario keys or dotted grid-axis paths -> text
     #: (e.g. ``mcid: "smallest worthwhile effect"``); not used by the simulation
     labels: dict[str, str] = Field(default_factory=dict)
@@ -402,6 +405,8 @@ class SimConfig(StrictModel):
                     f"search.metric {self.search.metric!r} is not produced by this design and analysis "
                     f"(allowed: {allowed})"
                 )
+        if self.interims is not None and is_parallel:
+            _check_parallel_interims(self)
         return self
 
     @property
@@ -416,6 +421,53 @@ class SimConfig(StrictModel):
         if self.simulation.engine != "auto":
             return self.simulation.engine
         return "patient" if self.endpoint.dropout_mechanism == "informative" else "sufficient"
+
+
+def _check_parallel_interims(cfg: SimConfig) -> None:
+    """Cross-checks of ``interims`` with the rest of a two-arm config (raise ValueError)."""
+    spec, a = cfg.interims, cfg.analysis
+    if spec.drop_doses is not None:
+        raise ValueError("interims.drop_doses: only for design.type 'dose_finding' (a parallel design has one "
+                         "treatment arm); remove it")
+    if isinstance(a, AncovaAnalysis) or getattr(a, "estimator", "difference") == "ancova":
+        raise ValueError("interims: not available with the ANCOVA estimate (analysis.method ancova or "
+                         "analysis.estimator ancova); use welch or bayes_normal with estimator difference")
+    if cfg.endpoint.dropout_mechanism != "mcar":
+        raise ValueError("interims: simulated with MCAR dropout only (endpoint.dropout_mechanism allowed: mcar)")
+    if cfg.simulation.engine == "patient":
+        raise ValueError("interims: simulated from sufficient statistics (simulation.engine allowed: auto, sufficient)")
+    if len(cfg.endpoint.stratum_weights) > 1:
+        raise ValueError("interims: designs with interims are simulated for one stratum (endpoint.strata: give one "
+                         "stratum or none)")
+    if spec.rule == "group_sequential":
+        if not isinstance(a, WelchAnalysis):
+            raise ValueError(f"interims.rule 'group_sequential' needs analysis.method welch (got {a.method!r}); "
+                             "with bayes_normal use interims.rule 'bayesian'")
+        if not isinstance(cfg.decision, SignificanceSpec):
+            raise ValueError("interims.rule 'group_sequential' needs decision.rule significance (its alpha is the "
+                             "one-sided level the boundaries spend)")
+        if not cfg.decision.alpha < 0.5:
+            raise ValueError(f"decision.alpha: a group-sequential design needs a one-sided alpha < 0.5, got "
+                             f"{cfg.decision.alpha}")
+        try:
+            group_sequential_of(spec, alpha=cfg.decision.alpha)
+        except ValueError as exc:
+            raise ValueError(f"interims: the boundaries cannot be computed: {exc}") from None
+    else:
+        if not isinstance(a, BayesNormalAnalysis):
+            raise ValueError(f"interims.rule 'bayesian' needs analysis.method bayes_normal (got {a.method!r}); "
+                             "with welch use interims.rule 'group_sequential'")
+        if a.variance == "student_t":
+            raise ValueError("interims.rule 'bayesian': analysis.variance 'student_t' is not supported with interims "
+                             "(allowed: plugin, known)")
+    sizes = cfg.design.arm_sizes()
+    for arm, n in zip(cfg.design.arms, sizes):
+        per = look_patients(spec.looks, n)
+        if per[0] < 2 or any(b <= a_ for a_, b in zip(per, per[1:])):
+            raise ValueError(
+                f"interims.looks: with {n} patients in arm {arm!r} (design.n_per_arm {cfg.design.n_per_arm}) the looks "
+                f"{spec.looks} fall at {per} patients; each look needs >= 2 patients per arm and more than the "
+                "look before (fewer looks, or a larger n_per_arm)")
 
 
 # --------------------------------------------------------------------- validate/override
