@@ -4,7 +4,9 @@
 bounds from the canonical joint distribution of the z statistics, inflation factor and
 expected sample size (analytic). :mod:`msbayes.sequential.simulate`: two-arm group-sequential
 trials simulated through stage-wise sufficient statistics, with per-look stopping
-probabilities and their Monte Carlo standard errors.
+probabilities and their Monte Carlo standard errors. :mod:`msbayes.sequential.bayes`:
+Bayesian monitoring (posterior and predictive probabilities of success for interim looks,
+calibration of a posterior efficacy threshold).
 """
 
 from .boundaries import (
@@ -23,8 +25,10 @@ from .boundaries import (
     sample_size_means,
     stagewise_p,
 )
+from . import bayes
 
 __all__ = [
+    "bayes",
     "GroupSequentialDesign",
     "MeansSampleSize",
     "Spending",
