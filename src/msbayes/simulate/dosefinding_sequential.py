@@ -1,0 +1,515 @@
+"""Dose-finding trials with interim looks: drop doses, stop early, final MCP-Mod / Bayesian Emax.
+
+:func:`simulate_chunk` is the engine's per-chunk entry point for ``design.type:
+dose_finding`` with an ``interims:`` section (:class:`msbayes.design.interims.InterimsSpec`);
+:func:`simulate_trials` is the same with the spec passed explicitly. Per trial (trials are
+the leading axis of every array; the only Python loop is over looks):
+
+1. truth as in the fixed design (:mod:`msbayes.simulate.dosefinding`): ``theta_ref`` from the
+   scenario, the shape parameters, the true effect at every dose;
+2. stage-wise sufficient statistics: look ``k`` analyses the first ``looks[k]`` share of each
+   arm's planned patients (``timing: information``: everyone randomised by the look has the
+   endpoint). The patients randomised in stage ``k`` (``m`` per arm, none for a dropped dose or
+   a stopped trial) give ``c ~ Binomial(m, 1 - dropout)`` completers (MCAR), a stage mean
+   ``~ N(placebo_mean + effect, sd^2 / c)`` and a within-stage sum of squares pooled over arms
+   ``sd^2 chi2(sum(c - 1))``: independent increments. Cumulative arm means and the pooled
+   within-arm sum of squares (with the between-stage term) are updated exactly, so the
+   statistics at every look have the distribution of patient-level data
+   (:func:`stage_statistics`, checked against a patient-level simulation in the tests);
+3. at each interim look (not the last), in this order:
+
+   a. **dose dropping** (``interims.drop_doses``): each dose still enrolling is compared with
+      placebo pairwise, ``diff = mean_d - mean_0``, ``se = sd sqrt(1/c_d + 1/c_0)`` with the
+      planning SD ``endpoint.sd`` (known-SD z, as rpact's normal approximation). ``z_below``:
+      drop if ``diff / se < z_below``; ``p_mcid_below``: drop if the flat-prior conjugate
+      posterior ``P(effect_d > MCID | data) = Phi((diff - MCID) / se) < p_mcid_below``.
+      A dropped dose enrols nobody after the look; its data stay in every later analysis.
+      Its unused patients are **not reallocated**: the trial is smaller (``n_total``);
+   b. **futility stop** of the whole trial if every dose is dropped, or by ``interims.futility``
+      on the best remaining dose: ``z`` bounds or beta-``spending`` bounds
+      (``rule: group_sequential``; the bounds of the two-arm design,
+      :func:`msbayes.design.interims.group_sequential_of`, applied to the largest pairwise z),
+      or ``p_mcid_below`` (``rule: bayesian``; the largest pairwise P(effect_d > MCID));
+   c. **success stop** (``rule: bayesian`` only, ``efficacy: {p_benefit: u}``): some remaining
+      dose has ``P(effect_d > 0 | data) >= u``. With ``analysis.method: mcpmod`` this is the
+      pairwise flat-prior posterior ``Phi(z_d)``; with ``bayes_emax`` it is the analysis's own
+      grid posterior of the Emax model on the cumulative data (``P(Emax > 0)``, the same at
+      every dose), computed only for trials still running. A trial meeting both the futility
+      and the success rule stops for futility.
+
+4. the final analysis (the fixed design's MCP-Mod or Bayesian Emax, unchanged) on the
+   cumulative statistics of every arm (all stages, unequal arm sizes) of each trial at the
+   look where it ended. MCP-Mod contrasts, correlation, critical value and degrees of freedom
+   are computed for the realised randomised arm sizes (one plan per pattern of arm sizes,
+   times ``1 - dropout`` as in the fixed design; cached); with dropout the t statistics use
+   the realised completers.
+
+Decisions: a trial that reaches the last look goes as in the fixed design. A futility stop is
+no-go (``reject`` False, no dose selected, ``td_est`` NaN; ``est`` is the analysis's estimate on
+the data at the stop). A success stop is go (``reject`` True: H0 rejected by the sequential
+procedure); its dose and target dose are what the analysis gives on the data at that look.
+Early success stopping is Bayesian only, and the type I error of any design here is **not
+controlled by construction**: it is simulated under the null scenario and reported with its
+MCSE (``p_go``, ``p_reject``).
+
+Outcome keys: the standard keys of :mod:`msbayes.oc.accumulate` (``go, nogo, failed, reject``
+(MCP-Mod, and under ``rule: bayesian`` also for Bayesian Emax), ``est, true, n_total`` (patients
+randomised when the trial ended), ``selected, n_doses, correct, td_est, td_true``), and per
+look ``k = 1..K``: ``efficacy_look{k}`` (success stop at interim k, or go at the last look),
+``futility_look{k}`` (futility stop at interim k, or no-go at the last look),
+``stop_look{k}`` (the trial ended at look k) and ``dropped_dose{d}_look{k}`` (active dose
+``d``, 0-based, i.e. ``design.doses[d + 1]``, was dropped at look k; always False at the last
+look, where nothing is dropped). ``selected_dropped``: the selected dose was dropped at an
+interim (the final analysis may still select it).
+
+Not supported (refused with the field named): ``timing: accrual``, several EDSS strata,
+``conditional_power`` and ``predictive_below`` futility, group-sequential efficacy stopping.
+
+Examples
+--------
+>>> import numpy as np
+>>> from msbayes.config import validate_config
+>>> from msbayes.design.config import validate_sim_config
+>>> from msbayes.design.interims import InterimsSpec
+>>> cfg = validate_sim_config({"name": "df", "seed": 1,
+...     "endpoint": {"sd": 0.35, "mcid": 0.182},
+...     "design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "reference_dose": 10,
+...                "n_per_arm": 30, "dose_response": {"model": "emax", "ed50": 3.0}},
+...     "scenarios": {"null": {"effect": 0.0}},
+...     "analysis": {"method": "mcpmod", "models": {"emax": [2.0], "linear": None}}})
+>>> spec = validate_config(InterimsSpec, {"looks": [0.5, 1.0], "efficacy": "none",
+...     "futility": {"z": [0.0]}, "drop_doses": {"z_below": 0.0}})
+>>> out = simulate_trials(cfg, "null", 2000, np.random.default_rng(1), interims=spec)
+>>> bool(out["n_total"].mean() < 120), sorted(k for k in out if k.startswith("stop"))
+(True, ['stop_look1', 'stop_look2'])
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from scipy import special
+
+from msbayes.design.dosefinding import BayesEmaxAnalysis, DoseFindingDesign, MCPModAnalysis
+from msbayes.design.doseresponse import anchored_effects, draw_shape, shape_g, target_dose, true_med
+from msbayes.design.interims import InterimsSpec, look_patients
+
+from .bayes_emax import analyse_bayes_emax
+from .dosefinding import PosteriorAtDose, plan_for
+from .mcpmod import analyse_mcpmod, prepare_mcpmod
+
+__all__ = ["simulate_chunk", "simulate_trials", "check_dose_interims", "stage_sizes",
+           "stage_statistics", "StageStats", "pairwise_vs_placebo"]
+
+_PLANS: "OrderedDict[tuple, object]" = OrderedDict()
+_MAX_PLANS = 64
+
+
+def _none(b) -> bool:
+    return b is None or b == "none"
+
+
+# ----------------------------------------------------------------------------- checks
+def check_dose_interims(cfg, interims: InterimsSpec | None = None) -> None:
+    """Refuse an ``interims`` section this simulator cannot run, naming the field.
+
+    Raises ``ValueError`` before any simulation. ``interims`` defaults to ``cfg.interims``.
+    """
+    spec = cfg.interims if interims is None else interims
+    design = cfg.design
+    if getattr(design, "type", None) != "dose_finding":
+        if spec is not None and spec.drop_doses is not None:
+            raise ValueError("interims.drop_doses: only for design.type dose_finding (this design has no doses "
+                             f"to drop: design.type {getattr(design, 'type', None)!r})")
+        raise ValueError(f"design.type: the dose-finding interim simulator needs dose_finding; got "
+                         f"{getattr(design, 'type', None)!r}")
+    if spec is None:
+        raise ValueError("interims: missing (the dose-finding interim simulator needs an interims section)")
+    if spec.timing != "information":
+        raise ValueError("interims.timing: dose-finding designs support information timing only "
+                         f"(allowed: information); got {spec.timing!r}")
+    if len(cfg.endpoint.stratum_weights) > 1:
+        raise ValueError("endpoint.strata: dose-finding interims simulate one stratum only "
+                         f"(got {len(cfg.endpoint.stratum_weights)} strata)")
+    if cfg.endpoint.dropout_mechanism != "mcar":
+        raise ValueError("endpoint.dropout_mechanism: dose-finding designs simulate MCAR dropout only "
+                         "(allowed: mcar)")
+    if spec.drop_doses is not None and spec.drop_doses.p_mcid_below is not None:
+        l = spec.drop_doses.p_mcid_below
+        if not (0 < l < 1):
+            raise ValueError(f"interims.drop_doses.p_mcid_below: must be in (0, 1) (exclusive); got {l}")
+    eff, fut = spec.efficacy, spec.futility
+    if spec.rule == "group_sequential":
+        if not _none(eff):
+            raise ValueError("interims.efficacy: dose-finding designs stop early for success only with rule "
+                             f"bayesian (allowed with group_sequential: none); got {eff.kind!r}")
+        if not _none(fut) and fut.kind not in ("z", "spending"):
+            raise ValueError(f"interims.futility: {fut.kind!r} is not supported for dose-finding designs "
+                             "(allowed with group_sequential: z, spending or none)")
+        if not _none(fut) and fut.kind == "spending" and not isinstance(cfg.analysis, MCPModAnalysis):
+            raise ValueError("interims.futility: beta-spending futility needs analysis.method mcpmod (its alpha); "
+                             "use z bounds or rule bayesian")
+    else:
+        if not _none(fut) and fut.kind != "p_mcid_below":
+            raise ValueError(f"interims.futility: {fut.kind!r} is not supported for dose-finding designs "
+                             "(allowed with bayesian: p_mcid_below or none)")
+    sizes = design.arm_sizes()
+    cum = stage_sizes(sizes, spec.looks)
+    if cum[0].min() < 2:
+        raise ValueError(f"interims.looks: the first look ({spec.looks[0]:g}) leaves arm sizes {cum[0].tolist()}; "
+                         "every arm needs >= 2 patients at each look")
+    if spec.k > 1 and np.any(np.diff(cum, axis=0) < 1):
+        raise ValueError(f"interims.looks: looks {spec.looks} give cumulative arm sizes {cum.tolist()} that do not "
+                         "increase at every look for every arm (add patients or move the looks apart)")
+
+
+def stage_sizes(arm_sizes, looks) -> np.ndarray:
+    """Cumulative randomised patients per look and arm, ``round(looks[k] * n_arm)``, (K, arms).
+
+    Examples
+    --------
+    >>> stage_sizes([30, 30, 41], [0.5, 1.0]).tolist()
+    [[15, 15, 21], [30, 30, 41]]
+    """
+    return np.array([look_patients(looks, int(n)) for n in arm_sizes], dtype=np.int64).T
+
+
+# ------------------------------------------------------------------ stage statistics
+class StageStats:
+    """Cumulative sufficient statistics of k normal arms, updated stage by stage.
+
+    Attributes (leading axis = trials): ``c`` completers (sim, k) float, ``mean`` arm means
+    (sim, k), ``ss`` pooled within-arm sum of squares (sim,), ``r`` randomised (sim, k) int.
+    """
+
+    def __init__(self, nsim: int, k: int):
+        self.c = np.zeros((nsim, k))
+        self.mean = np.zeros((nsim, k))
+        self.ss = np.zeros(nsim)
+        self.r = np.zeros((nsim, k), dtype=np.int64)
+
+    def add_stage(self, randomised: np.ndarray, mu: np.ndarray, *, sd: float, dropout: float,
+                  rng: np.random.Generator) -> None:
+        """Add one stage: ``randomised`` (sim, k) new patients per arm, true arm means ``mu``
+        (sim, k). Draw order: completers (if dropout > 0), stage means, pooled within-stage SS
+        (the fixed design's order, so a single stage reproduces its draws exactly)."""
+        m = np.asarray(randomised, dtype=np.int64)
+        if dropout > 0:
+            c = rng.binomial(m, 1.0 - dropout).astype(float)
+        else:
+            c = m.astype(float)
+        cs = np.where(c >= 1, c, 1.0)
+        smean = mu + sd * rng.standard_normal(c.shape) / np.sqrt(cs)
+        dfw = np.maximum(c - 1.0, 0.0).sum(axis=1)
+        w = sd * sd * 2.0 * rng.standard_gamma(0.5 * dfw)
+        cn = self.c + c
+        has = c >= 1
+        first = has & (self.c == 0)
+        both = has & (self.c > 0)
+        cn_s = np.where(cn > 0, cn, 1.0)
+        prev = self.mean
+        # between-stage sum of squares: c_old c / (c_old + c) (stage mean - old mean)^2
+        between = np.where(both, self.c * c / cn_s * (smean - prev) ** 2, 0.0)
+        upd = prev + (c / cn_s) * (smean - prev)
+        self.mean = np.where(first, smean, np.where(both, upd, prev))
+        self.ss = self.ss + w + between.sum(axis=1)
+        self.c = cn
+        self.r = self.r + m
+
+    def pooled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pooled variance ``s2``, ``df = sum(c) - k`` and ``ok`` (every arm >= 1 completer, df >= 1)."""
+        k = self.c.shape[1]
+        df = self.c.sum(axis=1) - k
+        ok = (self.c.min(axis=1) >= 1) & (df >= 1)
+        s2 = np.where(ok, self.ss / np.maximum(df, 1.0), 1.0)
+        return s2, df, ok
+
+
+def stage_statistics(mu, stage_randomised, *, sd: float, dropout: float = 0.0,
+                     rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Cumulative arm means, pooled variance and completers at every look, no stopping.
+
+    Parameters
+    ----------
+    mu : ndarray (sim, k)
+        True arm means.
+    stage_randomised : array_like (K, k)
+        Cumulative randomised patients per look and arm.
+    sd, dropout : float
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    list over looks of ``(means (sim, k), s2 (sim,), completers (sim, k))``.
+
+    Examples
+    --------
+    >>> out = stage_statistics(np.zeros((3, 2)), [[5, 5], [10, 10]], sd=1.0,
+    ...                        rng=np.random.default_rng(0))
+    >>> [o[2][0].tolist() for o in out]
+    [[5.0, 5.0], [10.0, 10.0]]
+    """
+    mu = np.asarray(mu, dtype=float)
+    cum = np.asarray(stage_randomised, dtype=np.int64)
+    st = StageStats(*mu.shape)
+    out = []
+    prev = np.zeros(mu.shape[1], dtype=np.int64)
+    for row in cum:
+        st.add_stage(np.broadcast_to(row - prev, mu.shape), mu, sd=sd, dropout=dropout, rng=rng)
+        prev = row
+        s2, _df, _ok = st.pooled()
+        out.append((st.mean.copy(), s2, st.c.copy()))
+    return out
+
+
+def pairwise_vs_placebo(means: np.ndarray, completers: np.ndarray, *, sd: float,
+                        mcid: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairwise comparison of every dose with placebo, known SD.
+
+    Returns ``z`` (sim, doses) = ``(mean_d - mean_0) / (sd sqrt(1/c_d + 1/c_0))``, the flat-prior
+    posterior ``P(effect_d > 0) = Phi(z)`` and ``P(effect_d > mcid) = Phi((diff - mcid) / se)``.
+
+    Examples
+    --------
+    >>> z, p0, pm = pairwise_vs_placebo(np.array([[0.0, 0.2]]), np.array([[50., 50.]]),
+    ...                                 sd=0.5, mcid=0.2)
+    >>> round(float(z[0, 0]), 3), round(float(pm[0, 0]), 3)
+    (2.0, 0.5)
+    """
+    c = np.where(completers >= 1, completers, 1.0)
+    diff = means[:, 1:] - means[:, :1]
+    se = sd * np.sqrt(1.0 / c[:, 1:] + 1.0 / c[:, :1])
+    z = diff / se
+    return z, special.ndtr(z), special.ndtr((diff - mcid) / se)
+
+
+# ---------------------------------------------------------------------------- analyses
+def _mcpmod_plan(design: DoseFindingDesign, analysis: MCPModAnalysis, randomised: tuple, *,
+                 mcid: float, dropout: float):
+    """MCP-Mod plan for realised randomised arm sizes (times 1 - dropout, as the fixed design)."""
+    if tuple(randomised) == tuple(design.arm_sizes()):
+        return plan_for(design, analysis, mcid=mcid, dropout=dropout)  # the fixed design's plan
+    planned = np.asarray(randomised, dtype=float) * (1.0 - dropout)
+    key = (tuple(design.doses), tuple(planned.tolist()), float(design.reference_dose),
+           analysis.model_dump_json(), float(mcid))
+    if key in _PLANS:
+        _PLANS.move_to_end(key)
+        return _PLANS[key]
+    td = analysis.target_delta if analysis.target_delta is not None else mcid
+    plan = prepare_mcpmod(analysis, design.doses, planned, target_delta=td, d_ref=design.reference_dose,
+                          df=max(int(round(planned.sum())) - len(planned), 1))
+    _PLANS[key] = plan
+    while len(_PLANS) > _MAX_PLANS:
+        _PLANS.popitem(last=False)
+    return plan
+
+
+def _run_mcpmod(cfg, means, s2, comp, randomised):
+    """MCP-Mod per pattern of randomised arm sizes; dict of (sim,) arrays."""
+    design, an, ep = cfg.design, cfg.analysis, cfg.endpoint
+    n = means.shape[0]
+    pats, inv = np.unique(randomised, axis=0, return_inverse=True)
+    inv = np.asarray(inv).reshape(-1)
+    out = {"reject": np.zeros(n, bool), "est": np.zeros(n), "selected_dose": np.zeros(n, np.int64),
+           "td_est": np.zeros(n)}
+    delta = None
+    for j, pat in enumerate(pats):
+        plan = _mcpmod_plan(design, an, tuple(int(x) for x in pat), mcid=ep.mcid, dropout=ep.dropout)
+        delta = plan.target_delta
+        if len(pats) == 1:
+            res = analyse_mcpmod(plan, means, s2, n=comp if ep.dropout > 0 else None)
+            for key in out:
+                out[key] = np.asarray(res[key]).copy()
+            break
+        idx = np.nonzero(inv == j)[0]
+        res = analyse_mcpmod(plan, means[idx], s2[idx], n=comp[idx] if ep.dropout > 0 else None)
+        for key in out:
+            out[key][idx] = res[key]
+    return out, float(delta)
+
+
+# ------------------------------------------------------------------------- simulation
+def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Engine entry point: :func:`simulate_trials` with ``cfg.interims``."""
+    return simulate_trials(cfg, scenario, n, rng, interims=cfg.interims)
+
+
+def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
+                    interims: InterimsSpec) -> dict[str, np.ndarray]:
+    """Simulate ``n`` dose-finding trials of ``cfg`` with ``interims`` under ``scenario``.
+
+    See the module docstring for the procedure and the outcome keys.
+
+    Parameters
+    ----------
+    cfg : SimConfig
+        Validated dose-finding config (``design.type: dose_finding``).
+    scenario : str
+        A key of ``cfg.scenarios``.
+    n : int
+        Trials.
+    rng : numpy.random.Generator
+        The chunk's generator (every number follows from it).
+    interims : InterimsSpec
+        The interim looks and rules.
+
+    Returns
+    -------
+    dict of per-trial arrays.
+    """
+    from msbayes.oc.decision import decision_from_spec
+
+    from .twoarm import scenario_sampler
+
+    check_dose_interims(cfg, interims)
+    spec = interims
+    design: DoseFindingDesign = cfg.design
+    ep, an = cfg.endpoint, cfg.analysis
+    doses = np.asarray(design.doses, dtype=float)
+    k = len(doses)
+    nd = k - 1
+    K = spec.k
+    dmax = float(doses[-1])
+    dr = design.dose_response
+    sizes = design.arm_sizes()
+    cum = stage_sizes(sizes, spec.looks)  # (K, k)
+    is_mcp = isinstance(an, MCPModAnalysis)
+    mcid = float(an.target_delta if is_mcp and an.target_delta is not None else
+                 (an.mcid if not is_mcp and an.mcid is not None else ep.mcid))
+
+    # --- truth (the fixed design's draws, in its order)
+    sampler = scenario_sampler(cfg, scenario)
+    theta, draw_batch = sampler.sample_with_batch(n, rng=rng)
+    theta_ref = theta[:, 0].copy()
+    shape = draw_shape(dr, n, rng)
+    eff = anchored_effects(dr.model, doses, d_ref=design.reference_dose, theta_ref=theta_ref, shape=shape)
+    mu = ep.placebo_mean + eff
+
+    # --- interim rules
+    drop = spec.drop_doses
+    fut = None if _none(spec.futility) else spec.futility
+    effb = None if _none(spec.efficacy) else spec.efficacy
+    fut_bounds = None
+    if fut is not None and fut.kind == "z":
+        fut_bounds = np.asarray(fut.z, dtype=float)
+    elif fut is not None and fut.kind == "spending":
+        from msbayes.design.interims import group_sequential_of
+
+        fb = group_sequential_of(spec, alpha=an.alpha).futility_bounds
+        fut_bounds = np.asarray(fb, dtype=float)[: K - 1]
+    elif fut is not None:
+        fut_bounds = np.asarray(fut.thresholds(K - 1), dtype=float)
+    eff_u = np.asarray(effb.thresholds(K - 1), dtype=float) if effb is not None else None
+    emax_plan = None if is_mcp else plan_for(design, an, mcid=ep.mcid, dropout=ep.dropout)
+
+    # --- looks
+    st = StageStats(n, k)
+    enrol = np.ones((n, k), dtype=bool)  # arm still enrolling (placebo: while the trial runs)
+    running = np.ones(n, dtype=bool)
+    stop_look = np.full(n, K, dtype=np.int64)  # 1-based look at which the trial ended
+    eff_stop = np.zeros(n, dtype=bool)
+    fut_stop = np.zeros(n, dtype=bool)
+    dropped = np.zeros((nd, K, n), dtype=bool)
+    prev = np.zeros(k, dtype=np.int64)
+    for j in range(K):
+        inc = np.where(enrol, (cum[j] - prev)[None, :], 0)
+        prev = cum[j]
+        st.add_stage(inc, mu, sd=ep.sd, dropout=ep.dropout, rng=rng)
+        if j == K - 1:
+            break
+        z, p0, pm = pairwise_vs_placebo(st.mean, st.c, sd=ep.sd, mcid=mcid)
+        act = enrol[:, 1:] & running[:, None]
+        if drop is not None:
+            bad = (z < drop.z_below) if drop.z_below is not None else (pm < drop.p_mcid_below)
+            newly = act & bad
+            dropped[:, j, :] = newly.T
+            act = act & ~newly
+        any_left = act.any(axis=1)
+        stop_f = running & ~any_left
+        if fut is not None:
+            if fut.kind in ("z", "spending"):
+                best = np.where(act, z, -np.inf).max(axis=1)
+            else:
+                best = np.where(act, pm, -np.inf).max(axis=1)
+            stop_f |= running & any_left & (best < fut_bounds[j])
+        stop_e = np.zeros(n, dtype=bool)
+        if eff_u is not None:
+            cand = running & any_left & ~stop_f
+            if is_mcp:
+                pb = np.where(act, p0, -np.inf).max(axis=1)
+                stop_e = cand & (pb >= eff_u[j])
+            elif cand.any():
+                idx = np.nonzero(cand)[0]
+                s2, _df, ok = st.pooled()
+                res = analyse_bayes_emax(emax_plan, st.mean[idx], s2[idx], n=st.c[idx])
+                stop_e[idx] = ok[idx] & (res["p_gt0_ref"] >= eff_u[j])
+        stop = stop_f | stop_e
+        fut_stop |= stop_f
+        eff_stop |= stop_e
+        stop_look = np.where(stop, j + 1, stop_look)
+        running &= ~stop
+        enrol[:, 1:] &= act
+        enrol &= running[:, None]
+
+    # --- analysis of every trial on its data when it ended
+    s2, _df, ok = st.pooled()
+    means, comp, rand = st.mean, st.c, st.r
+    if is_mcp:
+        res, delta = _run_mcpmod(cfg, means, s2, comp, rand)
+        final_go = res["reject"] & ok
+        est, selected, td_est = res["est"], res["selected_dose"], res["td_est"]
+    else:
+        delta = emax_plan.mcid
+        one = (len(np.unique(rand, axis=0)) == 1) and ep.dropout == 0
+        res = analyse_bayes_emax(emax_plan, means, s2, n=np.asarray(sizes, dtype=float) if one and K == 1
+                                 else comp)
+        if emax_plan.decision_dose == "reference":
+            col = np.full(n, k - 1)
+        elif emax_plan.decision_dose == "max":
+            col = np.full(n, k - 2)
+        else:
+            col = np.where(res["med"] > 0, res["med"] - 1, k - 2)
+        r = np.arange(n)
+        probs = {0.0: res["p_gt"][0.0][r, col], float(delta): res["p_gt"][delta][r, col]}
+        g, ng = decision_from_spec(cfg.decision)(PosteriorAtDose(probs), mcid=float(delta))
+        final_go = g & ok
+        final_nogo = (ng | ~ok) & ~final_go
+        est, selected, td_est = res["mean_ref"], res["med"], res["td_est"]
+    reached = stop_look == K
+    go = np.where(reached, final_go, eff_stop)
+    if is_mcp:
+        nogo = ~go
+    else:
+        nogo = np.where(reached, final_nogo, fut_stop)
+    selected = np.where(ok & ~fut_stop & (reached | eff_stop), selected, -1)
+    td_est = np.where(ok & ~fut_stop, td_est, np.nan)
+    g_ref = np.broadcast_to(shape_g(dr.model, [design.reference_dose], shape), (n, 1))[:, 0]
+    td_true = target_dose(dr.model, scale=theta_ref / g_ref, shape=shape, target_delta=float(delta), d_max=dmax)
+    med_true = true_med(eff, float(delta))
+    out = {
+        "go": go, "nogo": nogo, "failed": ~ok,
+        "est": np.where(ok, est, np.nan), "true": theta_ref,
+        "n_total": rand.sum(axis=1).astype(float),
+        "selected": selected.astype(np.int64), "n_doses": np.asarray(k),
+        "correct": selected == med_true,
+        "td_est": td_est, "td_true": td_true,
+    }
+    if is_mcp or spec.rule == "bayesian":
+        out["reject"] = go.copy()
+    ever = dropped.any(axis=1)  # (nd, n)
+    sel_d = np.where(selected > 0, selected - 1, 0)
+    out["selected_dropped"] = (selected > 0) & ever[sel_d, np.arange(n)]
+    for kk in range(K):
+        at = stop_look == kk + 1
+        last = kk == K - 1
+        out[f"efficacy_look{kk + 1}"] = at & (go if last else eff_stop)
+        out[f"futility_look{kk + 1}"] = at & (nogo if last else fut_stop)
+        out[f"stop_look{kk + 1}"] = at
+    for d in range(nd):
+        for kk in range(K):
+            out[f"dropped_dose{d}_look{kk + 1}"] = dropped[d, kk]
+    if draw_batch is not None:
+        out["draw_batch"] = draw_batch
+    out["n_draw_batches"] = np.asarray(sampler.n_batches)
+    return out
