@@ -208,10 +208,17 @@ class PosteriorAtDose:
 def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Simulate ``n`` dose-finding trials of ``cfg`` under ``scenario`` (module docstring).
 
+    A config with an ``interims`` section is simulated by
+    :func:`msbayes.simulate.dosefinding_sequential.simulate_chunk`.
+
     Returns
     -------
     dict of per-trial arrays with the standard outcome keys, plus ``n_doses``.
     """
+    if getattr(cfg, "interims", None) is not None:  # interim looks: the sequential simulator
+        from .dosefinding_sequential import simulate_chunk as sequential_chunk
+
+        return sequential_chunk(cfg, scenario, n, rng)
     from msbayes.oc.decision import decision_from_spec
 
     from .twoarm import scenario_sampler
