@@ -35,7 +35,17 @@ __all__ = ["assemble_dataset", "tidy_frame", "write_artefacts", "scenario_data_f
            "ARRAY_OC_DIMS"]
 
 #: extra dimension of array-valued OCs when the engine does not name it
-ARRAY_OC_DIMS: dict[str, str] = {"p_select": "dose", "p_select_mcse": "dose"}
+ARRAY_OC_DIMS: dict[str, str] = {"p_select": "dose", "p_select_mcse": "dose",
+                                 **{n: "look" for b in ("p_efficacy", "p_futility", "p_stop", "cumulative_p_go")
+                                    for n in (b, f"{b}_mcse")},
+                                 **{n: "look" for n in ("information_fraction", "bound_efficacy_z", "bound_futility_z",
+                                                        "bound_efficacy_effect", "bound_futility_effect",
+                                                        "n_analysed_at_look", "n_randomised_at_look",
+                                                        "time_at_look")}}
+#: per-cell quantities of designs with interims: the same under every scenario, stored without
+#: the scenario dimension
+CELL_LOOK_VARS = ("information_fraction", "bound_efficacy_z", "bound_futility_z", "bound_efficacy_effect",
+                  "bound_futility_effect", "n_analysed_at_look", "n_randomised_at_look", "time_at_look", "n_max")
 
 
 def scenario_kind(spec: Any) -> str:
@@ -163,6 +173,8 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
     # methods with different outputs (welch has p_reject, bayes_normal not); a cell without an
     # OC gets NaN there
     names = list(dict.fromkeys(n for res in results for n in res))
+    if any("p_stop" in res for res in results):  # interims: the per-look scalars are in the look arrays
+        names = [n for n in names if not _is_look_scalar(n)]
     data_vars: dict[str, Any] = {}
     for name in names:
         src = next(res for res in results if name in res)
@@ -186,6 +198,8 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
         data_vars[name] = (dims + edims, arr)
         coords.update({d: c for d, c in ecoords.items() if d not in coords})
     ds = xr.Dataset(data_vars, coords=coords)
+    if "look" in ds.dims:
+        ds = _look_dimension(ds)
     if "dose" in ds.dims and "dose" not in ds.coords:
         per_cell = [list(getattr(getattr(c.config, "design", None), "doses", None) or []) for c in spec.cells]
         doses = {tuple(d) for d in per_cell}
@@ -222,6 +236,9 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
     rules = _decision_rules(spec)
     if rules:
         attrs["decision_rule"] = rules
+    interims = _interims_descriptions(spec)
+    if interims:
+        attrs["interims"] = interims
     labels = _scenario_labels(spec)
     if labels:
         attrs["scenario_labels"] = json.dumps(labels)
@@ -230,6 +247,44 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
         attrs["fit_posterior_files"] = json.dumps([str(f) for f in files])
     ds.attrs.update(attrs)
     return ds
+
+
+def _is_look_scalar(name: str) -> bool:
+    """``p_efficacy_look2``, ``p_stop_look1_mcse``, ``bound_efficacy_z_look3``, ...: per-look
+    scalars that the look arrays already hold."""
+    import re
+
+    return re.match(r"^.+_look\d+(_mcse|_upper|_lower|_mcse_draws)?$", name) is not None
+
+
+def _look_dimension(ds: xr.Dataset) -> xr.Dataset:
+    """Label ``look`` 1..K and drop the scenario dimension of the per-cell look quantities.
+
+    Each of :data:`CELL_LOOK_VARS` must be the same under every scenario of a cell (NaN
+    equal to NaN); otherwise it keeps its scenario dimension.
+    """
+    ds = ds.assign_coords(look=np.arange(1, ds.sizes["look"] + 1))
+    ds["look"].attrs["description"] = "analysis number (1 = first interim; the last = final analysis)"
+    for name in CELL_LOOK_VARS:
+        if name not in ds or "scenario" not in ds[name].dims:
+            continue
+        first = ds[name].isel(scenario=0, drop=True)
+        if all(np.array_equal(first.values, ds[name].isel(scenario=i).values, equal_nan=True)
+               for i in range(1, ds.sizes["scenario"])):
+            ds[name] = first
+    return ds
+
+
+def _interims_descriptions(spec: GridSpec) -> str:
+    """One line per distinct ``interims`` section of the cells ("" for fixed designs)."""
+    from msbayes.design.interims import describe_interims
+
+    out: dict[str, None] = {}
+    for c in spec.cells:
+        it = getattr(getattr(c, "config", None), "interims", None)
+        if it is not None:
+            out[describe_interims(it)] = None
+    return " | ".join(out)
 
 
 def _scenario_labels(spec: GridSpec) -> dict[str, str]:

@@ -67,17 +67,24 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Accumulator", "STANDARD_KEYS"]
+__all__ = ["Accumulator", "STANDARD_KEYS", "LOOK_OCS", "LOOK_CONSTANTS"]
 
 STANDARD_KEYS = ("go", "nogo", "reject", "failed", "est", "true", "n_total", "selected", "correct", "td_est", "td_true")
 _BOOL_NAMES = {"go": "p_go", "nogo": "p_nogo", "reject": "p_reject", "failed": "p_failed", "correct": "p_correct_dose"}
 #: proportions that get the design-prior (draw batch) variance and Clopper-Pearson bounds
 DECISION_KEYS = ("go", "nogo", "consider", "reject", "correct")
-_SKIP = ("est", "true", "selected", "td_est", "td_true", "draw_batch")
+_SKIP = ("est", "true", "selected", "td_est", "td_true", "draw_batch", "est_mue")
+_LOOK = re.compile(r"^(.+)_look(\d+)$")
+#: per-look OCs gathered into arrays over looks (the ``look`` dimension of oc.nc)
+LOOK_OCS = ("p_efficacy", "p_futility", "p_stop")
+#: per-look cell constants gathered into arrays over looks (no scenario dependence)
+LOOK_CONSTANTS = ("information_fraction", "bound_efficacy_z", "bound_futility_z", "bound_efficacy_effect",
+                  "bound_futility_effect", "n_analysed_at_look", "n_randomised_at_look", "time_at_look")
 _FORMAT = "msbayes.Accumulator/1"
 
 
@@ -186,6 +193,16 @@ class Accumulator:
                 part["err_s1"] = _f(err.sum())
                 part["err_s2"] = _f(e2.sum())
                 part["err_s4"] = _f((e2 * e2).sum())
+        if "est_mue" in arrays and "true" in arrays:
+            em = arrays["est_mue"].astype(float)
+            tr = arrays["true"].astype(float)
+            ok2 = np.isfinite(em) & np.isfinite(tr)
+            err = em[ok2] - tr[ok2]
+            e2 = err * err
+            part["mue_n"] = int(ok2.sum())
+            part["mue_s1"] = _f(err.sum())
+            part["mue_s2"] = _f(e2.sum())
+            part["mue_s4"] = _f((e2 * e2).sum())
         if "true" in arrays:
             tr = arrays["true"].astype(float)
             ok = np.isfinite(tr)
@@ -287,13 +304,16 @@ class Accumulator:
         for k in keys:
             if k.startswith("fn_"):
                 name = k[3:]
-                oc = {"n_total": "expected_n", "est": "mean_est", "true": "mean_true"}.get(name, f"mean_{name}")
+                oc = {"n_total": "expected_n", "est": "mean_est", "true": "mean_true",
+                      "duration": "expected_duration"}.get(name, f"mean_{name}")
                 mu, se = mean_sd(self._sum(f"f1_{name}"), self._sum(f"f2_{name}"), self._sum(k))
                 out[oc], out[f"{oc}_mcse"] = mu, se
         if self._has("fn_est"):
             prop("p_est_missing", N - self._sum("fn_est"), N)
         if self._has("err_n"):
             self._error_ocs(out, "bias", "rmse", "err_n", "err_s1", "err_s2", "err_s4")
+        if self._has("mue_n"):
+            self._error_ocs(out, "bias_mue", "rmse_mue", "mue_n", "mue_s1", "mue_s2", "mue_s4")
         if self._has("sel"):
             tot = np.zeros(self.n_doses + 1, dtype=np.int64)
             for _, p in sorted(self._parts.items()):
@@ -310,9 +330,10 @@ class Accumulator:
         consts = [p["const"] for _, p in sorted(self._parts.items()) if "const" in p]
         if consts:
             first = consts[0]
-            if any(c != first for c in consts[1:]):
+            if any(not _same_constants(c, first) for c in consts[1:]):
                 raise ValueError("cell constants differ between chunks (mixed configs?)")
             out.update(first)
+        _look_arrays(out, N)
         return out
 
     def _decision_extras(self, out: dict, N: int) -> None:
@@ -371,3 +392,51 @@ class Accumulator:
             out[f"{rmse_name}_mcse"] = math.sqrt(var_sq / n) / (2 * rmse)
         else:
             out[f"{rmse_name}_mcse"] = math.nan
+
+
+def _same_constants(a: dict, b: dict) -> bool:
+    """Equal constant dicts, NaN equal to NaN (a per-look constant may be NaN)."""
+    if a.keys() != b.keys():
+        return False
+    return all(x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+               for x, y in ((a[k], b[k]) for k in a))
+
+
+def _look_arrays(out: dict, N: int) -> None:
+    """Gather per-look results (``name_look{k}``) into arrays over looks 1..K.
+
+    Adds ``p_efficacy``, ``p_futility``, ``p_stop`` (+ ``_mcse``), ``cumulative_p_go`` (+
+    ``_mcse``, binomial) and the per-look constants (:data:`LOOK_CONSTANTS`) as arrays, and,
+    from ``p_stop`` and ``n_randomised_at_look``, ``n_q10``, ``n_q50``, ``n_q90``: quantiles of
+    the randomised sample size (a discrete distribution on the looks' sizes, so exact given
+    the stop proportions). The scalar ``name_look{k}`` entries are kept. Nothing is added for
+    a fixed design (no ``_look{k}`` entries).
+    """
+    looks: dict[str, dict[int, float]] = {}
+    for key, v in out.items():
+        m = _LOOK.match(key)
+        if m is None:
+            continue
+        looks.setdefault(m.group(1), {})[int(m.group(2))] = v
+    if "p_stop" not in looks and not any(c in looks for c in LOOK_CONSTANTS):
+        return
+    for key, v in list(out.items()):  # "p_efficacy_look1_mcse" -> p_efficacy_mcse
+        if key.endswith("_mcse"):
+            m = _LOOK.match(key[: -len("_mcse")])
+            if m is not None and m.group(1) in LOOK_OCS:
+                looks.setdefault(m.group(1) + "_mcse", {})[int(m.group(2))] = v
+    K = max(max(d) for d in looks.values())
+    for name in (*LOOK_OCS, *(f"{x}_mcse" for x in LOOK_OCS), *LOOK_CONSTANTS):
+        d = looks.get(name)
+        if d is not None:
+            out[name] = np.array([float(d.get(k, math.nan)) for k in range(1, K + 1)])
+    if "p_efficacy" in out:
+        cp = np.cumsum(out["p_efficacy"])
+        out["cumulative_p_go"] = cp
+        out["cumulative_p_go_mcse"] = np.sqrt(cp * (1 - cp) / N)
+    if "p_stop" in out and "n_randomised_at_look" in out:
+        cum = np.cumsum(out["p_stop"])
+        sizes = out["n_randomised_at_look"]
+        for q, name in ((0.1, "n_q10"), (0.5, "n_q50"), (0.9, "n_q90")):
+            k = int(np.searchsorted(cum, q - 1e-12, side="left"))
+            out[name] = float(sizes[min(k, K - 1)])

@@ -7,7 +7,10 @@ every trial keeps its true effect, its uniforms for dropout, its normals for the
 its uniforms for the chi-square variances (drawn by the inverse CDF, so the variance draw of
 a trial changes smoothly and monotonically with n). The metric is then a nearly monotone
 function of n and the bisection is stable. Dose-finding designs use the same seed for every
-n (correlated, not exactly common, random numbers).
+n (correlated, not exactly common, random numbers). Two-arm designs with ``interims`` also run
+the engine with the same seed for every n; their chunk function draws every random number
+with a shape that does not depend on n (inverse-CDF completers and chi-squares), so these are
+common random numbers too, and the search finds the smallest *maximum* n per arm.
 
 Examples
 --------
@@ -194,6 +197,10 @@ def crn_metric_function(cfg, *, scenario: str, metric: str, n_sims: int, seed) -
                           [("search.metric", "not allowed")])
     if metric == "p_reject" and cfg.analysis.method == "bayes_normal":
         raise ConfigError("search.metric 'p_reject' needs analysis welch or ancova", [("search.metric", "not allowed")])
+    if getattr(cfg, "interims", None) is not None:
+        raise ConfigError("interims: a design with interim looks is searched through the engine "
+                          "(search_sample_size), not the fixed-design common-random-number function",
+                          [("interims", "not a fixed design")])
     if cfg.engine == "patient":
         raise ConfigError("the sample-size search uses sufficient statistics; informative dropout is not supported",
                           [("search", "patient-level engine")])
@@ -272,7 +279,7 @@ def search_sample_size(
     if scenario not in cfg.scenarios:
         raise ConfigError(f"search.scenario {scenario!r} unknown (allowed: {list(cfg.scenarios)})", [("search.scenario", "unknown")])
     seed = cell_seed(cfg.seed, {"search": scenario, "metric": metric}) if seed is None else seed
-    if cfg.design.type == "parallel":
+    if cfg.design.type == "parallel" and getattr(cfg, "interims", None) is None:
         f = crn_metric_function(cfg, scenario=scenario, metric=metric, n_sims=n_sims, seed=seed)
     else:
         f = _same_seed_function(cfg, scenario=scenario, metric=metric, n_sims=n_sims, seed=seed)

@@ -33,13 +33,19 @@ from msbayes.design.config import SimConfig
 from msbayes.oc.accumulate import Accumulator
 from msbayes.rng import chunk_rng
 
-__all__ = ["simulate_cell", "chunk_function", "CHUNK_FUNCTIONS"]
+__all__ = ["simulate_cell", "chunk_function", "CHUNK_FUNCTIONS", "SEQUENTIAL_CHUNK_FUNCTIONS"]
 
 ChunkFn = Callable[[SimConfig, str, int, np.random.Generator], dict[str, np.ndarray]]
 
 
 def _twoarm(cfg, scenario, n, rng):
     from .twoarm import simulate_chunk
+
+    return simulate_chunk(cfg, scenario, n, rng)
+
+
+def _twoarm_sequential(cfg, scenario, n, rng):
+    from .twoarm_sequential import simulate_chunk
 
     return simulate_chunk(cfg, scenario, n, rng)
 
@@ -52,10 +58,18 @@ def _dosefinding(cfg, scenario, n, rng):
 
 #: design.type -> chunk function (cfg, scenario, n, rng) -> per-trial outcomes.
 CHUNK_FUNCTIONS: dict[str, ChunkFn] = {"parallel": _twoarm, "dose_finding": _dosefinding}
+#: design.type -> chunk function for configs with an ``interims`` section
+SEQUENTIAL_CHUNK_FUNCTIONS: dict[str, ChunkFn] = {"parallel": _twoarm_sequential}
 
 
 def chunk_function(cfg: SimConfig) -> ChunkFn:
-    """The chunk function for ``cfg.design.type``."""
+    """The chunk function for ``cfg.design.type`` (and ``cfg.interims``, if set).
+
+    A two-arm config with ``interims`` runs :mod:`msbayes.simulate.twoarm_sequential`; a
+    design type without a sequential simulator of its own here is left to its module.
+    """
+    if getattr(cfg, "interims", None) is not None and cfg.design.type in SEQUENTIAL_CHUNK_FUNCTIONS:
+        return SEQUENTIAL_CHUNK_FUNCTIONS[cfg.design.type]
     try:
         return CHUNK_FUNCTIONS[cfg.design.type]
     except KeyError:
