@@ -1,0 +1,40 @@
+"""Adaptive designs: closed combination tests, two-stage enrichment by stratum, multi-arm selection.
+
+:mod:`~msbayes.adaptive.combination`: inverse-normal / Fisher combination of stage-wise p-values,
+intersection tests (Bonferroni, Simes, Sidak, Dunnett, Spiessens-Debois) and the closed test.
+:mod:`~msbayes.adaptive.selection`: interim selection rules. :mod:`~msbayes.adaptive.enrichment`:
+sub-population S vs full population F. :mod:`~msbayes.adaptive.multiarm`: doses vs control.
+Python API only; not yet wired into configs, the grid or the report.
+"""
+
+from .combination import (
+    CombinationDesign,
+    closed_test,
+    combine,
+    fisher_design,
+    intersection_members,
+    intersection_pvalues,
+    inverse_normal_design,
+    max_normal_sf,
+)
+from .enrichment import BayesFinal, EnrichmentResult, simulate_enrichment
+from .multiarm import MultiArmResult, simulate_multiarm
+from .selection import posterior_prob_positive, select
+
+__all__ = [
+    "BayesFinal",
+    "CombinationDesign",
+    "EnrichmentResult",
+    "MultiArmResult",
+    "closed_test",
+    "combine",
+    "fisher_design",
+    "intersection_members",
+    "intersection_pvalues",
+    "inverse_normal_design",
+    "max_normal_sf",
+    "posterior_prob_positive",
+    "select",
+    "simulate_enrichment",
+    "simulate_multiarm",
+]

@@ -1,0 +1,343 @@
+"""Two-stage adaptive enrichment by stratum: sub-population S (EDSS 6.0-6.5) and full population F.
+
+Two strata: S and its complement R (EDSS 3.0-5.5); F = S + R. Stage 1 enrols ``n_per_stage[0]``
+patients (both arms) across the strata; at the interim a rule selects F, S or both; stage 2
+enrols ``n_per_stage[1]`` patients in the selected population(s) (S only: all from S; F
+selected: across both strata by prevalence). Hypotheses: ``H_S: theta_S <= 0`` and
+``H_F: theta_F <= 0`` with ``theta_F = p_S theta_S + p_R theta_R``.
+
+Per stage and stratum the treatment-control mean difference (the sufficient statistic of the
+arm x stratum means for a known SD) is drawn once: ``N(theta_s, sd_s**2 / (n_s c))`` with
+``c = r / (1 + r)**2`` (allocation ratio r, rpact's convention). Stratum counts are multinomial
+(``counts="multinomial"``, default) or fixed at prevalence x n (``"fixed"``, real-valued, as
+rpact). Statistics (as rpact's ``getSimulationEnrichmentMeans``): ``z_S = d_S sqrt(n_S c) / sd_S``;
+``z_F = sum(n_s d_s) sqrt(c) / sqrt(sum(n_s sd_s**2))`` (stratified, n-weighted).
+
+Final analysis: closed testing of {H_S, H_F} with the inverse-normal (or Fisher) combination of
+stage-wise intersection p-values (strong FWER control, any selection rule), or a Bayesian rule
+(hierarchical normal-normal shrinkage across the two strata; FWER then simulated, NOT guaranteed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy import special
+
+from msbayes.rng import SeedLike, as_seed_sequence, chunk_rng
+
+from .combination import (
+    CombinationDesign,
+    closed_test,
+    intersection_members,
+    intersection_pvalues,
+    inverse_normal_design,
+)
+from .selection import check_selection, mean_se, posterior_prob_positive, proportion, select
+
+POPULATIONS = ("S", "F")
+ENRICHMENT_TESTS = ("bonferroni", "simes", "sidak", "spiessens_debois")
+
+
+@dataclass(frozen=True)
+class BayesFinal:
+    """Bayesian final rule: reject ``H_P`` when ``P(theta_P > 0 | data) > cutoff``.
+
+    Stratum effects ``theta_s ~ N(mu, tau**2)`` (``tau`` = fixed between-stratum SD),
+    ``mu ~ N(prior_mean, prior_sd**2)``; cumulative stratum estimates of both stages; conjugate.
+    The FWER of this rule is only what simulation shows: it is not controlled by construction.
+    """
+
+    cutoff: float = 0.975
+    tau: float = 0.1
+    prior_mean: float = 0.0
+    prior_sd: float = 1.0
+
+
+@dataclass
+class EnrichmentResult:
+    """Per-trial outcomes of :func:`simulate_enrichment` (columns ordered ``("S", "F")``).
+
+    Attributes
+    ----------
+    selected : bool (n, 2)   populations carried into stage 2
+    rejected : bool (n, 2)   H_S, H_F rejected
+    n_stratum : float (n, 2) patients enrolled per stratum (S, R), both stages
+    stopped_early : bool (n,) efficacy stop at the interim
+    no_selection : bool (n,) nothing selected (futility stop at the interim)
+    theta : float (n, 2)     true (theta_S, theta_F) of each trial
+    """
+
+    selected: np.ndarray
+    rejected: np.ndarray
+    n_stratum: np.ndarray
+    stopped_early: np.ndarray
+    no_selection: np.ndarray
+    theta: np.ndarray
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def n_sims(self) -> int:
+        return int(self.selected.shape[0])
+
+    def oc(self) -> dict[str, tuple[float, float]]:
+        """Operating characteristics, each ``(estimate, MCSE)``.
+
+        Keys: ``select_S_only``, ``select_F_only``, ``select_both``, ``select_S`` / ``select_F``
+        (any), ``no_selection``, ``reject_S``, ``reject_F``, ``reject_any``, ``fwer`` (any true
+        null rejected: ``theta <= 0`` per trial), ``expected_n_S``, ``expected_n_R``,
+        ``expected_n``, ``stopped_early``.
+        """
+        s, f = self.selected[:, 0], self.selected[:, 1]
+        null = self.theta <= 0
+        out = {
+            "select_S_only": proportion(s & ~f),
+            "select_F_only": proportion(f & ~s),
+            "select_both": proportion(s & f),
+            "select_S": proportion(s),
+            "select_F": proportion(f),
+            "no_selection": proportion(self.no_selection),
+            "reject_S": proportion(self.rejected[:, 0]),
+            "reject_F": proportion(self.rejected[:, 1]),
+            "reject_any": proportion(self.rejected.any(axis=1)),
+            "fwer": proportion((self.rejected & null).any(axis=1)),
+            "expected_n_S": mean_se(self.n_stratum[:, 0]),
+            "expected_n_R": mean_se(self.n_stratum[:, 1]),
+            "expected_n": mean_se(self.n_stratum.sum(axis=1)),
+            "stopped_early": proportion(self.stopped_early),
+        }
+        return out
+
+
+def _check_prevalences(prevalences) -> np.ndarray:
+    p = np.asarray(prevalences, dtype=float)
+    if p.shape != (2,) or np.any(~np.isfinite(p)) or np.any(p <= 0) or abs(p.sum() - 1) > 1e-9:
+        raise ValueError(
+            f"prevalences must be two positive numbers (S, R) summing to 1, got {prevalences!r}")
+    return p
+
+
+def _check_common(n_per_stage, sd, allocation_ratio, n_sims):
+    n = np.asarray(n_per_stage, dtype=float)
+    if n.shape != (2,) or np.any(n <= 0) or np.any(~np.isfinite(n)):
+        raise ValueError(f"n_per_stage must be two positive stage sizes, got {n_per_stage!r}")
+    sd = np.broadcast_to(np.asarray(sd, dtype=float), (2,)).copy()
+    if np.any(~(sd > 0)) or np.any(~np.isfinite(sd)):
+        raise ValueError(f"sd must be positive and finite (scalar or one per stratum), got {sd!r}")
+    if not (np.isfinite(allocation_ratio) and allocation_ratio > 0):
+        raise ValueError(f"allocation_ratio must be > 0, got {allocation_ratio!r}")
+    if int(n_sims) < 1:
+        raise ValueError(f"n_sims must be >= 1, got {n_sims!r}")
+    return n, sd
+
+
+def simulate_enrichment(
+    effects,
+    *,
+    prevalences=(0.5, 0.5),
+    n_per_stage=(100, 100),
+    sd=0.35,
+    allocation_ratio: float = 1.0,
+    counts: Literal["multinomial", "fixed"] = "multinomial",
+    selection: Literal["best", "epsilon", "all"] = "best",
+    effect_measure: Literal["estimate", "statistic", "posterior"] = "estimate",
+    epsilon: float = 0.0,
+    threshold: float | None = None,
+    candidates=POPULATIONS,
+    selection_prior=(0.0, np.inf),
+    intersection_test: Literal["bonferroni", "simes", "sidak", "spiessens_debois"] = "simes",
+    design: CombinationDesign | None = None,
+    success: Literal["all", "at_least_one"] = "all",
+    final: Literal["closed", "bayes"] = "closed",
+    bayes: BayesFinal = BayesFinal(),
+    n_sims: int = 10_000,
+    seed: SeedLike = 0,
+    chunk_size: int = 100_000,
+) -> EnrichmentResult:
+    """Simulate a two-stage adaptive enrichment trial (vectorized over trials).
+
+    Parameters
+    ----------
+    effects : array (2,) or (n_sims, 2)
+        True stratum effects ``(theta_S, theta_R)`` (positive = benefit); one row per trial
+        allows joint draws from a posterior with a stratum dimension.
+    prevalences : (p_S, p_R)
+        Stratum prevalences, positive, summing to 1.
+    n_per_stage : (n1, n2)
+        Patients (both arms) enrolled in stage 1 and stage 2.
+    sd : float or (2,)
+        Within-arm SD per stratum.
+    allocation_ratio : float
+        Treatment : control.
+    counts : {"multinomial", "fixed"}
+        Random multinomial stratum counts per stage, or fixed ``prevalence x n`` (rpact).
+    selection : {"best", "epsilon", "all"}
+        Interim rule over the candidate populations; ``epsilon``: all within ``epsilon`` of the
+        best measure; then those with measure ``<= threshold`` are dropped.
+    effect_measure : {"estimate", "statistic", "posterior"}
+        Effect estimate, z statistic, or ``P(theta_P > 0 | stage-1 data)`` under the normal
+        prior ``selection_prior = (mean, sd)`` (``sd = inf``: flat).
+    candidates : subset of ("S", "F")
+        Populations eligible for selection.
+    intersection_test : {"bonferroni", "simes", "sidak", "spiessens_debois"}
+    design : CombinationDesign
+        Default :func:`~msbayes.adaptive.combination.inverse_normal_design` (one-sided 0.025,
+        t1 = n1 / (n1 + n2), interim for selection only).
+    success : {"all", "at_least_one"}
+        Early-stop criterion (only with early efficacy bounds).
+    final : {"closed", "bayes"}
+        Closed combination test or :class:`BayesFinal`.
+    n_sims, seed, chunk_size
+        Number of trials; one seed determines every number (chunk ``j`` uses
+        ``chunk_rng(seed, j)``).
+
+    Examples
+    --------
+    >>> r = simulate_enrichment([0.25, 0.0], n_per_stage=(120, 120), n_sims=2000, seed=1)
+    >>> est, se = r.oc()["reject_S"]; 0 < est < 1
+    True
+    """
+    prev = _check_prevalences(prevalences)
+    n_stage, sd = _check_common(n_per_stage, sd, allocation_ratio, n_sims)
+    if counts not in ("multinomial", "fixed"):
+        raise ValueError(f"counts must be 'multinomial' or 'fixed', got {counts!r}")
+    if final not in ("closed", "bayes"):
+        raise ValueError(f"final must be 'closed' or 'bayes', got {final!r}")
+    if intersection_test not in ENRICHMENT_TESTS:
+        raise ValueError(f"intersection_test must be one of {', '.join(ENRICHMENT_TESTS)}; got {intersection_test!r}")
+    if success not in ("all", "at_least_one"):
+        raise ValueError(f"success must be 'all' or 'at_least_one', got {success!r}")
+    cand = tuple(candidates)
+    bad = [c for c in cand if c not in POPULATIONS]
+    if bad or not cand:
+        raise ValueError(f"candidates must be a non-empty subset of {POPULATIONS}; unknown {bad!r}")
+    if selection == "rbest":
+        raise ValueError("selection must be one of best, epsilon, all for enrichment (two populations)")
+    check_selection(selection=selection, epsilon=epsilon, r_best=1, threshold=threshold,
+                    effect_measure=effect_measure, n_candidates=2)
+    if final == "bayes" and not (0 < bayes.cutoff < 1 and bayes.tau > 0 and bayes.prior_sd > 0):
+        raise ValueError("bayes.cutoff must be in (0, 1), bayes.tau and bayes.prior_sd > 0")
+    eff = np.asarray(effects, dtype=float)
+    if eff.shape == (2,):
+        eff = np.broadcast_to(eff, (int(n_sims), 2))
+    if eff.shape != (int(n_sims), 2) or not np.all(np.isfinite(eff)):
+        raise ValueError(f"effects must be finite with shape (2,) or (n_sims, 2), got {np.shape(effects)}")
+    if design is None:
+        design = inverse_normal_design(information_rates=(n_stage[0] / n_stage.sum(), 1.0))
+    eligible = np.array([p in cand for p in POPULATIONS])
+    ss = as_seed_sequence(seed)
+    opts = dict(prev=prev, n_stage=n_stage, sd=sd, c=allocation_ratio / (1 + allocation_ratio) ** 2,
+                counts=counts, selection=selection, effect_measure=effect_measure, epsilon=epsilon,
+                threshold=threshold, eligible=eligible, selection_prior=selection_prior,
+                intersection_test=intersection_test, design=design, success=success, final=final,
+                bayes=bayes)
+    parts = []
+    n_sims = int(n_sims)
+    for j, start in enumerate(range(0, n_sims, chunk_size)):
+        stop = min(start + chunk_size, n_sims)
+        parts.append(_simulate_chunk(eff[start:stop], chunk_rng(ss, j), **opts))
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    theta = np.column_stack([eff[:, 0], eff @ prev])
+    settings = dict(prevalences=tuple(prev), n_per_stage=tuple(n_stage), counts=counts, selection=selection,
+                    effect_measure=effect_measure, epsilon=epsilon, threshold=threshold,
+                    intersection_test=intersection_test, final=final, design=design)
+    return EnrichmentResult(cat["selected"], cat["rejected"], cat["n_stratum"], cat["stopped"],
+                            cat["none"], theta, settings)
+
+
+def _stage_counts(rng, n, prev, counts, m):
+    if counts == "fixed":
+        return np.broadcast_to(n * prev, (m, 2)).astype(float)
+    return rng.multinomial(int(round(n)), prev, size=m).astype(float)
+
+
+def _population_stats(d, n, sd, c):
+    """Estimates, SEs and z of (S, F) from stratum differences d (m, 2) and counts n (m, 2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est_s = d[:, 0]
+        se_s = sd[0] / np.sqrt(n[:, 0] * c)
+        ntot = n.sum(axis=1)
+        est_f = (n * d).sum(axis=1) / ntot
+        se_f = np.sqrt((n * sd**2).sum(axis=1)) / (ntot * np.sqrt(c))
+    est = np.column_stack([est_s, est_f])
+    se = np.column_stack([se_s, se_f])
+    z = np.where(np.isfinite(se), est / se, 0.0)
+    return est, se, z
+
+
+def _simulate_chunk(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect_measure, epsilon,
+                    threshold, eligible, selection_prior, intersection_test, design, success, final, bayes):
+    m = eff.shape[0]
+    # ---- stage 1: all strata
+    n1 = _stage_counts(rng, n_stage[0], prev, counts, m)
+    with np.errstate(divide="ignore"):
+        d1 = eff + rng.standard_normal((m, 2)) * sd / np.sqrt(np.maximum(n1, 1e-300) * c)
+    d1 = np.where(n1 > 0, d1, 0.0)
+    est1, se1, z1 = _population_stats(d1, n1, sd, c)
+    if effect_measure == "estimate":
+        meas = est1
+    elif effect_measure == "statistic":
+        meas = z1
+    else:
+        meas = posterior_prob_positive(est1, se1, prior_mean=selection_prior[0], prior_sd=selection_prior[1])
+    sel = select(meas, selection=selection, epsilon=epsilon, threshold=threshold, eligible=eligible)
+    members = intersection_members(2)
+    p1 = special.ndtr(-z1)
+    q1 = _intersections(p1, z1, n1, sd, members, intersection_test, s_only=np.zeros(m, bool))
+    # ---- interim efficacy stop (closed test part 1) decided inside closed_test; stage 2 for all
+    s_only = sel[:, 0] & ~sel[:, 1]
+    any_f = sel[:, 1]
+    none = ~sel.any(axis=1)
+    n2 = _stage_counts(rng, n_stage[1], prev, counts, m).copy()
+    n2[s_only] = [n_stage[1], 0.0]
+    n2[none] = 0.0
+    with np.errstate(divide="ignore"):
+        d2 = eff + rng.standard_normal((m, 2)) * sd / np.sqrt(np.maximum(n2, 1e-300) * c)
+    d2 = np.where(n2 > 0, d2, 0.0)
+    est2, se2, z2 = _population_stats(d2, n2, sd, c)
+    tested2 = sel.copy()
+    z2 = np.where(tested2, z2, np.nan)
+    p2 = special.ndtr(-z2)
+    if final == "closed":
+        q2 = _intersections(p2, z2, n2, sd, members, intersection_test, s_only=s_only)
+        res = closed_test(q1, q2, members, design, selected2=tested2, success=success)
+        rejected, stopped = res.rejected, res.stopped_early
+    else:
+        rejected = _bayes_final(d1, n1, d2, n2, sd, c, prev, bayes) & tested2
+        stopped = np.zeros(m, dtype=bool)
+    n_used = n1 + np.where(stopped[:, None], 0.0, n2)
+    return dict(selected=sel, rejected=rejected, n_stratum=n_used, stopped=stopped, none=none & ~stopped)
+
+
+def _intersections(p, z, n, sd, members, test, *, s_only):
+    if test != "spiessens_debois":
+        return intersection_pvalues(p, members, test)
+    # corr(z_S, z_F) = sqrt(n_S sd_S^2 / sum n_s sd_s^2) at this stage (sqrt(n_S / n_F) for a
+    # common SD); one-factor loadings sqrt(rho) for both statistics
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.sqrt(n[:, 0] * sd[0] ** 2 / (n * sd**2).sum(axis=1))
+    lam = np.sqrt(np.clip(rho, 0.0, 1 - 1e-12))
+    lam = np.column_stack([lam, lam])
+    return intersection_pvalues(p, members, "dunnett", z=z, loadings=lam)
+
+
+def _bayes_final(d1, n1, d2, n2, sd, c, prev, b: BayesFinal):
+    """Reject H_S / H_F when P(theta > 0 | all data) > cutoff under the hierarchical model."""
+    ntot = n1 + n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = np.where(ntot > 0, (n1 * d1 + n2 * d2) / ntot, 0.0)
+        prec_data = np.where(ntot > 0, ntot * c / sd**2, 0.0)  # (m, 2)
+    # prior cov of theta: tau^2 I + prior_sd^2 J; prior mean prior_mean * 1
+    S0 = b.tau**2 * np.eye(2) + b.prior_sd**2 * np.ones((2, 2))
+    P0 = np.linalg.inv(S0)
+    P = P0[None] + prec_data[:, :, None] * np.eye(2)[None]
+    rhs = (P0 @ np.full(2, b.prior_mean))[None] + prec_data * est
+    V = np.linalg.inv(P)
+    mean = np.einsum("nij,nj->ni", V, rhs)
+    a = np.stack([np.array([1.0, 0.0]), prev])  # theta_S, theta_F
+    mu_pop = mean @ a.T
+    var_pop = np.einsum("pi,nij,pj->np", a, V, a)
+    prob = special.ndtr(mu_pop / np.sqrt(var_pop))
+    return prob > b.cutoff
