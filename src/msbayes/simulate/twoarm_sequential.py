@@ -56,10 +56,10 @@ from scipy import special
 from msbayes.design.config import BayesNormalAnalysis, SimConfig, WelchAnalysis
 from msbayes.design.interims import group_sequential_of, look_patients
 
-from .analyses import Estimate, TrialStats, bayes_normal, difference_estimate, normal_posterior_prob
-from .twoarm import _analysis_prior, _binom_cdf, analyse, decide, scenario_sampler
+from .analyses import TrialStats, difference_estimate
+from .twoarm import _binom_cdf, analyse, decide, scenario_sampler
 
-__all__ = ["LookPlan", "look_plan", "simulate_chunk", "mue_table", "predictive_prob_go"]
+__all__ = ["LookPlan", "look_plan", "simulate_chunk", "mue_table"]
 
 #: z grid of the median-unbiased-estimate table (outside it the table is clamped)
 MUE_Z = np.round(np.arange(-6.0, 10.0 + 1e-9, 0.05), 10)
@@ -189,41 +189,30 @@ def mue_table(design) -> list[np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- Bayesian
-def _bayes_probs(est: np.ndarray, se: np.ndarray, prior, c: float) -> np.ndarray:
-    """P(effect > c | est, se) under the analysis prior (``None`` = flat), vectorized."""
-    e = Estimate(est, se, np.full(est.shape, np.inf), np.isfinite(est) & np.isfinite(se))
-    res = bayes_normal(e, prior=prior)
-    return normal_posterior_prob(res.weights, res.means, res.sds, c)
+def _prior(cfg: SimConfig):
+    """The analysis prior as :mod:`msbayes.sequential.bayes` takes it."""
+    return cfg.analysis.prior
 
 
-def predictive_prob_go(est, se, se_final, prior, go_est: float) -> np.ndarray:
-    """Predictive probability that the final estimate reaches ``go_est`` (conjugate normal).
+def _go_pairs(cfg: SimConfig) -> list[tuple[float, float]]:
+    """The dual rule's go as (c, p) pairs: P(effect > c | data) >= p for each."""
+    g = cfg.decision.go
+    pairs = [(0.0, float(g.p_benefit))]
+    if g.p_mcid > 0:
+        pairs.append((float(cfg.endpoint.mcid), float(g.p_mcid)))
+    return pairs
 
-    Given the interim estimate ``est`` with SE ``se`` (information ``I = 1 / se^2``) and the
-    final SE ``se_final``, the final estimate is ``(I est + (I_K - I) new) / I_K`` with the new
-    data's mean ``new ~ N(effect, 1 / (I_K - I))``; under the posterior of the effect (a normal
-    mixture: component j with weight w_j, mean m_j, SD s_j) it is normal per component with
-    mean ``(I est + (I_K - I) m_j) / I_K`` and variance ``(I_K - I) / I_K^2 + ((I_K - I) /
-    I_K)^2 s_j^2``. The final go rule is ``final estimate >= go_est`` (the go boundary at
-    ``se_final``).
 
-    >>> p = predictive_prob_go(np.array([0.2]), np.array([0.1]), 0.05, None, 0.1)
-    >>> round(float(p[0]), 4)   # flat prior: mean 0.2, var 0.0025*(1 - 0.25) + 0.25^2 ... see docs
-    0.9616
-    """
-    est = np.asarray(est, float)
-    se = np.asarray(se, float)
-    e = Estimate(est, se, np.full(est.shape, np.inf), np.isfinite(est))
-    res = bayes_normal(e, prior=prior)
-    I = 1.0 / se**2
-    IK = 1.0 / se_final**2
-    rem = np.maximum(IK - I, 0.0)
-    mean = (I[:, None] * est[:, None] + rem[:, None] * res.means) / IK
-    var = rem[:, None] / IK**2 + (rem[:, None] / IK) ** 2 * res.sds**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = special.ndtr((mean - go_est) / np.sqrt(var))
-    p = np.where(var > 0, p, (mean >= go_est).astype(float))
-    return np.sum(res.weights * p, axis=1)
+def _prob_above(est, se, prior, c: float) -> np.ndarray:
+    from msbayes.sequential.bayes import posterior_prob_above
+
+    return posterior_prob_above(est, se, prior, c)
+
+
+def _predictive(cfg: SimConfig, est, se, se_final) -> np.ndarray:
+    from msbayes.sequential.bayes import predictive_prob_success
+
+    return predictive_prob_success(est, se, se_final, _prior(cfg), go=_go_pairs(cfg))
 
 
 def _solve_est(fn, target: float, se: float) -> float:
@@ -244,50 +233,42 @@ def _solve_est(fn, target: float, se: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def _final_go_est(cfg: SimConfig, se: float) -> float:
-    """Smallest final estimate giving go under the dual rule at SE ``se``."""
-    a, d = cfg.analysis, cfg.decision
-    prior = _analysis_prior(a)
+def _bayes_bounds(cfg: SimConfig, plan: LookPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Bayesian rule on the estimate scale at the planned SEs: (efficacy, futility) per look.
 
-    def f(x, c):
-        return float(_bayes_probs(np.array([x]), np.array([se]), prior, c)[0])
+    Interim efficacy: smallest estimate with P(effect > 0) >= u_k; interim futility: the
+    estimate below which P(effect > MCID) < l_k (or the predictive probability of a final go
+    < q_k, final SE = the planned final SE); last look: the decision rule's go boundary
+    (:func:`msbayes.sequential.bayes.success_threshold`) and no-go boundary.
+    """
+    from msbayes.sequential.bayes import success_threshold
 
-    b = _solve_est(lambda x: f(x, 0.0), d.go.p_benefit, se)
-    if d.go.p_mcid > 0:
-        b = max(b, _solve_est(lambda x: f(x, cfg.endpoint.mcid), d.go.p_mcid, se))
-    return b
-
-
-def _bayes_bounds(cfg: SimConfig, plan: LookPlan) -> tuple[np.ndarray, np.ndarray, float]:
-    """Bayesian rule on the estimate scale at the planned SEs: (efficacy, futility) per look, final go estimate."""
     spec, d = cfg.interims, cfg.decision
     K = spec.k
-    prior = _analysis_prior(cfg.analysis)
+    prior = _prior(cfg)
     mcid = cfg.endpoint.mcid
     eff = np.full(K, np.inf)
     fut = np.full(K, -np.inf)
-    go_final = _final_go_est(cfg, float(plan.se_planned[-1]))
+    se_f = float(plan.se_planned[-1])
     e_spec = None if spec.efficacy in (None, "none") else spec.efficacy
     f_spec = None if spec.futility in (None, "none") else spec.futility
     for k in range(K - 1):
         se = float(plan.se_planned[k])
         if e_spec is not None:
             u = e_spec.thresholds(K - 1)[k]
-            eff[k] = _solve_est(lambda x: float(_bayes_probs(np.array([x]), np.array([se]), prior, 0.0)[0]), u, se)
+            eff[k] = _solve_est(lambda x: float(_prob_above(x, se, prior, 0.0)), u, se)
         if f_spec is not None:
             q = f_spec.thresholds(K - 1)[k]
             if f_spec.kind == "p_mcid_below":
-                fut[k] = _solve_est(lambda x: float(_bayes_probs(np.array([x]), np.array([se]), prior, mcid)[0]), q, se)
+                fut[k] = _solve_est(lambda x: float(_prob_above(x, se, prior, mcid)), q, se)
             else:
-                fut[k] = _solve_est(lambda x: float(predictive_prob_go(np.array([x]), np.array([se]),
-                                                                        float(plan.se_planned[-1]), prior, go_final)[0]),
-                                    q, se)
-    eff[-1] = go_final
+                fut[k] = _solve_est(lambda x: float(_predictive(cfg, x, se, se_f)), q, se)
+    eff[-1] = float(success_threshold(se_f, prior, go=_go_pairs(cfg)))
     if d.no_go is not None:
-        fut[-1] = _solve_est(lambda x: float(_bayes_probs(np.array([x]), np.array([float(plan.se_planned[-1])]),
-                                                          prior, mcid)[0]), d.no_go.p_mcid_below,
-                             float(plan.se_planned[-1]))
-    return eff, fut, go_final
+        fut[-1] = _solve_est(lambda x: float(_prob_above(x, se_f, prior, mcid)), d.no_go.p_mcid_below, se_f)
+    else:
+        fut[-1] = np.nan
+    return eff, fut
 
 
 # ---------------------------------------------------------------------------- constants
@@ -313,11 +294,9 @@ def _constants(cfg: SimConfig, scenario: str) -> dict[str, float]:
             fz[:-1] = -np.inf
         ce, fe = cz * plan.se_planned, fz * plan.se_planned
     else:
-        ce, fe, _ = _bayes_bounds(cfg, plan)
+        ce, fe = _bayes_bounds(cfg, plan)
         with np.errstate(invalid="ignore"):
             cz, fz = ce / plan.se_planned, fe / plan.se_planned
-        if cfg.decision.no_go is None:
-            fe[-1] = fz[-1] = np.nan
     out["go_boundary"] = float(ce[-1])
     out["design_se"] = float(plan.se_planned[-1])
     per = {
@@ -427,11 +406,9 @@ def simulate_chunk(cfg: SimConfig, scenario: str, m: int, rng: np.random.Generat
         c = np.asarray(des.critical_values, float)
         f = np.append(np.asarray(des.futility_bounds, float), -np.inf)
     else:
-        prior = _analysis_prior(a)
+        prior = _prior(cfg)
         e_spec = None if spec.efficacy in (None, "none") else spec.efficacy
         f_spec = None if spec.futility in (None, "none") else spec.futility
-        if f_spec is not None and f_spec.kind == "predictive_below":
-            go_final = _bayes_bounds(cfg, plan)[2]
     for k in range(K):
         e = ests[k]
         last = k == K - 1
@@ -456,15 +433,16 @@ def simulate_chunk(cfg: SimConfig, scenario: str, m: int, rng: np.random.Generat
                 eff = np.zeros(m, dtype=bool)
                 fut = np.zeros(m, dtype=bool)
                 ok = e.valid
+                se_k = np.where(ok, e.se, np.nan)
                 if e_spec is not None:
                     u = e_spec.thresholds(K - 1)[k]
-                    eff = active & ok & (_bayes_probs(e.est, e.se, prior, 0.0) >= u)
+                    eff = active & ok & (_prob_above(e.est, se_k, prior, 0.0) >= u)
                 if f_spec is not None:
                     q = f_spec.thresholds(K - 1)[k]
                     if f_spec.kind == "p_mcid_below":
-                        pr = _bayes_probs(e.est, e.se, prior, ep.mcid)
-                    else:
-                        pr = predictive_prob_go(e.est, e.se, float(plan.se_planned[-1]), prior, go_final)
+                        pr = _prob_above(e.est, se_k, prior, ep.mcid)
+                    else:  # final SE: this trial's SE scaled to full information
+                        pr = _predictive(cfg, e.est, se_k, se_k * math.sqrt(plan.info[k]))
                     fut = active & ok & ~eff & (pr < q)
             with np.errstate(divide="ignore", invalid="ignore"):
                 zk = e.est / e.se
