@@ -23,7 +23,11 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy import special
@@ -38,6 +42,9 @@ __all__ = [
     "bayes_normal",
     "normal_posterior_prob",
     "mixture_posterior",
+    "t_exceeds",
+    "t_critical_table",
+    "significance_via",
 ]
 
 
@@ -87,6 +94,7 @@ class AnalysisResult:
     weights: np.ndarray | None = None
     means: np.ndarray | None = None
     sds: np.ndarray | None = None
+    _significance: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def est(self) -> np.ndarray:
@@ -109,17 +117,38 @@ class AnalysisResult:
             return _t_cdf(e.df, -t)
         return 2.0 * _t_cdf(e.df, -np.abs(t))
 
-    def significant(self, alpha: float, *, sided: str = "one") -> np.ndarray:
-        """``p_value(sided) < alpha`` computed via t critical values (fast: one quantile per
-        distinct integer df). One-sided: against effect > 0; invalid trials are False."""
+    def significant(self, alpha: float, *, sided: Literal["one", "two"] = "one",
+                    via: Literal["critical", "p_value"] | None = None) -> np.ndarray:
+        """``p_value(sided) < alpha`` per trial; one-sided: against effect > 0.
+
+        ``via="critical"`` (the default, see :func:`significance_via`) compares ``t`` with
+        tabulated critical values and evaluates the p-value only for the few trials whose
+        ``t`` the table cannot place (:func:`t_exceeds`): the decisions are identical to
+        ``via="p_value"``, which evaluates every p-value. Invalid trials (NaN) are False.
+        Results are cached per (alpha, sided, via) on this object.
+        """
         if self.kind != "t":
             raise ValueError("significance is defined for the frequentist analyses (welch, ancova)")
+        if sided not in ("one", "two"):
+            raise ValueError(f"sided must be 'one' or 'two'; got {sided!r}")
+        via = _SIGNIFICANCE_VIA[0] if via is None else via
+        key = (float(alpha), sided, via)
+        hit = self._significance.get(key)
+        if hit is not None:
+            return hit.copy()
         e = self.estimate
-        q = 1.0 - alpha if sided == "one" else 1.0 - alpha / 2.0
-        crit = _t_quantile(q, e.df)
         with np.errstate(invalid="ignore", divide="ignore"):
             t = e.est / e.se
-            return (t > crit) if sided == "one" else (np.abs(t) > crit)
+        if via == "p_value":
+            with np.errstate(invalid="ignore"):
+                p = _t_cdf(e.df, -t) if sided == "one" else 2.0 * _t_cdf(e.df, -np.abs(t))
+                out = p < alpha
+        elif via == "critical":
+            out = t_exceeds(t, e.df, alpha, sided=sided)
+        else:
+            raise ValueError(f"via must be 'critical' or 'p_value'; got {via!r}")
+        self._significance[key] = out
+        return out.copy()
 
     def posterior_mean(self) -> np.ndarray:
         """Posterior mean of the effect (the estimate itself for frequentist analyses)."""
@@ -146,6 +175,136 @@ def _t_quantile(q: float, df) -> np.ndarray:
         return special.stdtrit(np.maximum(u, 1.0), q)[inv]
     safe = np.where(fin, np.maximum(df, 1e-300), 1.0)
     return np.where(fin, special.stdtrit(safe, q), special.ndtri(q))
+
+
+# ------------------------------------------------------------------ fast t decisions
+# Critical values c(df) = t_{q, df} tabulated on a uniform grid in x = 1 / df on [0, 1]
+# (x = 0: the normal quantile). For df in grid interval j, c(df) lies between the values at
+# the interval's ends (the quantile is monotone in df), so t above both ends is "p < alpha" and
+# t below both is not, whatever the interpolation; only t inside the bracket (widened by a
+# rounding margin) gets its p-value evaluated. Integer df use an exact per-df table.
+_GRID = 1 << 14
+_MARGIN = 1e-8  # relative; covers the rounding of stdtrit / stdtr (~1e-13)
+_SIGNIFICANCE_VIA: list[str] = ["critical"]
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_brackets(q: float, n: int = _GRID) -> tuple[np.ndarray, np.ndarray]:
+    x = np.arange(n + 1) / n
+    with np.errstate(divide="ignore"):
+        df = 1.0 / x
+    c = np.empty(n + 1)
+    c[0] = special.ndtri(q)
+    c[1:] = special.stdtrit(df[1:], q)
+    lo = np.minimum(c[:-1], c[1:])
+    hi = np.maximum(c[:-1], c[1:])
+    pad = _MARGIN * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
+    lo, hi = lo - pad, hi + pad
+    lo.setflags(write=False)
+    hi.setflags(write=False)
+    return lo, hi
+
+
+_INT_TABLES: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _int_tables(q: float, max_df: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(c, c - margin, c + margin) for integer df = 0 .. >= max_df (entry 0 NaN); cached."""
+    tab = _INT_TABLES.get(q)
+    if tab is None or tab[0].size <= max_df:
+        size = max(int(max_df) + 1, 2 * (0 if tab is None else tab[0].size), 256)
+        c = np.full(size, np.nan)
+        c[1:] = special.stdtrit(np.arange(1, size, dtype=float), q)
+        pad = _MARGIN * (1.0 + np.abs(c))
+        tab = (c, c - pad, c + pad)
+        for arr in tab:
+            arr.setflags(write=False)
+        if len(_INT_TABLES) > 64:
+            _INT_TABLES.clear()
+        _INT_TABLES[q] = tab
+    return tab
+
+
+def t_critical_table(q: float, max_df: int) -> np.ndarray:
+    """Critical values ``t_{q, df}`` (scipy ``stdtrit``) for integer ``df = 0 .. max_df``
+    (entry 0 is NaN); cached per ``q`` and grown on demand.
+
+    Examples
+    --------
+    >>> round(float(t_critical_table(0.975, 10)[10]), 4)
+    2.2281
+    """
+    return _int_tables(q, int(max_df))[0][: int(max_df) + 1].copy()
+
+
+def t_exceeds(t, df, alpha: float, *, sided: Literal["one", "two"] = "one") -> np.ndarray:
+    """Decisions ``p < alpha`` of t tests from statistics and (possibly non-integer) df.
+
+    One-sided ``p = T_df(-t)``; two-sided ``p = 2 T_df(-|t|)`` (``df = inf``: normal). The
+    result equals the p-value comparison for every trial: ``t`` is compared with tabulated
+    critical values (exact per integer df when every df is an integer, as for Student's t;
+    otherwise the bracket of a monotone table on a grid in ``1 / df``, as for Welch), and the
+    p-value is evaluated only where the table cannot decide (``t`` within the bracket or
+    the rounding margin, non-finite values, ``df < 1``). NaN gives False.
+
+    Examples
+    --------
+    >>> t_exceeds(np.array([2.0, 2.3, np.nan]), np.array([10.0, 10.5, 10.0]), 0.025).tolist()
+    [False, True, False]
+    """
+    t = np.asarray(t, dtype=float)
+    df = np.asarray(df, dtype=float)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+    t, df = np.broadcast_arrays(t, df)
+    shape = t.shape
+    t, df = t.ravel(), df.ravel()
+    if sided == "two":
+        t = np.abs(t)
+        q = 1.0 - alpha / 2.0
+    elif sided == "one":
+        q = 1.0 - alpha
+    else:
+        raise ValueError(f"sided must be 'one' or 'two'; got {sided!r}")
+    if t.size == 0:
+        return np.zeros(shape, dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        di = df.astype(np.intp)
+        if np.array_equal(di, df) and di.min() >= 1 and di.max() < 10**7:
+            _, lo, hi = _int_tables(q, int(di.max()))
+            go = t > hi[di]
+            unsure = ~(go | (t < lo[di]))
+        else:
+            lo, hi = _grid_brackets(q)
+            x = 1.0 / df
+            j = (x * _GRID).astype(np.intp)
+            go = t > hi.take(j, mode="clip")
+            unsure = ~(go | (t < lo.take(j, mode="clip")))
+            unsure |= ~((x >= 0.0) & (x <= 1.0))
+        if unsure.any():
+            k = np.flatnonzero(unsure)
+            p = _t_cdf(df[k], -t[k])
+            go[k] = (p < alpha) if sided == "one" else (2.0 * p < alpha)
+    return go.reshape(shape)
+
+
+@contextlib.contextmanager
+def significance_via(via: Literal["critical", "p_value"]):
+    """Temporarily set how :meth:`AnalysisResult.significant` decides (benchmarks, tests).
+
+    Examples
+    --------
+    >>> with significance_via("p_value"):
+    ...     pass
+    """
+    if via not in ("critical", "p_value"):
+        raise ValueError(f"via must be 'critical' or 'p_value'; got {via!r}")
+    old = _SIGNIFICANCE_VIA[0]
+    _SIGNIFICANCE_VIA[0] = via
+    try:
+        yield
+    finally:
+        _SIGNIFICANCE_VIA[0] = old
 
 
 def difference_estimate(ts: TrialStats, *, equal_var: bool = False, known_sd: float | None = None) -> Estimate:
