@@ -449,6 +449,11 @@ def _check_parallel_interims(cfg: SimConfig) -> None:
         if not cfg.decision.alpha < 0.5:
             raise ValueError(f"decision.alpha: a group-sequential design needs a one-sided alpha < 0.5, got "
                              f"{cfg.decision.alpha}")
+        for name, b, total, what in (("efficacy", spec.efficacy, cfg.decision.alpha, "the one-sided alpha of the decision"),
+                                     ("futility", spec.futility, spec.beta, "interims.beta")):
+            if getattr(b, "spending", None) == "user" and abs(b.values[-1] - total) > 1e-12:
+                raise ValueError(f"interims.{name}.values: the last cumulative value ({b.values[-1]:g}) must equal "
+                                 f"{what} ({total:g})")
         try:
             group_sequential_of(spec, alpha=cfg.decision.alpha)
         except ValueError as exc:
