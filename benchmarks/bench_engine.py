@@ -9,6 +9,12 @@ Prints trials/s for
 and for each the same trials done one at a time in a straightforward loop, the ratio (target
 >= 100x), and the peak RSS of a large chunked run (target <= 1 GiB).
 
+t-test decision paths (same trials, same run): two-arm n = 60 Welch and Student t with the
+default analysis (two-sided 0.05, for ``p_reject``) and a one-sided 0.025 significance go rule,
+through the engine with decisions from tabulated critical values (the default; target
+>= 3,000,000 trials/s) and with a p-value per trial (``significance_via("p_value")``); the
+ratio is decision path / p-value path.
+
 Baselines: the Bayes rule against a numpy + scipy loop; the ANCOVA against the statsmodels OLS
 loop the issue names (``sm.OLS(y, X).fit()`` per trial, installed by ``make bench``) and, for
 information, against a hand-tuned numpy ``lstsq`` loop (about 2x faster than statsmodels).
@@ -38,6 +44,7 @@ from scipy import stats  # noqa: E402
 
 from msbayes.design.config import validate_sim_config  # noqa: E402
 from msbayes.rng import cell_seed  # noqa: E402
+from msbayes.simulate.analyses import significance_via  # noqa: E402
 from msbayes.simulate.engine import simulate_cell  # noqa: E402
 
 BASE = {
@@ -54,6 +61,9 @@ ANCOVA = {**BASE, "endpoint": {**BASE["endpoint"], "baseline_corr": 0.5},
           "decision": {"rule": "significance", "alpha": 0.025},
           "simulation": {"engine": "patient", "chunk_size": 10_000}}
 ANCOVA_SUFF = {**ANCOVA, "simulation": {"engine": "sufficient", "chunk_size": 10_000}}
+WELCH = {**BASE, "analysis": {"method": "welch"}, "decision": {"rule": "significance", "alpha": 0.025},
+         "simulation": {"engine": "sufficient", "chunk_size": 10_000}}
+STUDENT = {**WELCH, "analysis": {"method": "welch", "equal_var": True}}
 
 
 def _rate(fn, n, repeats):
@@ -167,6 +177,17 @@ def main(argv=None):
     rows.append(("two-arm n=60 ANCOVA (patient) vs numpy lstsq", r_fast, r_loop, 0))
     rows.append(("two-arm n=60 ANCOVA (Wishart) vs numpy lstsq", r_suff, r_loop, 0))
 
+    t_rows = []
+    for label, spec in (("Welch", WELCH), ("Student t", STUDENT)):
+        cfg_t = validate_sim_config(spec)
+        simulate_cell(cfg_t, "mcid", 10_000, ss)
+        r_dec = _rate(lambda: simulate_cell(cfg_t, "mcid", n_fast_b, ss), n_fast_b, reps)
+        with significance_via("p_value"):
+            simulate_cell(cfg_t, "mcid", 10_000, ss)
+            r_pv = _rate(lambda: simulate_cell(cfg_t, "mcid", n_fast_b // 4, ss), n_fast_b // 4, reps)
+        t_rows.append((f"two-arm n=60 {label}, critical values", r_dec, r_pv, 3_000_000))
+        t_rows.append((f"two-arm n=60 {label}, p-values", r_pv, r_pv, 0))
+
     # the floor of any patient-level simulation: drawing 2 x 120 standard normals per trial
     rng = np.random.default_rng(0)
     buf = np.empty((512, 2, 60))
@@ -192,6 +213,14 @@ def main(argv=None):
         tgt = f"{target:,}" if target else "-"
         verdict = ("yes" if ok else "NO") if target else "(info)"
         print(f"{name:45s} {fast:16,.0f} {loop:14,.0f} {ratio:7.0f}x {tgt:>10s} {verdict}")
+    print(f"{'t-test decisions (same run)':45s} {'engine trials/s':>16s} {'p-value path':>14s} {'ratio':>8s} {'target':>10s} ok")
+    for name, fast, pv, target in t_rows:
+        ok = fast >= target
+        if target:
+            ok_all &= ok
+        tgt = f"{target:,}" if target else "-"
+        verdict = ("yes" if ok else "NO") if target else "(info)"
+        print(f"{name:45s} {fast:16,.0f} {pv:14,.0f} {fast / pv:7.1f}x {tgt:>10s} {verdict}")
     print(f"(patient-level floor: generating the 240 normals per trial alone runs at {r_floor:,.0f} trials/s)")
     print(f"peak RSS after {n_big:,} Bayes + {n_big // 10:,} ANCOVA trials (chunks of 10,000): {rss_mib:,.0f} MiB "
           f"(target <= 1024) {'yes' if rss_mib <= 1024 else 'NO'}")
