@@ -146,13 +146,13 @@ def _plan(cfg: SimConfig) -> LookPlan:
 
 # ---------------------------------------------------------------- median-unbiased estimate
 @functools.lru_cache(maxsize=32)
-def _mue_cached(t: tuple, c: tuple, f: tuple, binding: bool) -> tuple:
+def _mue_cached(t: tuple, c: tuple, f: tuple) -> tuple:
     from msbayes.sequential.boundaries import stagewise_p
 
     class _D:  # the fields stagewise_p reads
         information_rates, critical_values, futility_bounds = t, c, f
+        binding = True  # the futility bounds are in the ordering: the simulated trials obey them
 
-    _D.binding = binding
     K = len(t)
     tables = []
     for k in range(1, K + 1):
@@ -173,19 +173,23 @@ def mue_table(design) -> list[np.ndarray]:
     """Median-unbiased estimate of the drift (E Z at t = 1) on the grid :data:`MUE_Z`, per look.
 
     Look k, statistic z: the drift at which the stage-wise-ordering p-value
-    (:func:`msbayes.sequential.boundaries.stagewise_p`, futility bounds in the ordering only
-    for binding designs) equals 1/2; on a drift grid of step 0.1 with linear interpolation
-    (error < 1e-3 drift units). Multiply by the final SE to get the effect scale.
+    (:func:`msbayes.sequential.boundaries.stagewise_p`) equals 1/2; on a drift grid of step
+    0.1 with linear interpolation (error < 1e-3 drift units). Multiply by the final SE to get
+    the effect scale. The futility bounds are part of the ordering for binding and non-binding
+    designs alike, because the simulated trials obey every futility stop (so the estimate is
+    median-unbiased for the trials simulated; rpact's ``getAnalysisResults`` leaves non-binding
+    futility bounds out of the ordering, which is what an analyst who may overrule a futility
+    stop would report).
 
     >>> from msbayes.sequential.boundaries import Spending, group_sequential_design, final_inference
     >>> d = group_sequential_design([0.5, 1.0], efficacy=Spending("obf"))
     >>> tab = mue_table(d)
     >>> z = 2.5; j = int(np.argmin(abs(MUE_Z - z)))
-    >>> bool(abs(tab[1][j] - final_inference(d, 2, z).median_unbiased) < 1e-3)
+    >>> bool(abs(tab[1][j] - final_inference(d, 2, z, futility=True).median_unbiased) < 1e-3)
     True
     """
     return list(_mue_cached(tuple(design.information_rates), tuple(design.critical_values),
-                            tuple(design.futility_bounds), bool(design.binding)))
+                            tuple(design.futility_bounds)))
 
 
 # ---------------------------------------------------------------------------- Bayesian
