@@ -218,13 +218,20 @@ def max_normal_sf(z, loadings):
     z = np.asarray(z, dtype=float)
     lam = np.asarray(loadings, dtype=float)
     present = ~np.isnan(lam)
-    lam0 = np.where(present, lam, 0.0)
-    s = np.sqrt(1.0 - lam0**2)
-    # log P(all Z_j < z | U = u) summed over present members; shape (..., nodes)
-    arg = (z[..., None, None] - lam0[..., :, None] * _GH_X) / s[..., :, None]
-    logc = np.where(present[..., :, None], special.log_ndtr(arg), 0.0).sum(axis=-2)
-    cdf = np.exp(logc) @ _GH_W
-    # upper tail computed as 1 - cdf; for tiny tails use the complementary sum for accuracy
+    k = present.sum(axis=-1)
+    lo = np.where(present, lam, np.inf).min(axis=-1)
+    hi = np.where(present, lam, -np.inf).max(axis=-1)
+    if np.all(lo == hi):
+        # equal loadings (equal allocation): P(all < z | u) = Phi((z - l u) / s)**k
+        s1 = np.sqrt(1.0 - lo**2)
+        cond = special.ndtr((z[..., None] - lo[..., None] * _GH_X) / s1[..., None])
+        cdf = (cond ** k[..., None]) @ _GH_W
+    else:
+        lam0 = np.where(present, lam, 0.0)
+        s = np.sqrt(1.0 - lam0**2)
+        arg = (z[..., None, None] - lam0[..., :, None] * _GH_X) / s[..., :, None]
+        cond = np.where(present[..., :, None], special.ndtr(arg), 1.0)
+        cdf = np.prod(cond, axis=-2) @ _GH_W
     sf = 1.0 - cdf
     return np.clip(sf, 0.0, 1.0)
 
@@ -281,7 +288,7 @@ def intersection_pvalues(p, members, method: IntersectionTest, *, z=None, loadin
     k = tested.sum(axis=-1)
     none = k == 0
     pp = np.where(tested, p[:, None, :], np.inf)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         if method == "bonferroni":
             out = np.minimum(1.0, k * pp.min(axis=-1))
         elif method == "sidak":
