@@ -251,3 +251,36 @@ def test_docstring_examples():
 
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert res.failed == 0 and res.attempted >= 8
+
+
+# ------------------------------------------------------------------ config-level calibration
+def _two_look_cfg():
+    from msbayes.design.config import validate_sim_config
+
+    return validate_sim_config({
+        "name": "cal", "seed": 3, "endpoint": {"sd": 0.35, "mcid": 0.18},
+        "design": {"type": "parallel", "n_per_arm": 60}, "scenarios": {"null": {"effect": 0.0}},
+        "analysis": {"method": "bayes_normal", "prior": "flat", "variance": "known"},
+        "decision": {"rule": "dual", "go": {"p_benefit": 0.975, "p_mcid": 0.0}},
+        "interims": {"looks": [0.5, 1.0], "rule": "bayesian", "efficacy": {"p_benefit": 0.999}},
+        "simulation": {"chunk_size": 20_000}})
+
+
+def test_calibrate_interim_efficacy_exact_two_looks():
+    """Flat prior, known SD: P_1 = Phi(Z_1) at half information, final go iff Z_2 >= z_0.975,
+    corr(Z_1, Z_2) = sqrt(1/2): type I error(u) = 1 - Phi_2(Phi^-1(u), z_0.975) exactly."""
+    from msbayes.sequential.bayes import calibrate_interim_efficacy
+
+    cfg = _two_look_cfg()
+    n = 40_000
+    r = calibrate_interim_efficacy(cfg, scenario="null", target=0.035, n_sims=n, seed=11, tol=1e-6)
+    assert r.type1 <= 0.035 and r.n_sims == n
+    assert r.type1_mcse == pytest.approx(math.sqrt(r.type1 * (1 - r.type1) / n), rel=1e-12)
+    cov = np.array([[1.0, math.sqrt(0.5)], [math.sqrt(0.5), 1.0]])
+    mvn = stats.multivariate_normal(mean=[0, 0], cov=cov)
+    exact = 1.0 - mvn.cdf([stats.norm.ppf(r.threshold), stats.norm.ppf(0.975)])
+    assert abs(exact - 0.035) < 3.5 * math.sqrt(0.035 * 0.965 / n) + 1e-4
+    with pytest.raises(ValueError, match="target"):
+        calibrate_interim_efficacy(cfg, scenario="null", target=0.02, n_sims=2_000, seed=1)
+    with pytest.raises(ValueError, match="scenario"):
+        calibrate_interim_efficacy(cfg, scenario="alt", target=0.03, n_sims=2_000)

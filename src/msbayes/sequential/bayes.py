@@ -36,7 +36,11 @@ posterior futility bound), a null trial is a type I error iff ``S >= u`` with
 ``S = max(P_1, ..., P_K')``, K' = its first futility stop (or the last look): futility stops do
 not move with ``u``, and an efficacy stop at an earlier look only needs some ``P_k >= u`` among
 the looks the trial reaches. Simulate ``S`` for trials under the null and pass it to
-:func:`calibrate_sequential_threshold`.
+:func:`calibrate_sequential_threshold`. When the last look applies a rule of its own (as a
+config's ``decision`` at the final analysis does), a trial also succeeds if it reaches the end
+without a futility stop and meets that rule (event ``F``, free of ``u``): set ``S`` above 1
+for those trials. :func:`calibrate_interim_efficacy` does this for a config by running its
+sequential chunk function on common random numbers.
 
 Examples
 --------
@@ -70,6 +74,7 @@ __all__ = [
     "success_threshold",
     "predictive_prob_success",
     "calibrate_sequential_threshold",
+    "calibrate_interim_efficacy",
 ]
 
 _WEIGHT_TOL = 1e-8
@@ -310,3 +315,93 @@ def calibrate_sequential_threshold(stat_max, *, target: float) -> CalibrationRes
     if not 0.0 < target < 1.0:
         raise ValueError(f"target: must be in (0, 1); got {target}")
     return calibrate_threshold(s, target=target)
+
+
+def calibrate_interim_efficacy(
+    cfg,
+    *,
+    scenario: str,
+    target: float,
+    n_sims: int = 100_000,
+    seed: int | np.random.SeedSequence | None = None,
+    tol: float = 1e-7,
+) -> CalibrationResult:
+    """Common interim efficacy threshold ``u`` (``interims.efficacy.p_benefit``) of a Bayesian
+    two-arm design with type I error ``<= target`` under ``scenario``.
+
+    The design's own chunk function (:func:`msbayes.simulate.engine.chunk_function`) simulates
+    ``n_sims`` trials of ``cfg`` with ``interims.efficacy: {p_benefit: u}`` (every interim)
+    on the same random numbers for every ``u``; futility stops and the final decision do not
+    depend on ``u``, so the go rate is non-increasing in ``u`` on these trials and bisection
+    finds the smallest ``u`` (to ``tol``) whose go rate is ``<= target``: the
+    :func:`calibrate_sequential_threshold` answer for ``S = max(P_k)`` over the interims
+    reached (see the module docstring). The attained rate comes with its binomial MCSE;
+    check the threshold on fresh simulations.
+
+    Parameters
+    ----------
+    cfg : SimConfig
+        Two-arm config with ``interims.rule: bayesian`` and at least one interim look.
+    scenario : str
+        The null scenario of ``cfg.scenarios`` (type I error is the go rate under it).
+    target : float
+        Type I error to keep, in (0, 1); it must exceed the go rate without interim efficacy
+        stops (else ``ValueError``).
+    n_sims : int
+        Simulated trials (in chunks of ``cfg.simulation.chunk_size``).
+    seed : int or SeedSequence, optional
+        Default: derived from ``cfg.seed`` and ``scenario``.
+    tol : float
+        Bisection tolerance on ``u``.
+    """
+    from msbayes.design.interims import BoundarySpec
+    from msbayes.rng import as_seed_sequence, cell_seed, chunk_rng
+    from msbayes.simulate.engine import chunk_function
+
+    spec = getattr(cfg, "interims", None)
+    if spec is None or spec.rule != "bayesian":
+        raise ValueError("cfg.interims.rule: must be 'bayesian' to calibrate a posterior efficacy threshold")
+    if spec.k < 2:
+        raise ValueError(f"cfg.interims.looks: needs at least one interim look before the final one; got {spec.looks}")
+    if scenario not in cfg.scenarios:
+        raise ValueError(f"scenario: unknown {scenario!r} (allowed: {list(cfg.scenarios)})")
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target: must be in (0, 1); got {target}")
+    if int(n_sims) < 1:
+        raise ValueError(f"n_sims: must be >= 1; got {n_sims}")
+    n_sims = int(n_sims)
+    if not 0.0 < tol < 0.5:
+        raise ValueError(f"tol: must be in (0, 0.5); got {tol}")
+    ss = cell_seed(cfg.seed, ("calibrate_interim_efficacy", scenario)) if seed is None else as_seed_sequence(seed)
+    chunk = int(getattr(getattr(cfg, "simulation", None), "chunk_size", 10_000))
+
+    def go_count(u: float) -> int:
+        c = cfg.model_copy(update={"interims": spec.model_copy(update={"efficacy": BoundarySpec(p_benefit=u)})})
+        fn = chunk_function(c)
+        total, i, done = 0, 0, 0
+        while done < n_sims:
+            m = min(chunk, n_sims - done)
+            out = fn(c, scenario, m, chunk_rng(ss, i))
+            total += int(np.count_nonzero(out["go"]))
+            done += m
+            i += 1
+        return total
+
+    hi = 1.0 - 1e-12
+    k_hi = go_count(hi)
+    if k_hi / n_sims > target:
+        raise ValueError(
+            f"target: {target:g} is below the go rate without interim efficacy stops "
+            f"({k_hi / n_sims:.4g} on {n_sims} trials): no threshold in (0, 1) attains it"
+        )
+    lo, it = 0.0, 0
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        k_mid = go_count(mid)
+        if k_mid / n_sims <= target:
+            hi, k_hi = mid, k_mid
+        else:
+            lo = mid
+        it += 1
+    a = k_hi / n_sims
+    return CalibrationResult(float(hi), a, float(math.sqrt(a * (1.0 - a) / n_sims)), float(target), n_sims, it)
