@@ -255,3 +255,112 @@ def test_bad_input_refused_naming_the_field():
         assert rng.bit_generator.state == state  # refused before any draw
         with pytest.raises(ValueError, match=msg):
             check_dose_interims(cfg, spec)
+
+
+# ----------------------------------------------------- group-sequential futility / t statistic
+def test_drop_probability_with_pooled_t_is_the_noncentral_t():
+    """rule group_sequential, statistic t (its default): the pairwise t at look 1 (5 per arm,
+    4 arms, df = 16, no dropout) is noncentral t with ncp = effect_d / (sd sqrt(2/5));
+    dropping on z = Phi^-1(T_16(t)) < z_below = 2.5 has probability
+    nct.cdf(T_16^-1(Phi(2.5)), 16, ncp) for each dose (3.5 MCSE). Small arms make it differ
+    from the known-SD answer Phi(2.5 - ncp) by up to ~18 MCSE, so the test tells them apart."""
+    spec = validate_config(InterimsSpec, {"looks": [0.5, 1.0], "efficacy": "none", "futility": {"z": [-np.inf]},
+                                          "drop_doses": {"z_below": 2.5}})
+    assert spec.statistic == "t"
+    cfg = _cfg(EMAX, decision=EMAX_DECISION, n=10, scenarios={"alt": {"effect": 0.4}})
+    n = 20_000
+    out = simulate_trials(cfg, "alt", n, np.random.default_rng(8), interims=spec)
+    eff = anchored_effects("emax", np.array([0, 3, 6, 10.0]), d_ref=10, theta_ref=np.array([0.4]),
+                           shape={"ed50": np.array([3.0])})[0, 1:]
+    ncp = eff / (SD * np.sqrt(2 / 5))
+    p = stats.nct.cdf(stats.t.ppf(stats.norm.cdf(2.5), 16), 16, ncp)
+    for d in range(3):
+        ph = out[f"dropped_dose{d}_look1"].mean()
+        assert abs(ph - p[d]) < 3.5 * np.sqrt(p[d] * (1 - p[d]) / n), (d, ph, p[d])
+
+
+def test_beta_spending_futility_single_dose_closed_form():
+    """rule group_sequential, statistic z, futility by O'Brien-Fleming beta spending: the look-1
+    bound f_1 comes from the boundaries module (rpact-checked); with one dose the trial stops
+    at look 1 with probability Phi(f_1 - effect / (sd sqrt(2/25))) (3.5 MCSE)."""
+    from msbayes.design.interims import group_sequential_of
+
+    an = {"method": "mcpmod", "models": {"linear": None}, "alpha": 0.025}
+    cfg = _cfg(an, doses=(0, 10), n=50)
+    spec = validate_config(InterimsSpec, {"looks": [0.5, 1.0], "efficacy": "none", "statistic": "z",
+                                          "futility": {"spending": "obf"}})
+    f1 = group_sequential_of(spec, alpha=0.025).futility_bounds[0]
+    assert np.isfinite(f1)
+    n = 20_000
+    for sc, eff in (("null", 0.0), ("alt", 0.2)):
+        out = simulate_trials(cfg, sc, n, np.random.default_rng(9), interims=spec)
+        p = stats.norm.cdf(f1 - eff / (SD * np.sqrt(2 / 25)))
+        ph = out["futility_look1"].mean()
+        assert abs(ph - p) < 3.5 * np.sqrt(p * (1 - p) / n), (sc, ph, p)
+        assert not out["reject"][out["futility_look1"]].any()
+
+
+# ------------------------------------------------ Bayesian Emax success stop (grid posterior)
+def test_bayes_emax_success_stop_uses_the_grid_posterior_at_look_1():
+    """With bayes_emax the interim success rule is the analysis's grid posterior
+    P(Emax > 0 | look-1 data) >= u. Second simulation: look-1 data from the fixed design's
+    sufficient-statistics generator (20 per arm, dropout 0.1) analysed by analyse_bayes_emax;
+    the two P(success stop at look 1) agree within 4 MCSE of their difference."""
+    from msbayes.simulate.bayes_emax import analyse_bayes_emax
+    from msbayes.simulate.dosefinding import dose_trial_stats, plan_for
+
+    cfg = _cfg(EMAX, decision=EMAX_DECISION, dropout=0.1)
+    spec = _spec(efficacy={"p_benefit": 0.9})
+    n = 20_000
+    out = simulate_trials(cfg, "alt", n, np.random.default_rng(10), interims=spec)
+    eff = anchored_effects("emax", np.array([0, 3, 6, 10.0]), d_ref=10, theta_ref=np.full(n, 0.2),
+                           shape={"ed50": np.full(n, 3.0)})
+    m, s2, c, _df, ok = dose_trial_stats(eff, [20, 20, 20, 20], sd=SD, dropout=0.1,
+                                         rng=np.random.default_rng(11))
+    plan = plan_for(cfg.design, cfg.analysis, mcid=MCID, dropout=0.1)
+    p_ref = (ok & (analyse_bayes_emax(plan, m, s2, n=c)["p_gt0_ref"] >= 0.9)).mean()
+    ph = out["efficacy_look1"].mean()
+    se = np.sqrt(ph * (1 - ph) / n + p_ref * (1 - p_ref) / n)
+    assert 0.05 < p_ref < 0.95 and abs(ph - p_ref) < 4 * se, (ph, p_ref, se)
+    assert out["go"][out["efficacy_look1"]].all()
+    assert "reject" not in out  # Bayesian Emax has no frequentist test, as in the fixed design
+
+
+# -------------------------------------------------------- bookkeeping across three looks
+def test_three_look_bookkeeping_and_n_total_from_the_events():
+    """Three looks with drops at looks 1 and 2, dropout and Bayesian futility: every trial ends
+    at exactly one look; a dose is dropped at most once, only while the trial runs and never at
+    the last look; success/futility stops are exclusive; and n_total recomputed from the drop
+    and stop events (each arm enrols up to the look where it was dropped or the trial ended)
+    equals the simulator's."""
+    cfg = _cfg(EMAX, decision=EMAX_DECISION, dropout=0.1, n=36)
+    spec = _spec(looks=[1 / 3, 2 / 3, 1.0], drop_doses={"p_mcid_below": 0.25},
+                 futility={"p_mcid_below": 0.05}, efficacy={"p_benefit": 0.999})
+    n = 4000
+    out = simulate_trials(cfg, "alt", n, np.random.default_rng(12), interims=spec)
+    K, nd = 3, 3
+    stops = np.stack([out[f"stop_look{k}"] for k in (1, 2, 3)], 1)
+    np.testing.assert_array_equal(stops.sum(1), 1)
+    stop = stops.argmax(1) + 1
+    for k in (1, 2, 3):
+        assert not (out[f"efficacy_look{k}"] & out[f"futility_look{k}"]).any()
+        assert not ((out[f"efficacy_look{k}"] | out[f"futility_look{k}"]) & ~out[f"stop_look{k}"]).any()
+        if k < K:  # an interim stop is for success or for futility
+            np.testing.assert_array_equal(out[f"efficacy_look{k}"] | out[f"futility_look{k}"], out[f"stop_look{k}"])
+    # last look: go / no-go of the dual rule (the consider zone is neither)
+    np.testing.assert_array_equal(out["efficacy_look3"], out["go"] & out["stop_look3"])
+    np.testing.assert_array_equal(out["futility_look3"], out["nogo"] & out["stop_look3"])
+    assert (out["stop_look3"] & ~out["go"] & ~out["nogo"]).any()
+    cum = stage_sizes(cfg.design.arm_sizes(), spec.looks)  # (K, arms)
+    last = np.broadcast_to(stop[:, None], (n, nd + 1)).copy()
+    for d in range(nd):
+        dl = np.stack([out[f"dropped_dose{d}_look{k}"] for k in (1, 2, 3)], 1)
+        assert (dl.sum(1) <= 1).all() and not dl[:, K - 1].any()
+        at = dl.argmax(1) + 1
+        assert (at[dl.any(1)] <= stop[dl.any(1)]).all()
+        last[:, d + 1] = np.where(dl.any(1), at, stop)
+    n_rec = cum[last - 1, np.arange(nd + 1)[None, :]].sum(1)
+    np.testing.assert_array_equal(n_rec.astype(float), out["n_total"])
+    # every rule acted somewhere
+    assert stops[:, 0].any() and stops[:, 1].any() and out["efficacy_look1"].any()
+    assert any(out[f"dropped_dose{d}_look2"].any() for d in range(nd))

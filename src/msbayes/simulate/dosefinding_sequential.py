@@ -21,8 +21,11 @@ the leading axis of every array; the only Python loop is over looks):
    a. **dose dropping** (``interims.drop_doses``): each dose still enrolling is compared with
       placebo pairwise, ``diff = mean_d - mean_0``, ``se = sd sqrt(1/c_d + 1/c_0)`` with the
       planning SD ``endpoint.sd`` (known-SD z, as rpact's normal approximation). ``z_below``:
-      drop if ``diff / se < z_below``; ``p_mcid_below``: drop if the flat-prior conjugate
-      posterior ``P(effect_d > MCID | data) = Phi((diff - MCID) / se) < p_mcid_below``.
+      drop if ``diff / se < z_below`` (with ``rule: group_sequential`` and ``statistic: t``,
+      the default there, the pooled-variance t of all arms put on the z scale by its p-value,
+      :func:`pairwise_t_as_z`, in place of the known-SD z); ``p_mcid_below``: drop if the
+      flat-prior conjugate posterior (known SD)
+      ``P(effect_d > MCID | data) = Phi((diff - MCID) / se) < p_mcid_below``.
       A dropped dose enrols nobody after the look; its data stay in every later analysis.
       Its unused patients are **not reallocated**: the trial is smaller (``n_total``);
    b. **futility stop** of the whole trial if every dose is dropped, or by ``interims.futility``
@@ -46,14 +49,14 @@ the leading axis of every array; the only Python loop is over looks):
 
 Decisions: a trial that reaches the last look goes as in the fixed design. A futility stop is
 no-go (``reject`` False, no dose selected, ``td_est`` NaN; ``est`` is the analysis's estimate on
-the data at the stop). A success stop is go (``reject`` True: H0 rejected by the sequential
-procedure); its dose and target dose are what the analysis gives on the data at that look.
+the data at the stop). A success stop is go (and, with MCP-Mod, ``reject`` True: H0 rejected by the
+sequential procedure); its dose and target dose are what the analysis gives on the data at that look.
 Early success stopping is Bayesian only, and the type I error of any design here is **not
 controlled by construction**: it is simulated under the null scenario and reported with its
 MCSE (``p_go``, ``p_reject``).
 
 Outcome keys: the standard keys of :mod:`msbayes.oc.accumulate` (``go, nogo, failed, reject``
-(MCP-Mod, and under ``rule: bayesian`` also for Bayesian Emax), ``est, true, n_total`` (patients
+(MCP-Mod only, as in the fixed design), ``est, true, n_total`` (patients
 randomised when the trial ended), ``selected, n_doses, correct, td_est, td_true``), and per
 look ``k = 1..K``: ``efficacy_look{k}`` (success stop at interim k, or go at the last look),
 ``futility_look{k}`` (futility stop at interim k, or no-go at the last look),
@@ -73,15 +76,18 @@ Examples
 >>> from msbayes.design.interims import InterimsSpec
 >>> cfg = validate_sim_config({"name": "df", "seed": 1,
 ...     "endpoint": {"sd": 0.35, "mcid": 0.182},
-...     "design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "reference_dose": 10,
-...                "n_per_arm": 30, "dose_response": {"model": "emax", "ed50": 3.0}},
+...     "design": {"type": "dose_finding", "doses": [0, 10], "reference_dose": 10,
+...                "n_per_arm": 40, "dose_response": {"model": "linear"}},
 ...     "scenarios": {"null": {"effect": 0.0}},
-...     "analysis": {"method": "mcpmod", "models": {"emax": [2.0], "linear": None}}})
->>> spec = validate_config(InterimsSpec, {"looks": [0.5, 1.0], "efficacy": "none",
-...     "futility": {"z": [0.0]}, "drop_doses": {"z_below": 0.0}})
->>> out = simulate_trials(cfg, "null", 2000, np.random.default_rng(1), interims=spec)
->>> bool(out["n_total"].mean() < 120), sorted(k for k in out if k.startswith("stop"))
-(True, ['stop_look1', 'stop_look2'])
+...     "analysis": {"method": "mcpmod", "models": {"linear": None}}})
+>>> spec = validate_config(InterimsSpec, {"looks": [0.5, 1.0], "rule": "bayesian",
+...     "efficacy": "none", "drop_doses": {"p_mcid_below": 0.1}})
+>>> out = simulate_trials(cfg, "null", 4000, np.random.default_rng(1), interims=spec)
+>>> p1 = out["stop_look1"].mean()  # the only dose dropped; closed form Phi(0.182/se - 1.2816)
+>>> bool(abs(p1 - 0.6416) < 4 * np.sqrt(0.6416 * 0.3584 / 4000))  # se = 0.35 sqrt(2/20)
+True
+>>> bool(np.isclose(out["n_total"].mean(), 40 * p1 + 80 * out["stop_look2"].mean()))
+True
 """
 
 from __future__ import annotations
@@ -100,7 +106,7 @@ from .dosefinding import PosteriorAtDose, plan_for
 from .mcpmod import analyse_mcpmod, prepare_mcpmod
 
 __all__ = ["simulate_chunk", "simulate_trials", "check_dose_interims", "stage_sizes",
-           "stage_statistics", "StageStats", "pairwise_vs_placebo"]
+           "stage_statistics", "StageStats", "pairwise_vs_placebo", "pairwise_t_as_z"]
 
 _PLANS: "OrderedDict[tuple, object]" = OrderedDict()
 _MAX_PLANS = 64
@@ -284,6 +290,27 @@ def pairwise_vs_placebo(means: np.ndarray, completers: np.ndarray, *, sd: float,
     return z, special.ndtr(z), special.ndtr((diff - mcid) / se)
 
 
+def pairwise_t_as_z(means: np.ndarray, completers: np.ndarray, s2: np.ndarray,
+                    df: np.ndarray) -> np.ndarray:
+    """Pooled-variance t statistic of every dose against placebo, on the z scale.
+
+    ``t_d = (mean_d - mean_0) / (s sqrt(1/c_d + 1/c_0))`` with the pooled within-arm variance
+    of all arms (``df`` degrees of freedom), mapped by its p-value: ``z = Phi^-1(T_df(t))``
+    (as the two-arm group-sequential simulator does with ``statistic: t``).
+
+    Examples
+    --------
+    >>> z = pairwise_t_as_z(np.array([[0.0, 0.5]]), np.array([[10., 10.]]), np.array([1.0]),
+    ...                     np.array([18.0]))
+    >>> bool(0 < z[0, 0] < 0.5 / np.sqrt(0.2))  # the t tail is heavier: smaller z
+    True
+    """
+    c = np.where(completers >= 1, completers, 1.0)
+    diff = means[:, 1:] - means[:, :1]
+    t = diff / (np.sqrt(s2)[:, None] * np.sqrt(1.0 / c[:, 1:] + 1.0 / c[:, :1]))
+    return special.ndtri(special.stdtr(np.maximum(df, 1.0)[:, None], t))
+
+
 # ---------------------------------------------------------------------------- analyses
 def _mcpmod_plan(design: DoseFindingDesign, analysis: MCPModAnalysis, randomised: tuple, *,
                  mcid: float, dropout: float):
@@ -402,6 +429,7 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
         fut_bounds = np.asarray(fut.thresholds(K - 1), dtype=float)
     eff_u = np.asarray(effb.thresholds(K - 1), dtype=float) if effb is not None else None
     emax_plan = None if is_mcp else plan_for(design, an, mcid=ep.mcid, dropout=ep.dropout)
+    use_t = spec.rule == "group_sequential" and spec.statistic == "t"
 
     # --- looks
     st = StageStats(n, k)
@@ -419,6 +447,9 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
         if j == K - 1:
             break
         z, p0, pm = pairwise_vs_placebo(st.mean, st.c, sd=ep.sd, mcid=mcid)
+        if use_t:
+            s2_k, df_k, _ok = st.pooled()
+            z = pairwise_t_as_z(st.mean, st.c, s2_k, df_k)
         act = enrol[:, 1:] & running[:, None]
         if drop is not None:
             bad = (z < drop.z_below) if drop.z_below is not None else (pm < drop.p_mcid_below)
@@ -495,7 +526,7 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
         "correct": selected == med_true,
         "td_est": td_est, "td_true": td_true,
     }
-    if is_mcp or spec.rule == "bayesian":
+    if is_mcp:
         out["reject"] = go.copy()
     ever = dropped.any(axis=1)  # (nd, n)
     sel_d = np.where(selected > 0, selected - 1, 0)
@@ -509,6 +540,11 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
     for d in range(nd):
         for kk in range(K):
             out[f"dropped_dose{d}_look{kk + 1}"] = dropped[d, kk]
+    from . import dosefinding as _fixed
+
+    extra = getattr(_fixed, "_selection_outcomes", None)  # the fixed design's report keys, if any
+    if extra is not None:
+        out.update(extra(eff, out["selected"], out["td_est"], mcid=float(ep.mcid), d_max=dmax))
     if draw_batch is not None:
         out["draw_batch"] = draw_batch
     out["n_draw_batches"] = np.asarray(sampler.n_batches)
