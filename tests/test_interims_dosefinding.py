@@ -201,7 +201,9 @@ def test_expected_n_three_looks_futility_through_engine():
                          "futility": {"z": [0.0, 0.5]}})
     acc = simulate_cell(cfg, "alt", 6000, cell_seed(1, {"scenario": "alt"}), chunk_size=3000)
     r = acc.finalize()
-    nk = stage_sizes(cfg.design.arm_sizes(), cfg.interims.looks).sum(1)
+    nk = np.array([40.0, 80.0, 120.0])  # 4 arms x 10, 20, 30 patients
+    np.testing.assert_array_equal(r["n_randomised_at_look"], nk)
+    np.testing.assert_array_equal(r["information_fraction"], [1 / 3, 2 / 3, 1.0])
     ps = np.array([r[f"p_stop_look{k}"] for k in (1, 2, 3)])
     assert ps.sum() == pytest.approx(1.0, abs=1e-12)
     assert r["expected_n"] == pytest.approx(float(ps @ nk), rel=1e-12)

@@ -63,7 +63,9 @@ look ``k = 1..K``: ``efficacy_look{k}`` (success stop at interim k, or go at the
 ``stop_look{k}`` (the trial ended at look k) and ``dropped_dose{d}_look{k}`` (active dose
 ``d``, 0-based, i.e. ``design.doses[d + 1]``, was dropped at look k; always False at the last
 look, where nothing is dropped). ``selected_dropped``: the selected dose was dropped at an
-interim (the final analysis may still select it).
+interim (the final analysis may still select it). ``constants`` (:func:`look_constants`):
+information fractions, patients randomised by each look (without dose dropping only),
+group-sequential futility z bounds, ``n_max``.
 
 Not supported (refused with the field named): ``timing: accrual``, several EDSS strata,
 ``conditional_power`` and ``predictive_below`` futility, group-sequential efficacy stopping.
@@ -92,6 +94,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import numpy as np
@@ -106,7 +109,7 @@ from .dosefinding import PosteriorAtDose, plan_for
 from .mcpmod import analyse_mcpmod, prepare_mcpmod
 
 __all__ = ["simulate_chunk", "simulate_trials", "check_dose_interims", "stage_sizes",
-           "stage_statistics", "StageStats", "pairwise_vs_placebo", "pairwise_t_as_z"]
+           "stage_statistics", "StageStats", "pairwise_vs_placebo", "pairwise_t_as_z", "look_constants"]
 
 _PLANS: "OrderedDict[tuple, object]" = OrderedDict()
 _MAX_PLANS = 64
@@ -309,6 +312,34 @@ def pairwise_t_as_z(means: np.ndarray, completers: np.ndarray, s2: np.ndarray,
     diff = means[:, 1:] - means[:, :1]
     t = diff / (np.sqrt(s2)[:, None] * np.sqrt(1.0 / c[:, 1:] + 1.0 / c[:, :1]))
     return special.ndtri(special.stdtr(np.maximum(df, 1.0)[:, None], t))
+
+
+def look_constants(spec: InterimsSpec, cum: np.ndarray, futility_z=None) -> dict[str, float]:
+    """Cell constants per look (``{name}_look{k}``, e.g. ``n_randomised_at_look_look1``) for the
+    grid's ``look`` dimension (:data:`msbayes.oc.accumulate.LOOK_CONSTANTS`).
+
+    ``information_fraction``; ``n_randomised_at_look`` (patients randomised by each look when
+    no dose is dropped: given only without ``drop_doses``, since with dropping it varies by
+    trial); ``bound_futility_z`` (group-sequential futility bound on the best dose's z, NaN at
+    the last look) when given; ``n_max`` (all arms to the end).
+
+    Examples
+    --------
+    >>> from msbayes.config import validate_config
+    >>> spec = validate_config(InterimsSpec, {"looks": [0.5, 1.0], "efficacy": "none",
+    ...                                       "futility": {"z": [0.0]}})
+    >>> look_constants(spec, stage_sizes([30, 30], spec.looks), [0.0])["n_randomised_at_look_look1"]
+    30.0
+    """
+    K = spec.k
+    out: dict[str, float] = {"n_max": float(cum[-1].sum())}
+    for k in range(K):
+        out[f"information_fraction_look{k + 1}"] = float(spec.looks[k])
+        if spec.drop_doses is None:
+            out[f"n_randomised_at_look_look{k + 1}"] = float(cum[k].sum())
+        if futility_z is not None:
+            out[f"bound_futility_z_look{k + 1}"] = float(futility_z[k]) if k < K - 1 else math.nan
+    return out
 
 
 # ---------------------------------------------------------------------------- analyses
@@ -545,6 +576,8 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
     extra = getattr(_fixed, "_selection_outcomes", None)  # the fixed design's report keys, if any
     if extra is not None:
         out.update(extra(eff, out["selected"], out["td_est"], mcid=float(ep.mcid), d_max=dmax))
+    out["constants"] = look_constants(spec, cum, fut_bounds if fut is not None and fut.kind in ("z", "spending")
+                                      else None)
     if draw_batch is not None:
         out["draw_batch"] = draw_batch
     out["n_draw_batches"] = np.asarray(sampler.n_batches)
