@@ -101,6 +101,23 @@ def test_success_threshold_is_the_boundary(prior):
         assert any(q < p for q, (_, p) in zip(below, DUAL))
 
 
+def test_mixture_threshold_spline_matches_bisection():
+    """Many distinct se_final values take the cached spline; single values take bisection."""
+    rng = np.random.default_rng(5)
+    sf = np.exp(rng.uniform(np.log(1e-3), np.log(1.0), 3000))
+    many = success_threshold(sf, MIXTURE, go=DUAL)
+    one = np.array([float(success_threshold(v, MIXTURE, go=DUAL)) for v in sf[:200]])
+    np.testing.assert_allclose(many[:200], one, rtol=1e-9, atol=1e-12)
+    # and the boundary property at a few of the spline values, by quadrature
+    for v, t in zip(sf[:3], many[:3]):
+        assert min(_quad_prob(t, v, MIXTURE, c) - p for c, p in DUAL) == pytest.approx(0.0, abs=1e-8)
+    # NaN se_final (unanalysable trial) gives NaN, the rest unchanged
+    sf2 = sf.copy()
+    sf2[7] = np.nan
+    t2 = success_threshold(sf2, MIXTURE, go=DUAL)
+    assert np.isnan(t2[7]) and np.allclose(np.delete(t2, 7), np.delete(many, 7), rtol=1e-9)
+
+
 # ------------------------------------------------------------------ predictive probability
 def _update(w, m, s, y, v):
     """Conjugate update of mixture components (arrays (n, K)) with y ~ N(effect, v) (n,)."""

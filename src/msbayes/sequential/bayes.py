@@ -59,6 +59,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -196,12 +197,80 @@ def _normal_threshold(se_f: np.ndarray, m0, s0, c: float, p: float) -> np.ndarra
     return se_f * se_f * ((c + z * np.sqrt(v)) * prec - m0 / (s0 * s0))
 
 
+_INTERP_MIN = 64  # more distinct se_final than this: spline the mixture threshold in log(se_final)
+_INTERP_RTOL = 1e-10
+
+
+def _mixture_pair_threshold(u: np.ndarray, comps, c: float, p: float, tol: float, max_iter: int) -> np.ndarray:
+    """Bisection for one (c, p) pair at finite se_final values ``u`` (vectorized)."""
+    w, m, s = comps
+    tk = np.stack([_normal_threshold(u, m[k], s[k], c, p) for k in range(w.size)], axis=1)
+    lo, hi = tk.min(axis=1), tk.max(axis=1)
+    for _ in range(max_iter):
+        if np.all(hi - lo <= tol * np.maximum(1.0, np.abs(hi))):
+            break
+        mid = 0.5 * (lo + hi)
+        ok = normal_posterior_prob(*mixture_posterior(mid, u, w, m, s), c) >= p
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    return hi
+
+
+_SPLINES: "OrderedDict[tuple, tuple[float, float, Any]]" = OrderedDict()
+
+
+def _threshold_spline(comps, c: float, p: float, a: float, b: float, tol: float, max_iter: int):
+    """Cubic spline of the mixture threshold in log(se_final) on [a, b] (cached, widened on
+    demand), accepted only if it matches bisection at every grid midpoint to
+    ``_INTERP_RTOL`` (relative); ``None`` if no grid up to 4097 points does."""
+    from scipy.interpolate import CubicSpline
+
+    key = (comps[0].tobytes(), comps[1].tobytes(), comps[2].tobytes(), float(c), float(p), tol)
+    hit = _SPLINES.get(key)
+    if hit is not None and hit[0] <= a and b <= hit[1]:
+        _SPLINES.move_to_end(key)
+        return hit[2]
+    if hit is not None:
+        a, b = min(a, hit[0]), max(b, hit[1])
+    a, b = a - 0.5, b + 0.5  # room for the next chunks' values
+    for g in (129, 257, 513, 1025, 2049, 4097):
+        xg = np.linspace(a, b, g)
+        xm = 0.5 * (xg[1:] + xg[:-1])
+        both = _mixture_pair_threshold(np.exp(np.concatenate([xg, xm])), comps, c, p, tol, max_iter)
+        tg, tm = both[:g], both[g:]
+        spline = CubicSpline(xg, tg)
+        if np.max(np.abs(spline(xm) - tm)) <= _INTERP_RTOL * max(1.0, float(np.max(np.abs(tg)))):
+            _SPLINES[key] = (a, b, spline)
+            while len(_SPLINES) > 32:
+                _SPLINES.popitem(last=False)
+            return spline
+    return None
+
+
+def _mixture_threshold(sf: np.ndarray, comps, c: float, p: float, tol: float, max_iter: int) -> np.ndarray:
+    """Mixture threshold at finite, positive ``sf`` (1-D): exact bisection over the distinct
+    values when there are few (<= 64 values), else the validated spline of
+    :func:`_threshold_spline` (bisection if no spline passes)."""
+    if sf.size <= _INTERP_MIN:
+        u, inv = np.unique(sf, return_inverse=True)
+        return _mixture_pair_threshold(u, comps, c, p, tol, max_iter)[inv]
+    lx = np.log(sf)
+    spline = _threshold_spline(comps, c, p, float(lx.min()), float(lx.max()), tol, max_iter)
+    if spline is None:
+        u, inv = np.unique(sf, return_inverse=True)
+        return _mixture_pair_threshold(u, comps, c, p, tol, max_iter)[inv]
+    return spline(lx)
+
+
 def success_threshold(se_final, prior, *, go, tol: float = 1e-12, max_iter: int = 200) -> np.ndarray:
     """Smallest final estimate ``t*`` meeting every ``(c, p)`` pair of ``go`` (per ``se_final``).
 
-    Closed form for normal and flat priors; for a mixture, bisection vectorized over the
+    Closed form for normal and flat priors. For a mixture, bisection vectorized over the
     distinct ``se_final`` values, bracketed by the components' normal-prior thresholds (the
-    mixture posterior probability is a weighted average of the components').
+    mixture posterior probability is a weighted average of the components'); for more than
+    64 values, a cubic spline in ``log(se_final)`` through bisection values (cached per prior
+    and pair), accepted only if it matches bisection at every grid midpoint to 1e-10
+    (relative), else bisection for every value. NaN ``se_final`` gives NaN.
 
     Examples
     --------
@@ -213,7 +282,8 @@ def success_threshold(se_final, prior, *, go, tol: float = 1e-12, max_iter: int 
     sf = np.asarray(se_final, dtype=float)
     _check_se("se_final", sf)
     shape = sf.shape
-    u, inv = np.unique(sf.ravel(), return_inverse=True)
+    u = sf.ravel()
+    fin = np.isfinite(u)
     out = np.full(u.shape, -np.inf)
     for c, p in pairs:
         if comps is None:
@@ -221,19 +291,10 @@ def success_threshold(se_final, prior, *, go, tol: float = 1e-12, max_iter: int 
         elif comps[0].size == 1:
             t = _normal_threshold(u, comps[1][0], comps[2][0], c, p)
         else:
-            w, m, s = comps
-            tk = np.stack([_normal_threshold(u, m[k], s[k], c, p) for k in range(w.size)], axis=1)
-            lo, hi = tk.min(axis=1), tk.max(axis=1)
-            for _ in range(max_iter):
-                if np.all(hi - lo <= tol * np.maximum(1.0, np.abs(hi))):
-                    break
-                mid = 0.5 * (lo + hi)
-                ok = normal_posterior_prob(*mixture_posterior(mid, u, w, m, s), c) >= p
-                hi = np.where(ok, mid, hi)
-                lo = np.where(ok, lo, mid)
-            t = hi
+            t = np.full(u.shape, np.nan)
+            t[fin] = _mixture_threshold(u[fin], comps, c, p, tol, max_iter)
         out = np.maximum(out, t)
-    return out[inv].reshape(shape)
+    return out.reshape(shape)
 
 
 def predictive_prob_success(est, se, se_final, prior, *, go: Sequence[tuple[float, float]]) -> np.ndarray:
