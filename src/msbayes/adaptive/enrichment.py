@@ -62,12 +62,13 @@ class EnrichmentResult:
 
     Attributes
     ----------
-    selected : bool (n, 2)   populations carried into stage 2
+    selected : bool (n, 2)   populations carried into stage 2 (none after an early efficacy stop)
     rejected : bool (n, 2)   H_S, H_F rejected
     n_stratum : float (n, 2) patients enrolled per stratum (S, R), both stages
     stopped_early : bool (n,) efficacy stop at the interim
     no_selection : bool (n,) nothing selected (futility stop at the interim)
     theta : float (n, 2)     true (theta_S, theta_F) of each trial
+    interim : dict           stage-1 ``estimate`` and ``se`` of (S, F), ``n_stratum`` (S, R)
     """
 
     selected: np.ndarray
@@ -77,6 +78,7 @@ class EnrichmentResult:
     no_selection: np.ndarray
     theta: np.ndarray
     settings: dict = field(default_factory=dict)
+    interim: dict = field(default_factory=dict)
 
     @property
     def n_sims(self) -> int:
@@ -152,6 +154,7 @@ def simulate_enrichment(
     success: Literal["all", "at_least_one"] = "all",
     final: Literal["closed", "bayes"] = "closed",
     bayes: BayesFinal = BayesFinal(),
+    f_estimator: Literal["prevalence", "pooled"] = "prevalence",
     n_sims: int = 10_000,
     seed: SeedLike = 0,
     chunk_size: int = 100_000,
@@ -189,6 +192,12 @@ def simulate_enrichment(
         Early-stop criterion (only with early efficacy bounds).
     final : {"closed", "bayes"}
         Closed combination test or :class:`BayesFinal`.
+    f_estimator : {"prevalence", "pooled"}
+        Full-population estimate per stage: strata weighted by prevalence (unbiased for
+        ``theta_F`` whatever the realised counts; default) or by realised counts (rpact's
+        stratified means analysis). With ``counts="fixed"`` the two coincide. With random
+        counts and heterogeneous effects the pooled estimate targets the realised mix, which
+        inflates the type I error of ``H_F`` when ``theta_F = 0`` but ``theta_S != theta_R``.
     n_sims, seed, chunk_size
         Number of trials; one seed determines every number (chunk ``j`` uses
         ``chunk_rng(seed, j)``).
@@ -203,6 +212,8 @@ def simulate_enrichment(
     n_stage, sd = _check_common(n_per_stage, sd, allocation_ratio, n_sims)
     if counts not in ("multinomial", "fixed"):
         raise ValueError(f"counts must be 'multinomial' or 'fixed', got {counts!r}")
+    if f_estimator not in ("prevalence", "pooled"):
+        raise ValueError(f"f_estimator must be 'prevalence' or 'pooled', got {f_estimator!r}")
     if final not in ("closed", "bayes"):
         raise ValueError(f"final must be 'closed' or 'bayes', got {final!r}")
     if intersection_test not in ENRICHMENT_TESTS:
@@ -232,7 +243,7 @@ def simulate_enrichment(
                 counts=counts, selection=selection, effect_measure=effect_measure, epsilon=epsilon,
                 threshold=threshold, eligible=eligible, selection_prior=selection_prior,
                 intersection_test=intersection_test, design=design, success=success, final=final,
-                bayes=bayes)
+                bayes=bayes, f_estimator=f_estimator)
     parts = []
     n_sims = int(n_sims)
     for j, start in enumerate(range(0, n_sims, chunk_size)):
@@ -240,11 +251,12 @@ def simulate_enrichment(
         parts.append(_simulate_chunk(eff[start:stop], chunk_rng(ss, j), **opts))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     theta = np.column_stack([eff[:, 0], eff @ prev])
-    settings = dict(prevalences=tuple(prev), n_per_stage=tuple(n_stage), counts=counts, selection=selection,
+    settings = dict(f_estimator=f_estimator, prevalences=tuple(prev), n_per_stage=tuple(n_stage), counts=counts, selection=selection,
                     effect_measure=effect_measure, epsilon=epsilon, threshold=threshold,
                     intersection_test=intersection_test, final=final, design=design)
     return EnrichmentResult(cat["selected"], cat["rejected"], cat["n_stratum"], cat["stopped"],
-                            cat["none"], theta, settings)
+                            cat["none"], theta, settings,
+                            interim=dict(estimate=cat["est1"], se=cat["se1"], n_stratum=cat["n1"]))
 
 
 def _stage_counts(rng, n, prev, counts, m):
@@ -253,29 +265,36 @@ def _stage_counts(rng, n, prev, counts, m):
     return rng.multinomial(int(round(n)), prev, size=m).astype(float)
 
 
-def _population_stats(d, n, sd, c):
-    """Estimates, SEs and z of (S, F) from stratum differences d (m, 2) and counts n (m, 2)."""
+def _population_stats(d, n, sd, c, f_estimator, prev):
+    """Estimates, SEs and z of (S, F) from stratum differences d (m, 2) and counts n (m, 2).
+
+    F: ``sum_s w_s d_s`` with ``w = n_s / n`` (``"pooled"``, rpact) or ``w = prevalence``
+    (``"prevalence"``; renormalised over strata with patients), SE ``sqrt(sum w_s**2 v_s)``.
+    Returns also the F weights (for the S-F correlation).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        est_s = d[:, 0]
-        se_s = sd[0] / np.sqrt(n[:, 0] * c)
-        ntot = n.sum(axis=1)
-        est_f = (n * d).sum(axis=1) / ntot
-        se_f = np.sqrt((n * sd**2).sum(axis=1)) / (ntot * np.sqrt(c))
-    est = np.column_stack([est_s, est_f])
-    se = np.column_stack([se_s, se_f])
-    z = np.where(np.isfinite(se), est / se, 0.0)
-    return est, se, z
+        v = sd**2 / (n * c)  # inf where a stratum has no patient
+        if f_estimator == "pooled":
+            w = n / n.sum(axis=1, keepdims=True)
+        else:
+            w = np.where(n > 0, prev, 0.0)
+            w = w / w.sum(axis=1, keepdims=True)
+        wv = np.where(w > 0, w**2 * v, 0.0)
+        est = np.column_stack([d[:, 0], (w * d).sum(axis=1)])
+        se = np.column_stack([np.sqrt(v[:, 0]), np.sqrt(wv.sum(axis=1))])
+        z = np.where(np.isfinite(se) & (se > 0), est / se, 0.0)
+    return est, se, z, w, v
 
 
 def _simulate_chunk(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect_measure, epsilon,
-                    threshold, eligible, selection_prior, intersection_test, design, success, final, bayes):
+                    threshold, eligible, selection_prior, intersection_test, design, success, final, bayes, f_estimator):
     m = eff.shape[0]
     # ---- stage 1: all strata
     n1 = _stage_counts(rng, n_stage[0], prev, counts, m)
     with np.errstate(divide="ignore"):
         d1 = eff + rng.standard_normal((m, 2)) * sd / np.sqrt(np.maximum(n1, 1e-300) * c)
     d1 = np.where(n1 > 0, d1, 0.0)
-    est1, se1, z1 = _population_stats(d1, n1, sd, c)
+    est1, se1, z1, w1, v1 = _population_stats(d1, n1, sd, c, f_estimator, prev)
     if effect_measure == "estimate":
         meas = est1
     elif effect_measure == "statistic":
@@ -285,7 +304,7 @@ def _simulate_chunk(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect
     sel = select(meas, selection=selection, epsilon=epsilon, threshold=threshold, eligible=eligible)
     members = intersection_members(2)
     p1 = special.ndtr(-z1)
-    q1 = _intersections(p1, z1, n1, sd, members, intersection_test, s_only=np.zeros(m, bool))
+    q1 = _intersections(p1, z1, w1, v1, members, intersection_test)
     # ---- interim efficacy stop (closed test part 1) decided inside closed_test; stage 2 for all
     s_only = sel[:, 0] & ~sel[:, 1]
     any_f = sel[:, 1]
@@ -296,29 +315,31 @@ def _simulate_chunk(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect
     with np.errstate(divide="ignore"):
         d2 = eff + rng.standard_normal((m, 2)) * sd / np.sqrt(np.maximum(n2, 1e-300) * c)
     d2 = np.where(n2 > 0, d2, 0.0)
-    est2, se2, z2 = _population_stats(d2, n2, sd, c)
+    est2, se2, z2, w2, v2 = _population_stats(d2, n2, sd, c, f_estimator, prev)
     tested2 = sel.copy()
     z2 = np.where(tested2, z2, np.nan)
     p2 = special.ndtr(-z2)
     if final == "closed":
-        q2 = _intersections(p2, z2, n2, sd, members, intersection_test, s_only=s_only)
+        q2 = _intersections(p2, z2, w2, v2, members, intersection_test)
         res = closed_test(q1, q2, members, design, selected2=tested2, success=success)
         rejected, stopped = res.rejected, res.stopped_early
     else:
         rejected = _bayes_final(d1, n1, d2, n2, sd, c, prev, bayes) & tested2
         stopped = np.zeros(m, dtype=bool)
     n_used = n1 + np.where(stopped[:, None], 0.0, n2)
-    return dict(selected=sel, rejected=rejected, n_stratum=n_used, stopped=stopped, none=none & ~stopped)
+    return dict(selected=sel & ~stopped[:, None], rejected=rejected, n_stratum=n_used, stopped=stopped, none=none & ~stopped,
+                est1=est1, se1=se1, n1=n1)
 
 
-def _intersections(p, z, n, sd, members, test, *, s_only):
+def _intersections(p, z, w, v, members, test):
     if test != "spiessens_debois":
         return intersection_pvalues(p, members, test)
-    # corr(z_S, z_F) = sqrt(n_S sd_S^2 / sum n_s sd_s^2) at this stage (sqrt(n_S / n_F) for a
-    # common SD); one-factor loadings sqrt(rho) for both statistics
+    # corr(z_S, z_F) = w_S sqrt(v_S) / sqrt(sum w_s^2 v_s) at this stage: sqrt(n_S / n_F) for the
+    # pooled estimator with a common SD (Spiessens & Debois; rpact); one-factor loadings sqrt(rho)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.sqrt(n[:, 0] * sd[0] ** 2 / (n * sd**2).sum(axis=1))
-    lam = np.sqrt(np.clip(rho, 0.0, 1 - 1e-12))
+        wv = np.where(w > 0, w**2 * v, 0.0)
+        rho = w[:, 0] * np.sqrt(v[:, 0]) / np.sqrt(wv.sum(axis=1))
+    lam = np.sqrt(np.clip(np.nan_to_num(rho), 0.0, 1 - 1e-12))
     lam = np.column_stack([lam, lam])
     return intersection_pvalues(p, members, "dunnett", z=z, loadings=lam)
 
@@ -328,16 +349,36 @@ def _bayes_final(d1, n1, d2, n2, sd, c, prev, b: BayesFinal):
     ntot = n1 + n2
     with np.errstate(divide="ignore", invalid="ignore"):
         est = np.where(ntot > 0, (n1 * d1 + n2 * d2) / ntot, 0.0)
-        prec_data = np.where(ntot > 0, ntot * c / sd**2, 0.0)  # (m, 2)
-    # prior cov of theta: tau^2 I + prior_sd^2 J; prior mean prior_mean * 1
+    prec_data = ntot * c / sd**2
+    return hierarchical_prob_positive(est, prec_data, prev, b) > b.cutoff
+
+
+def hierarchical_prob_positive(est, prec_data, prevalences, b: BayesFinal):
+    """``P(theta_S > 0 | data)`` and ``P(theta_F > 0 | data)`` under the hierarchical model.
+
+    Parameters
+    ----------
+    est : array (n, 2)
+        Stratum effect estimates (S, R).
+    prec_data : array (n, 2)
+        Their precisions (0 = no data).
+    prevalences : (p_S, p_R)
+    b : BayesFinal
+        ``theta_s ~ N(mu, tau**2)``, ``mu ~ N(prior_mean, prior_sd**2)``: prior covariance
+        ``tau**2 I + prior_sd**2 J``; the posterior is bivariate normal (conjugate).
+
+    Returns
+    -------
+    array (n, 2)
+    """
+    prev = np.asarray(prevalences, dtype=float)
     S0 = b.tau**2 * np.eye(2) + b.prior_sd**2 * np.ones((2, 2))
     P0 = np.linalg.inv(S0)
-    P = P0[None] + prec_data[:, :, None] * np.eye(2)[None]
+    P = P0[None] + np.asarray(prec_data)[:, :, None] * np.eye(2)[None]
     rhs = (P0 @ np.full(2, b.prior_mean))[None] + prec_data * est
     V = np.linalg.inv(P)
     mean = np.einsum("nij,nj->ni", V, rhs)
     a = np.stack([np.array([1.0, 0.0]), prev])  # theta_S, theta_F
     mu_pop = mean @ a.T
     var_pop = np.einsum("pi,nij,pj->np", a, V, a)
-    prob = special.ndtr(mu_pop / np.sqrt(var_pop))
-    return prob > b.cutoff
+    return special.ndtr(mu_pop / np.sqrt(var_pop))

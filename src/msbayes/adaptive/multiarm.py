@@ -33,7 +33,7 @@ class MultiArmResult:
 
     Attributes
     ----------
-    selected : bool (n, G)  doses carried into stage 2
+    selected : bool (n, G)  doses carried into stage 2 (none after an early efficacy stop)
     rejected : bool (n, G)  H_g rejected
     n_arm : float (n, G + 1) patients per dose and control (last column), both stages
     stopped_early : bool (n,)
@@ -205,4 +205,4 @@ def _chunk(eff, rng, *, n, sd, r, selection, effect_measure, r_best, epsilon, th
     n_arm = np.empty((m, G + 1))
     n_arm[:, :G] = n[0] + np.where(sel & go2[:, None], n[1], 0.0)
     n_arm[:, G] = n[0] / r + np.where(go2, n[1] / r, 0.0)
-    return dict(selected=sel, rejected=res.rejected, n_arm=n_arm, stopped=stopped, none=none & ~stopped)
+    return dict(selected=sel & go2[:, None], rejected=res.rejected, n_arm=n_arm, stopped=stopped, none=none & ~stopped)
