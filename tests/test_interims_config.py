@@ -168,3 +168,12 @@ def test_accrual_plan_by_hand():
     raw["interims"]["accrual"] = {"rate": 2.0, "follow_up": 6.0}
     p = look_plan(validate_sim_config(raw))
     assert p.n_randomised.tolist() == [20.0, 40.0] and p.time.tolist() == [16.0, 26.0]
+
+
+@pytest.mark.parametrize("name", ["msbayes.design.interims", "msbayes.simulate.twoarm_sequential"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and res.attempted > 0

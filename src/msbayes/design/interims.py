@@ -284,10 +284,10 @@ class InterimsSpec(StrictModel):
 
 
 def look_patients(looks, n_arm: int) -> list[int]:
-    """Patients per arm whose endpoint is due at each look: ``round(looks[k] * n_arm)``.
+    """Patients per arm whose endpoint is due at each look: ``round(looks[k] * n_arm)``, halves up.
 
     >>> look_patients([0.5, 1.0], 41)
-    [20, 41]
+    [21, 41]
     """
     return [int(math.floor(t * n_arm + 0.5)) for t in looks]
 
