@@ -78,7 +78,7 @@ def test_simulated_trials_match_p_value_decisions(equal_var):
 
 
 @pytest.mark.parametrize("sided", ["one", "two"])
-@pytest.mark.parametrize("kind", ["integer", "welch", "mixed"])
+@pytest.mark.parametrize("kind", ["integer", "welch", "mixed", "grid"])
 def test_statistics_at_the_critical_value(kind, sided):
     rng = np.random.default_rng(11 if kind == "integer" else 12)
     n = 20_000
@@ -86,6 +86,10 @@ def test_statistics_at_the_critical_value(kind, sided):
         df = rng.integers(1, 400, n).astype(float)
     elif kind == "welch":
         df = np.concatenate([rng.uniform(1.0, 8.0, n // 2), np.exp(rng.uniform(np.log(8.0), np.log(5e5), n - n // 2))])
+    elif kind == "grid":  # df on and one ulp either side of the table's grid points in 1 / df
+        g = 1.0 / (rng.integers(1, 1 << 14, n) / float(1 << 14))
+        df = np.concatenate([g[: n // 3], np.nextafter(g[n // 3: 2 * n // 3], np.inf), np.nextafter(g[2 * n // 3:], 0.0)])
+        df = np.maximum(df, 1.0)
     else:
         df = np.concatenate([rng.integers(1, 50, n // 2).astype(float), rng.uniform(1.0, 50.0, n - n // 2)])
         df[:5] = [np.inf, 0.5, np.nan, 1e-3, 1e7]  # normal limit, df < 1, missing, tiny, huge
