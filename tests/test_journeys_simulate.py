@@ -189,10 +189,10 @@ def test_unreached_target_is_said_and_reported(tmp_path):
     assert code == 0, out
     rep = tmp_path / "rep"
     assert (rep / "report.html").is_file()
-    assert (rep / "figures" / "out_p_go_vs_n.png").is_file()
-    for stem in ("sample_size_out", "oc_out", "provenance"):
+    assert (rep / "figures" / "journey-unreachable_p_go_vs_n.png").is_file()  # config name, not folder
+    for stem in ("sample_size_journey-unreachable", "oc_journey-unreachable", "provenance"):
         assert (rep / "tables" / f"{stem}.csv").is_file() and (rep / "tables" / f"{stem}.md").is_file()
-    assert _csv(rep / "tables" / "sample_size_out.csv")["reached"].tolist() == [False]
+    assert _csv(rep / "tables" / "sample_size_journey-unreachable.csv")["reached"].tolist() == [False]
     txt = (rep / "statistical_considerations.md").read_text(encoding="utf-8")
     assert "target NOT REACHED up to the largest n searched (n_max = 300)" in txt
     quoted = float(re.search(r"tends to ([0-9.]+)", txt).group(1))
@@ -204,7 +204,7 @@ def test_unreached_target_is_said_and_reported(tmp_path):
     assert not (out_dir / "sample_size.csv").exists()
     code, out = _cli("report", "--sim", out_dir, "--out", rep)
     assert code == 0, out
-    assert not (rep / "tables" / "sample_size_out.csv").exists()
+    assert not (rep / "tables" / "sample_size_journey-unreachable.csv").exists()
     assert "NOT REACHED" not in (rep / "statistical_considerations.md").read_text(encoding="utf-8")
 
 

@@ -61,7 +61,7 @@ def test_report_renders_all_images_and_tables(report, tmp_path):
     ok = int(re.search(r'data-images-ok="(\d+)"', body).group(1))
     assert total == len(list((report.parent / "figures").glob("*.png"))) >= 10
     assert ok == total and 'data-images-loaded="true"' in body
-    for tid in ("table-reanalysis", "table-sample-size-sim_two_arm", "table-oc-sim_two_arm",
+    for tid in ("table-reanalysis", "table-sample-size-t25fw-two-arm-assurance", "table-oc-t25fw-two-arm-assurance",
                 "table-provenance"):
         assert f'id="{tid}"' in dom
     assert "Statistical considerations" in dom

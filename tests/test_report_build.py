@@ -97,8 +97,8 @@ def test_figures_in_three_formats_at_300_dpi(full):
         ppm_x, ppm_y, unit = struct.unpack(">IIB", b[i + 4 : i + 13])
         assert unit == 1 and round(ppm_x * 0.0254) == 300 == round(ppm_y * 0.0254)
     assert {"posterior_summary_t25fw_neutral", "forest_summary", "sensitivity_summary", "ppc_summary",
-            "sim_two_arm_p_go_vs_n", "sim_two_arm_heatmap_p_go_posterior",
-            "sim_dose_dose_response"} <= stems
+            "t25fw-two-arm-assurance_p_go_vs_n", "t25fw-two-arm-assurance_heatmap_p_go_posterior",
+            "msc-np-dose-finding_dose_response"} <= stems
 
 
 def test_key_tables_present_with_artefact_values(full):
@@ -106,14 +106,14 @@ def test_key_tables_present_with_artefact_values(full):
     html = _html(path)
     p = _Imgs()
     p.feed(html)
-    assert "table-reanalysis" in p.tables and "table-sample-size-sim_two_arm" in p.tables
-    assert "table-oc-sim_two_arm" in p.tables and "table-provenance" in p.tables
+    assert "table-reanalysis" in p.tables and "table-sample-size-t25fw-two-arm-assurance" in p.tables
+    assert "table-oc-t25fw-two-arm-assurance" in p.tables and "table-provenance" in p.tables
     ss = pd.read_csv(TWO / "sample_size.csv")
-    m = re.search(r"<table id='table-sample-size-sim_two_arm'.*?</table>", html, re.S)
+    m = re.search(r"<table id='table-sample-size-t25fw-two-arm-assurance'.*?</table>", html, re.S)
     for n in ss["n_per_arm"]:
         assert f"<td class='num'>{n}</td>" in m.group(0)
     tables = path.parent / "tables"
-    for stem in ("reanalysis", "sample_size_sim_two_arm", "oc_sim_two_arm", "provenance"):
+    for stem in ("reanalysis", "sample_size_t25fw-two-arm-assurance", "oc_t25fw-two-arm-assurance", "provenance"):
         assert (tables / f"{stem}.csv").is_file() and (tables / f"{stem}.md").is_file()
     re_t = pd.read_csv(tables / "reanalysis.csv")
     summ = pd.read_csv(FIT / "summary.csv")
@@ -220,7 +220,7 @@ def test_text_follows_the_artefacts_when_they_change(tmp_path):
     ss.to_csv(sim / "sample_size.csv", index=False)
     out = build_report(fit_dir=None, sim_dir=sim, out_dir=tmp_path / "r", formats=("png",),
                        slides=True)
-    slide = out.parent / "figures" / "sim_two_arm_p_go_vs_n_slide.png"
+    slide = out.parent / "figures" / "t25fw-two-arm-assurance_p_go_vs_n_slide.png"
     assert _png_size(slide.read_bytes()) == (3000, int(5.625 * 300))  # 10 x 5.625 in, 300 dpi
     text = (out.parent / "statistical_considerations.md").read_text()
     assert ("scenario mcid, power \u2265 0.80: n = 71 per arm (achieved 0.812, MCSE 0.0021) "
@@ -289,7 +289,7 @@ def test_mismatched_sim_warns_in_report_and_terminal(tmp_path):
     assert "WARNING" in res.output and "different fit" in res.output
     assert res.output.strip().endswith(str(tmp_path / "r" / "report.html"))
     html = _html(tmp_path / "r" / "report.html")
-    assert "class='warning mismatch'" in html and "MISMATCH: sim sim_two_arm" in html
+    assert "class='warning mismatch'" in html and "MISMATCH: sim t25fw-two-arm-assurance" in html
 
 
 def test_mismatch_warning_category(tmp_path):
@@ -363,14 +363,14 @@ def test_power_plot_targets_match_the_shown_slice():
 def test_reused_out_dir_keeps_no_stale_outputs_and_no_user_file_is_touched(tmp_path):
     out_dir = tmp_path / "r"
     build_report(fit_dir=None, sim_dir=[TWO, DOSE], out_dir=out_dir, formats=("png",))
-    dose_figs = sorted((out_dir / "figures").glob("sim_dose_*.png"))
+    dose_figs = sorted((out_dir / "figures").glob("msc-np-dose-finding_*.png"))
     assert dose_figs, "the two-sim report should have written dose figures"
     user_file = out_dir / "figures" / "my_notes.txt"
     user_file.write_text("mine")
     build_report(fit_dir=None, sim_dir=TWO, out_dir=out_dir, formats=("png",))
     assert not any(p.exists() for p in dose_figs), "figures of the dropped sim run remain"
-    assert not list((out_dir / "tables").glob("sim_dose_*")), "tables of the dropped sim remain"
-    assert list((out_dir / "figures").glob("sim_two_arm_*.png"))
+    assert not list((out_dir / "tables").glob("msc-np-dose-finding_*")), "tables of the dropped sim remain"
+    assert list((out_dir / "figures").glob("t25fw-two-arm-assurance_*.png"))
     assert user_file.read_text() == "mine"
     listed = (out_dir / "report_manifest.txt").read_text().split()
     on_disk = sorted(p.relative_to(out_dir).as_posix()
@@ -383,3 +383,24 @@ def test_reused_out_dir_keeps_no_stale_outputs_and_no_user_file_is_touched(tmp_p
     manifest.write_text(manifest.read_text() + "figures/../../keep.txt\n../keep.txt\nfigures/my_notes.txt/..\n")
     build_report(fit_dir=None, sim_dir=TWO, out_dir=out_dir, formats=("png",))
     assert outside.read_text() == "x" and user_file.read_text() == "mine"
+
+
+def test_file_names_come_from_the_design_name_and_same_names_do_not_overwrite(tmp_path):
+    """Figure/table names and HTML ids follow the design config's ``name`` whatever the output
+    folder is called; a second design with the same name gets ``-2`` instead of overwriting."""
+    a, b = tmp_path / "results" / "first_folder", tmp_path / "elsewhere" / "other"
+    shutil.copytree(TWO, a)
+    shutil.copytree(TWO, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = build_report(sim_dir=[a, b], out_dir=tmp_path / "r", formats=("png",))
+    figs = {p.stem for p in (out.parent / "figures").glob("*.png")}
+    tabs = {p.stem for p in (out.parent / "tables").glob("oc_*.csv")}
+    name = "t25fw-two-arm-assurance"
+    assert tabs == {f"oc_{name}", f"oc_{name}-2"}
+    assert {f"{name}_p_go_vs_n", f"{name}-2_p_go_vs_n"} <= figs
+    assert not any("first_folder" in s or "other" in s for s in figs | tabs)
+    html = _html(out)
+    assert f"id='sim-{name}'" in html and f"id='sim-{name}-2'" in html
+    ids = re.findall(r"id='([^']+)'", html)
+    assert len(ids) == len(set(ids)), "duplicate HTML ids"

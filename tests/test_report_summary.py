@@ -92,7 +92,7 @@ def page(tmp_path_factory):
 
 def test_summary_files_and_section_for_every_design(page):
     html = page.read_text(encoding="utf-8")
-    for name in ("sim_two_arm", "sim_dose"):
+    for name in ("t25fw-two-arm-assurance", "msc-np-dose-finding"):
         t = page.parent / "tables"
         csv = pd.read_csv(t / f"oc-summary_{name}.csv")
         assert list(csv.columns) == SUMMARY_COLUMNS and len(csv) >= 3
@@ -147,7 +147,7 @@ def test_design_priors_come_from_the_simulation_sampler(page):
     assert set(draws) == {k for k, v in kinds.items() if v == "design_prior"}
     assert all(v.shape == (4000,) and np.isfinite(v).all() and v.std() > 0 for v in draws.values())
     ds.close()
-    assert (page.parent / "figures" / "sim_two_arm_design_priors.png").is_file()
+    assert (page.parent / "figures" / "t25fw-two-arm-assurance_design_priors.png").is_file()
     assert "own sampler" in page.read_text(encoding="utf-8")
 
 
@@ -185,8 +185,8 @@ def test_config_labels_override_the_vocabulary(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = build_report(sim_dir=d, out_dir=tmp_path / "r", formats=("svg",))
-    svg = (r.parent / "figures" / "sim_two_arm_p_go_vs_n.svg").read_text()
+    svg = (r.parent / "figures" / "t25fw-two-arm-assurance_p_go_vs_n.svg").read_text()
     assert "smallest worthwhile effect" in svg and "patients per group" in svg
     assert "effect at the MCID" not in svg
-    summ = pd.read_csv(r.parent / "tables" / "oc-summary_sim_two_arm.csv")
+    summ = pd.read_csv(r.parent / "tables" / "oc-summary_t25fw-two-arm-assurance.csv")
     assert "smallest worthwhile effect" in set(summ["scenario"])

@@ -426,7 +426,7 @@ def test_zero_event_oc_prints_a_bound_from_n_sims(fixture_reports):
     n = int(ds["n_sims"].max())
     ds.close()
     assert 3 / n <= 0.001  # 4000 sims: bound 0.00075 prints as < 0.001
-    md = (d / "tables" / "oc_sim_two_arm.md").read_text(encoding="utf-8")
+    md = (d / "tables" / "oc_t25fw-two-arm-assurance.md").read_text(encoding="utf-8")
     assert f"< 0.001 (0 of {n})" in md
     for m in re.finditer(r"([<>]) (0\.\d+) \((\d+) of (\d+)\)", md):
         op, b, k, nn = m.group(1), float(m.group(2)), int(m.group(3)), int(m.group(4))
@@ -495,7 +495,7 @@ def test_every_fit_csv_row_carries_its_status(real_run):
 
 def test_design_prior_scenarios_carry_the_status_of_their_evidence(fixture_reports, tmp_path, monkeypatch):
     _, figs = fixture_reports[False]
-    legend = figs["sim_two_arm_p_go_vs_n"]
+    legend = figs["t25fw-two-arm-assurance_p_go_vs_n"]
     # fixture: scenario 'posterior' reads summary/neutral/t25fw/edss_6.0-6.5, which borrows
     assert "design prior: posterior (borrows petrou2020(w=0.5))" in legend
     sim = tmp_path / "sim_two_arm"
@@ -511,7 +511,7 @@ def test_design_prior_scenarios_carry_the_status_of_their_evidence(fixture_repor
         warnings.simplefilter("ignore")
         r = build_report(fit_dir=FIT, sim_dir=sim, out_dir=tmp_path / "r", formats=("png",))
     assert ("design prior: posterior (prediction, no data; borrows petrou2020(w=0.5))"
-            in seen["sim_two_arm_p_go_vs_n"])
+            in seen["t25fw-two-arm-assurance_p_go_vs_n"])
     text = (r.parent / "statistical_considerations.md").read_text(encoding="utf-8")
     assert "PREDICTION (no data for this stratum" in text
 

@@ -34,7 +34,7 @@ from .style import (
     style_context,
 )
 
-__all__ = ["plot_decision_areas", "plot_go_boundary", "plot_assurance", "plot_sample_size_curve",
+__all__ = ["plot_decision_areas", "plot_decisions_vs_effect", "plot_go_boundary", "plot_assurance", "plot_sample_size_curve",
            "plot_design_priors", "plot_designs_compared"]
 
 _DECISIONS = (("go", "go"), ("consider", "consider"), ("nogo", "no-go"))
@@ -97,6 +97,71 @@ def plot_decision_areas(
         if title:
             fig.suptitle(title, x=0.01, ha="left")
     return fig
+
+
+def plot_decisions_vs_effect(
+    table: pd.DataFrame,
+    *,
+    x_label: str,
+    mcid: float | None = None,
+    size: Size = "column",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Go / consider / no-go as stacked areas against the true effect (at one sample size).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``x, go, consider, nogo``: one row per fixed scenario, ``x`` its true effect
+        (already in the units of ``x_label``).
+    x_label : str
+        The true effect with its units (e.g. "% change in walking speed").
+    mcid : float, optional
+        The MCID in the same units, drawn as the neutral dashed line.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"x": [0, 10, 20], "go": [0.02, 0.4, 0.8],
+    ...                   "consider": [0.1, 0.3, 0.15], "nogo": [0.88, 0.3, 0.05]})
+    >>> ax = plot_decisions_vs_effect(t, x_label="% change in speed", mcid=10)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['go', 'consider', 'no-go', 'MCID', 'scenario simulated']
+    """
+    _check(table, ("x", "go", "consider", "nogo"), "decision-by-effect table")
+    if len(table) < 2:
+        raise ValueError("decision-by-effect table needs at least two true effects")
+    t = table.sort_values("x")
+    x = t["x"].to_numpy(float)
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        polys = ax.stackplot(x, *[t[k].to_numpy(float) for k, _ in _DECISIONS],
+                             colors=[DECISION_COLOURS[k] for k, _ in _DECISIONS],
+                             labels=[lab for _, lab in _DECISIONS], lw=0)
+        for p, (k, _) in zip(polys, _DECISIONS):
+            p.set_gid(f"area_{k}")
+            if k == "nogo":
+                p.set_hatch("///")
+                p.set_edgecolor("white")
+        if mcid is not None and x.min() <= mcid <= x.max():
+            ax.axvline(mcid, gid="mcid", label="MCID", **REFERENCE["mcid"])
+        ax.plot(x, np.ones_like(x), ls="none", marker="v", color="0.2", ms=4, clip_on=False,
+                gid="scenarios", label="scenario simulated")
+        ax.set_ylim(0, 1)
+        ax.set_xlim(x.min(), x.max())
+        ax.set_xlabel(x_label)
+        ax.set_ylabel("probability of each decision")
+        ax.legend(frameon=False, fontsize="small", loc="upper center",
+                  bbox_to_anchor=(0.5, -0.2), ncol=3)
+        if title:
+            ax.set_title(title, loc="left")
+    return ax
 
 
 def plot_go_boundary(

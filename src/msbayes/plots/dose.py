@@ -26,7 +26,7 @@ from matplotlib.patches import Patch
 from .posterior import _check
 from .style import REFERENCE, Size, effect_label, new_figure, scenario_style, style_context
 
-__all__ = ["plot_dose_response"]
+__all__ = ["plot_dose_response", "plot_target_dose_distribution"]
 
 
 def _positions(doses: Sequence) -> tuple[np.ndarray, list[str], bool]:
@@ -192,3 +192,78 @@ def _isclose(a, b) -> bool:
         return bool(np.isclose(float(a), float(b)))
     except (TypeError, ValueError):
         return False
+
+
+def plot_target_dose_distribution(
+    table: pd.DataFrame,
+    *,
+    dose_label: str = "estimated target dose",
+    scenario_names: dict[str, str] | None = None,
+    size: Size = "column",
+    ax: Axes | None = None,
+) -> Axes:
+    """Distribution of the estimated target dose: one bar per dose bin and scenario, with
+    ±2 MCSE bars, and a separate bar for "no estimate" (target not reached in the dose range).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``scenario, bin, lower_dose, upper_dose, p, lower, upper`` (e.g. from
+        :func:`msbayes.report.compute.td_histogram`); ``bin = "none"`` = no estimate.
+    dose_label : str
+        The x axis label (the estimated target dose with its units).
+    scenario_names : mapping, optional
+        Display name per scenario key.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> t = pd.DataFrame({"scenario": "a", "bin": ["0", "1", "none"],
+    ...                   "lower_dose": [0, 5, np.nan], "upper_dose": [5, 10, np.nan],
+    ...                   "p": [0.3, 0.5, 0.2], "lower": [0.28, 0.48, 0.18],
+    ...                   "upper": [0.32, 0.52, 0.22]})
+    >>> ax = plot_target_dose_distribution(t, scenario_names={"a": "effect at the MCID"})
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['effect at the MCID']
+    """
+    _check(table, ("scenario", "bin", "lower_dose", "upper_dose", "p", "lower", "upper"),
+           "target-dose table")
+    names = scenario_names or {}
+    scen = list(dict.fromkeys(table["scenario"]))
+    if not scen:
+        raise ValueError("target-dose table is empty")
+    styles = dict(zip(scen, scenario_style(["point"] * len(scen))))
+    binned = table[table["bin"].astype(str) != "none"]
+    edges = np.unique(np.r_[binned["lower_dose"].to_numpy(float),
+                            binned["upper_dose"].to_numpy(float)])
+    width = float(np.min(np.diff(edges))) if len(edges) > 1 else 1.0
+    none_x = (float(edges.max()) if len(edges) else 0.0) + 1.2 * width
+    w = 0.85 * width / len(scen)
+    with style_context(size):
+        if ax is None:
+            _, (ax,) = new_figure(1, 1, size=size)
+        for i, s in enumerate(scen):
+            sub = table[table["scenario"] == s]
+            mid = np.where(sub["bin"].astype(str) == "none", none_x,
+                           0.5 * (sub["lower_dose"].to_numpy(float)
+                                  + sub["upper_dose"].to_numpy(float)))
+            x = mid - 0.425 * width + (i + 0.5) * w
+            p = sub["p"].to_numpy(float)
+            st = styles[s]
+            ax.bar(x, p, width=w, color=st["color"], alpha=0.85, label=names.get(str(s), str(s)),
+                   gid="td_bars")
+            ax.errorbar(x, p, yerr=[p - sub["lower"].to_numpy(float),
+                                    sub["upper"].to_numpy(float) - p],
+                        fmt="none", ecolor="0.2", lw=0.7, capsize=1.2, gid="mcse_bars")
+        ticks = list(edges) + [none_x]
+        ax.set_xticks(ticks, [f"{e:g}" for e in edges] + ["none"])
+        ax.set_xlabel(dose_label)
+        ax.set_ylabel("proportion of simulated trials")
+        ax.set_ylim(0, min(1.0, 1.15 * float(np.nanmax(table["upper"].to_numpy(float))) + 0.02))
+        ax.legend(frameon=False, fontsize="small", loc="upper center",
+                  bbox_to_anchor=(0.5, -0.25), ncol=1)
+    return ax

@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 from .posterior import _check
 from .style import (
     REFERENCE,
+    prior_label,
     OKABE_ITO,
     PRIOR_COLOURS,
     Size,
@@ -165,7 +166,7 @@ def plot_forest(
                           mfc=_RAW_STYLE[k][2], ms=4, label=_RAW_STYLE[k][3])
                    for k in ("published", "synthetic", "external") if k in used]
         handles += [Line2D([], [], color=colours[p], marker="o", ms=4,
-                           label=f"hierarchical, {p} prior"
+                           label=f"hierarchical, {prior_label(p)} prior"
                            + (" (synthetic data)" if synth_all else ""))
                     for p in priors if "shrunk:" + str(p) in used]
         if "prediction" in used:

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from .posterior import _check
 from .style import (
     REFERENCE,
+    prior_label,
     STRATUM_MARKERS,
     OKABE_ITO,
     Size,
@@ -107,7 +108,7 @@ def plot_prior_sensitivity(
             if mcid and ep in mcid and mcid[ep] is not None:
                 ax.axhline(mcid[ep], gid="mcid", **REFERENCE["mcid"],
                            label="MCID" + (f" ({mcid_note})" if mcid_note else ""))
-            ax.set_xticks(np.arange(len(priors)), [f"{p}\nprior" for p in priors])
+            ax.set_xticks(np.arange(len(priors)), [f"{prior_label(p)}\nprior" for p in priors])
             ax.set_ylabel(effect_label((scale or {}).get(ep, "effect")))
             title = f"{endpoint_label(ep)}: posterior mean and 95% interval by prior"
             if "borrowing" in sub:

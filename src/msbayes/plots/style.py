@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -63,6 +64,9 @@ __all__ = [
     "metric_label",
     "axis_label",
     "clinical_effect",
+    "clinical_axis",
+    "model_label",
+    "prior_label",
     "scenario_label",
     "style_context",
 ]
@@ -207,6 +211,45 @@ def population_label(population: str) -> str:
     return "all patients" if p == "all" else p
 
 
+_MODELS = {
+    "summary": "hierarchical model of the published summaries",
+    "summary_log": "hierarchical model of the published summaries (ratio scale)",
+    "summary_pct": "hierarchical model of the published summaries (% improvement scale)",
+    "binary": "hierarchical model of the improver counts",
+    "patient": "patient-level model",
+    "effects": "model of the published treatment-effect estimates",
+}
+_PRIORS = {"skeptical": "skeptical", "sceptical": "sceptical", "neutral": "neutral",
+           "enthusiastic": "enthusiastic"}
+
+
+def model_label(model: str) -> str:
+    """Plain-language name of a fitted model key (a borrowing variant keeps its label).
+
+    >>> model_label("summary_log")
+    'hierarchical model of the published summaries (ratio scale)'
+    >>> model_label("binary [none]")
+    'hierarchical model of the improver counts (no borrowing)'
+    """
+    m = str(model)
+    base, _, variant = m.partition(" [")
+    name = _MODELS.get(base, base.replace("_", " "))
+    if variant:
+        v = variant.rstrip("]")
+        name += " (no borrowing)" if v == "none" else f" (borrowing: {v.replace('_', ' ')})"
+    return name
+
+
+def prior_label(prior: str) -> str:
+    """Plain-language name of a prior key (presets unchanged; ``my_prior`` -> ``my prior``).
+
+    >>> prior_label("skeptical"), prior_label("custom_wide")
+    ('skeptical', 'custom wide')
+    """
+    p = str(prior)
+    return _PRIORS.get(p, p.replace("_", " "))
+
+
 def metric_label(metric: str) -> str:
     """Display name of an operating characteristic (``p_go`` -> ``P(go)``)."""
     return _METRICS.get(str(metric), str(metric))
@@ -284,6 +327,31 @@ def clinical_effect(effect: float, scale: str) -> str:
     if sc == "risk_difference":
         return f"{100 * e:+.0f} percentage points improvers"
     return f"effect {e:g} ({sc})"
+
+
+def clinical_axis(effects: Sequence[float], scale: str) -> tuple[np.ndarray, str]:
+    """True effects converted to clinical units for an axis, with the axis label.
+
+    Ratio scales become the % change (``100 (exp(e) - 1)``), a risk difference percentage
+    points, a log odds ratio the odds ratio; %-scales are already clinical.
+
+    >>> v, lab = clinical_axis([0.0, 0.1823], "log_speed_ratio")
+    >>> [round(float(x)) for x in v], lab
+    ([0, 20], 'true effect: % change in walking speed (positive = faster)')
+    >>> clinical_axis([0.05], "risk_difference")[1]
+    'true effect: difference in improvers (percentage points)'
+    """
+    e = np.asarray(effects, float)
+    sc = str(scale)
+    if sc == "log_speed_ratio":
+        return 100.0 * np.expm1(e), "true effect: % change in walking speed (positive = faster)"
+    if sc == "log_distance_ratio":
+        return 100.0 * np.expm1(e), "true effect: % change in distance (positive = farther)"
+    if sc in ("log_odds", "log_odds_ratio"):
+        return np.exp(e), "true effect: odds ratio of improvement"
+    if sc == "risk_difference":
+        return 100.0 * e, "true effect: difference in improvers (percentage points)"
+    return e, f"true effect ({effect_label(sc)})"
 
 
 _SCENARIO_NAMES = {"null": "no effect", "mcid": "effect at the MCID", "target": "target effect",

@@ -46,7 +46,9 @@ from ..plots.style import (
     effect_label,
     endpoint_label,
     metric_label,
+    model_label,
     population_label,
+    prior_label,
     scenario_label,
 )
 from ..plots.decision import (
@@ -96,7 +98,8 @@ class FigureRecord:
 
 
 MANIFEST = "report_manifest.txt"
-FIXED_OUTPUTS = ["report.html", "statistical_considerations.md", "statistical_considerations.html"]
+FIXED_OUTPUTS = ["report.html", "statistical_considerations.md", "statistical_considerations.html",
+                 "statistical_considerations.docx"]
 
 
 STAGING = ".report-staging"  #: where figures and tables wait until the report is complete
@@ -491,7 +494,7 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             msrc = _lab.endpoint_mcid_note(g).get(str(ep), "")
             fig = partial(plot_effect_posterior,
                 dens, panels=panels, mcid=mcid, scale=scale, mcid_note=_lab.mcid_short(msrc),
-                title=f"{endpoint_label(ep)}: model {model}, {prior} prior")
+                title=f"{endpoint_label(ep)}: {model_label(model)}, {prior_label(prior)} prior")
             mtxt = f"MCID = {mcid:.4f}" if mcid is not None else "no MCID on this scale"
             if mcid is not None and msrc:
                 mtxt += f" ({msrc})"
@@ -507,7 +510,8 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             parts.append(out.figure(
                 fig, _slug(f"posterior_{model}_{ep}_{prior}"),
                 f"Posterior (solid) and prior (dotted) of the treatment "
-                f"effect (x axis: {effect_label(scale)}), model {model}, {prior} prior; "
+                f"effect (x axis: {effect_label(scale)}), {model_label(model)}, "
+                f"{prior_label(prior)} prior; "
                 f"grey line = no effect, dashed line = {mtxt}. P(benefit) = P(effect > 0)."
                 + st_txt))
     # forest
@@ -539,8 +543,8 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             parts.append(out.figure(
                 fig, _slug(f"forest_{model}"),
                 f"{raw_txt}, estimate \u00b1 1.96 SE, and "
-                f"hierarchical posterior means with 95% credible intervals by prior, model "
-                f"{model}. Open diamonds = predictions (no data) for unreported strata."
+                f"hierarchical posterior means with 95% credible intervals by prior, "
+                f"{model_label(model)}. Open diamonds = predictions (no data) for unreported strata."
                 + bor + _lab.mcid_caption(sl[sl["model"] == model], list(sc))
                 + (" Rows marked 'SE from assumed group sizes': the group sizes were not "
                    "reported, so the published SE was rebuilt from assumed sizes (fit_meta.json "
@@ -568,7 +572,7 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             parts.append(out.figure(
                 fig, _slug(f"sensitivity_{model}"),
                 f"Posterior mean and 95% credible interval of the treatment effect under each "
-                f"prior preset, model {model}; dashed line = MCID, grey line = no effect."
+                f"prior preset, {model_label(model)}; dashed line = MCID, grey line = no effect."
                 + st_txt + _lab.mcid_caption(sl[sl["model"] == model], list(sc))))
     if fit.sensitivity is not None:
         sens = _fmt_probs(fit.sensitivity, fit)
@@ -602,11 +606,11 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
             synth = "status" in sub and (sub["status"].astype(str) == "synthetic").any()
             fig = partial(plot_ppc, pt,
                           data_note="SYNTHETIC data, not evidence" if synth else "")
-            pr = f", {primary.get(model)} prior" if model in primary else ""
+            pr = f", {prior_label(primary.get(model))} prior" if model in primary else ""
             pr += ("; the observed values are SYNTHETIC data (not evidence)" if synth else "")
             parts.append(out.figure(
                 fig, _slug(f"ppc_{model}") if model else "ppc",
-                f"Posterior predictive check, model {model}{pr}: observed summary statistics "
+                f"Posterior predictive check, {model_label(model)}{pr}: observed summary statistics "
                 "(crosses) against their 95% posterior predictive intervals (bars) and "
                 "predictive means (ticks)."))
         out.table(_fmt_probs(ppc, fit), "ppc")
@@ -669,6 +673,52 @@ def _same_label(a: object, b: object) -> bool:
         return str(a) == str(b)
 
 
+def _decisions_vs_effect(view: SimView, out: _Out, name: str, *, xlab, kinds: dict,
+                         scale: str, mcid: float | None, slice_txt: str) -> str:
+    """Go / consider / no-go against the true effect of the fixed scenarios at the planned n
+    (design-prior scenarios have no single true effect and are left out)."""
+    from ..plots.decision import plot_decisions_vs_effect
+    from ..plots.style import clinical_axis
+    from .summary import planned_n
+
+    ds, x = view.sim.ds, view.x_axis
+    if ("true_effect" not in ds.coords or ds["true_effect"].dims != ("scenario",)
+            or not all(v in ds for v in ("p_go", "p_consider", "p_nogo"))):
+        return ""
+    fixed = [s for s in ds["scenario"].values if kinds.get(str(s), "fixed") != "design_prior"]
+    eff = np.array([float(ds["true_effect"].sel(scenario=s)) for s in fixed])
+    keep = np.isfinite(eff)
+    fixed, eff = [s for s, k in zip(fixed, keep) if k], eff[keep]
+    if len(np.unique(eff)) < 2:
+        return ""
+    sel = {k: v for k, v in view.fixed.items() if k in ds["p_go"].dims and k != "scenario"}
+    n = planned_n(view)
+    if n is not None and x in ds["p_go"].dims:
+        sel[x] = n
+    elif x in ds["p_go"].dims:
+        xs = ds[x].values
+        sel[x] = xs[(len(xs) - 1) // 2].item()
+    cx, clabel = clinical_axis(eff, scale)
+    rows = []
+    for s, xv, e in zip(fixed, cx, eff):
+        r = ds.sel({**sel, "scenario": s})
+        rows.append({"scenario": str(s), "true_effect": float(e), "x": float(xv),
+                     "go": float(r["p_go"]), "consider": float(r["p_consider"]),
+                     "nogo": float(r["p_nogo"])})
+    t = pd.DataFrame(rows).sort_values("x")
+    out.table(t, f"{name}_decisions_vs_effect")
+    cmcid = float(clinical_axis([mcid], scale)[0][0]) if mcid is not None else None
+    at = ", ".join(f"{xlab(k)} = {fmt(v)}" for k, v in sel.items())
+    return out.figure(
+        partial(plot_decisions_vs_effect, t, x_label=clabel, mcid=cmcid),
+        f"{name}_decisions_vs_effect",
+        f"Probability of each decision (go, consider, no-go) against the true treatment "
+        f"effect" + (f", at {at}" if at else "") + "; triangles mark the effects simulated "
+        "(the areas are interpolated between them); dashed line = MCID. Design-prior "
+        "scenarios have no single true effect and are not shown. Monte Carlo standard errors "
+        "are in the OC table.")
+
+
 def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds: dict,
                       scale: str, mcid: float | None, slice_txt: str,
                       fit_path: Path | None = None) -> list[str]:
@@ -691,6 +741,10 @@ def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds
             f"{name}_decisions_vs_n",
             f"Probability of each decision (go, consider, no-go) against {xlab(x)}, one panel "
             f"per true effect{at}. Monte Carlo standard errors are in the OC table."))
+        eff_fig = _decisions_vs_effect(view, out, name, xlab=xlab, kinds=kinds, scale=scale,
+                                       mcid=mcid, slice_txt=slice_txt)
+        if eff_fig:
+            parts.append(eff_fig)
     if "go_boundary" in ds and x in ds["go_boundary"].dims:
         gb = ds["go_boundary"].sel({k: v for k, v in fx.items() if k in ds["go_boundary"].dims})
         if "scenario" in gb.dims:
@@ -937,7 +991,50 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
                                 "placebo) or no dose is selected, per scenario; bars \u00b12 "
                                 "Monte Carlo standard errors" + (f", at {at}" if at else "") + "."))
         out.table(sel, f"dose_selection_{name}")
+        parts.append(_target_dose_html(ds, out, name, fx=fx, dose_label=dose_label, sname=sname))
     return "\n".join(parts)
+
+
+def _target_dose_html(ds, out: _Out, name: str, *, fx: dict, dose_label: str, sname) -> str:
+    """The estimated target dose's distribution per scenario, with P(the true effect at the
+    selected dose >= MCID) in the caption and table."""
+    from ..plots.dose import plot_target_dose_distribution
+
+    td = compute.td_histogram(ds, fixed=fx)
+    if td is None or td.empty:
+        return ""
+    ge = ""
+    if "p_selected_ge_mcid" in ds:
+        v = ds["p_selected_ge_mcid"].sel({k: x for k, x in fx.items()
+                                          if k in ds["p_selected_ge_mcid"].dims})
+        m = (ds["p_selected_ge_mcid_mcse"].sel({k: x for k, x in fx.items()
+                                                if k in ds["p_selected_ge_mcid_mcse"].dims})
+             if "p_selected_ge_mcid_mcse" in ds else None)
+        ns = ds["n_sims"].sel({k: x for k, x in fx.items() if k in ds["n_sims"].dims}) \
+            if "n_sims" in ds else None
+        items = []
+        for sc in v["scenario"].values:
+            pv = float(v.sel(scenario=sc))
+            nn = float(ns.sel(scenario=sc)) if ns is not None and "scenario" in ns.dims else None
+            txt = _lab.fmt_prob(pv, 3, n=nn)
+            if m is not None:
+                txt += f" (MCSE {_lab.fmt_mcse(float(m.sel(scenario=sc)), 3)})"
+            items.append(f"{sname(sc)}: {txt}")
+            td.loc[td["scenario"] == str(sc), "p_selected_ge_mcid"] = pv
+            if m is not None:
+                td.loc[td["scenario"] == str(sc), "p_selected_ge_mcid_mcse"] = float(m.sel(scenario=sc))
+        ge = (" Probability that a dose is selected and its true effect is at least the MCID: "
+              + "; ".join(items) + ".")
+    out.table(td, f"target_dose_{name}")
+    names = {str(k): sname(k) for k in ds["scenario"].values}
+    return out.figure(
+        partial(plot_target_dose_distribution, td, scenario_names=names,
+                dose_label=textwrap.fill("estimated target " + dose_label.replace("\n", " "), 48)),
+        f"{name}_target_dose_distribution",
+        "Distribution of the estimated target dose (the dose estimated to give the target "
+        "effect) over simulated trials, per scenario, in equal-width dose bins; 'none' = no "
+        "estimate (target not reached within the dose range, or the trial not analysable); "
+        "bars \u00b12 Monte Carlo standard errors." + ge)
 
 
 def _designs_compared_html(views: Sequence[SimView], out: _Out) -> str:
@@ -1009,23 +1106,19 @@ def _provenance_table(fit: FitArtefacts | None, sims: Sequence[SimArtefacts],
 def _unique_names(sims: Sequence[SimArtefacts]) -> list[SimArtefacts]:
     """Name each sim run uniquely; the name prefixes its figure and table files.
 
-    A run keeps its folder name when no other run given has the same one; folders sharing
-    a base name (``results/a/sims``, ``results/b/sims``) are named by their simulation
-    config's ``name`` instead, with ``-2``, ``-3`` ... appended while names still collide.
+    The name is the design config's ``name`` (slugged), so the same design gives the same
+    file names wherever its output folder is; the folder name only when the config has no
+    name. Designs sharing a name get ``-2``, ``-3`` ... in the order given, so none
+    overwrites another's files.
     """
     from dataclasses import replace
 
-    folder = [s.name for s in sims]
-    wanted = []
-    for s in sims:
-        name = s.name
-        if folder.count(s.name) > 1:
-            cfg_name = parse_config_text(s.provenance.get("config_text")).get("name")
-            name = _slug(str(cfg_name)) if cfg_name else s.name
-        wanted.append(name)
     out, taken = [], set()
-    for s, name in zip(sims, wanted):
-        base, k = name, 1
+    for s in sims:
+        cfg_name = parse_config_text(s.provenance.get("config_text")).get("name")
+        base = _slug(str(cfg_name)) if cfg_name else ""
+        name = base = base or _slug(s.name) or "design"
+        k = 1
         while name in taken:
             k += 1
             name = f"{base}-{k}"
@@ -1146,10 +1239,15 @@ def _build_report(
     text = statistical_considerations(fit, views, links, primary=primary,
                                       dropped_synthetic=dropped_synthetic)
     atomic_write_text(out_path / "statistical_considerations.md", text)
+    from .word import markdown_to_docx
+
+    markdown_to_docx(text, out_path / "statistical_considerations.docx",
+                     title="Statistical considerations")
     body.append("<h2 id='statistical-considerations'>Statistical considerations (for pasting)</h2>"
                 "<p>Generated from the artefacts listed under Provenance; every number is read "
-                "from them. Also saved as <code>statistical_considerations.md</code> (Markdown; "
-                "converts to .docx with pandoc) and <code>statistical_considerations.html</code>."
+                "from them. Also saved as <code>statistical_considerations.docx</code> (Word, "
+                "tables as Word tables), <code>statistical_considerations.md</code> (Markdown) "
+                "and <code>statistical_considerations.html</code>."
                 "</p>"
                 f"<div class='considerations' id='considerations-text'>{_markdown(text, shift=3)}</div>")
     atomic_write_text(out_path / "statistical_considerations.html",

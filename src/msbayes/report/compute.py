@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 __all__ = [
+    "td_histogram",
     "kde",
     "p_exceed",
     "mcse_prob",
@@ -477,3 +478,40 @@ def design_prior_draws(
             continue
         out[str(name)] = smp.sample(n_draws, rng=rng) @ (w / w.sum())
     return out, f"{n_draws} draws per design prior from the simulation's own sampler"
+
+
+def td_histogram(ds: xr.Dataset, *, fixed: Mapping[str, object], n_mcse: float = 2.0) -> pd.DataFrame | None:
+    """The distribution of the estimated target dose per scenario at the ``fixed`` slice.
+
+    Reads the dose-finding outcomes ``p_td_bin{j}`` (estimate in the j-th of equal-width bins
+    of [0, highest dose]) and ``p_td_none`` (no estimate). Returns ``scenario, bin, lower_dose,
+    upper_dose, p, mcse, lower, upper`` with ``bin = "none"`` for no estimate (dose limits
+    NaN), or None when the sim did not record them.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"p_td_bin0": ("scenario", [0.3]), "p_td_bin1": ("scenario", [0.5]),
+    ...                  "p_td_none": ("scenario", [0.2])},
+    ...                 coords={"scenario": ["a"], "dose": [0.0, 4.0, 10.0]})
+    >>> td_histogram(ds, fixed={})[["bin", "lower_dose", "upper_dose", "p"]].values.tolist()
+    [['0', 0.0, 5.0, 0.3], ['1', 5.0, 10.0, 0.5], ['none', nan, nan, 0.2]]
+    """
+    bins = sorted(int(k[len("p_td_bin"):]) for k in ds.data_vars
+                  if k.startswith("p_td_bin") and k[len("p_td_bin"):].isdigit())
+    if not bins or "dose" not in ds.coords or bins != list(range(len(bins))):
+        return None
+    d_max = float(np.nanmax(np.asarray(ds["dose"].values, float)))
+    edges = np.linspace(0.0, d_max, len(bins) + 1)
+    rows = []
+    for key, lo, hi in [(str(j), edges[j], edges[j + 1]) for j in bins] + [("none", np.nan, np.nan)]:
+        var = f"p_td_bin{key}" if key != "none" else "p_td_none"
+        if var not in ds:
+            continue
+        fx = {k: v for k, v in fixed.items() if k in ds[var].dims}
+        p = ds[var].sel(fx)
+        m = ds[f"{var}_mcse"].sel(fx) if f"{var}_mcse" in ds else xr.zeros_like(p)
+        for sc in p["scenario"].values:
+            pv, mv = float(p.sel(scenario=sc)), float(m.sel(scenario=sc))
+            rows.append({"scenario": str(sc), "bin": key, "lower_dose": lo, "upper_dose": hi,
+                         "p": pv, "mcse": mv, "lower": max(0.0, pv - n_mcse * mv),
+                         "upper": min(1.0, pv + n_mcse * mv)})
+    return pd.DataFrame(rows)

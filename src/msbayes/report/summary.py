@@ -137,6 +137,9 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
     if "p_correct_dose" in dsel:
         for s in at_mcid + target:
             add("P(correct dose selected)", s, "p_correct_dose")
+    if "p_selected_ge_mcid" in dsel:
+        for s in at_mcid + target + priors:
+            add("P(a dose is selected and its true effect \u2265 MCID)", s, "p_selected_ge_mcid")
     if "expected_n" in dsel:
         for s in (null + at_mcid + target + priors)[:1]:
             add("expected total sample size (patients randomised)", s, "expected_n", prob=False)

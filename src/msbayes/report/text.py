@@ -516,11 +516,20 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
         out += [f"**Decision rule.** {_decision_text(cfg['decision'])} (`decision` in {cfg_src}).", ""]
     if sim.provenance.get("decision_rule"):  # as simulated, with its alpha (oc.nc attrs)
         out += [f"**Decision rule as simulated** (oc.nc `decision_rule`): {sim.provenance['decision_rule']}.", ""]
+    out += interim_paragraph(cfg, sim.ds)
     # OC table
     ttl = "**Operating characteristics**"
     if view.slice_text():
         ttl += f" (at {view.slice_text()})"
     out += [ttl + "; value (MCSE):", "", _md_table(oc_table(view)), ""]
+    from .summary import oc_summary  # summary imports this module
+
+    summ, head = oc_summary(view)
+    if len(summ):
+        out += [f"**Operating-characteristics summary** (planned n per arm "
+                f"{head.get('planned n per arm', 'n/a')}; value (MCSE)):", "",
+                _md_table(summ[["quantity", "scenario", "printed"]].rename(
+                    columns={"printed": "value (MCSE)"})), ""]
     ds_ = sim.ds
     if "assurance_ceiling" in ds_ and "ceiling_threshold" in ds_:
         thr = np.ravel(ds_["ceiling_threshold"].values)
@@ -564,6 +573,91 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
     if link.status == "mismatch":
         out += [f"WARNING: {link.message}", ""]
     return out
+
+
+_SPENDING = {"obf": "Lan-DeMets O'Brien-Fleming-type", "pocock": "Lan-DeMets Pocock-type",
+             "hsd": "Hwang-Shih-DeCani", "kd": "Kim-DeMets power", "user": "user-given"}
+
+
+def _boundary_words(b: Any, *, error: str) -> str:
+    """One boundary of ``interims`` (efficacy or futility) in words."""
+    if b in (None, "none") or not isinstance(b, Mapping):
+        return "none"
+    if b.get("spending"):
+        sp = str(b["spending"])
+        extra = (f" (gamma {fmt(b['gamma'])})" if sp == "hsd" and "gamma" in b else
+                 f" (rho {fmt(b['rho'])})" if sp == "kd" and "rho" in b else
+                 f" (cumulative {', '.join(fmt(v) for v in b.get('values') or [])})"
+                 if sp == "user" else "")
+        return f"{_SPENDING.get(sp, sp)} {error} spending{extra}"
+    if b.get("wang_tsiatis") is not None:
+        return f"Wang-Tsiatis bounds (delta {fmt(b['wang_tsiatis'])})"
+    if b.get("z") is not None:
+        return "fixed z bounds " + ", ".join(fmt(v) for v in b["z"])
+    if b.get("conditional_power") is not None:
+        return (f"conditional power below {fmt(b['conditional_power'])} (assuming the "
+                f"{'observed trend' if b.get('assume') == 'trend' else 'design effect'})")
+    for k, words in (("p_benefit", "posterior P(effect > 0) above"),
+                     ("p_mcid_below", "posterior P(effect > MCID) below"),
+                     ("predictive_below", "predictive probability of final success below")):
+        if b.get(k) is not None:
+            v = b[k]
+            return f"{words} {', '.join(fmt(x) for x in v) if isinstance(v, list) else fmt(v)}"
+    return "as configured"
+
+
+def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
+    """The interim rule in words (looks, timing, spending functions, binding or not) and what
+    is simulated versus computed; empty for a design without ``interims``."""
+    spec = cfg.get("interims")
+    if not isinstance(spec, Mapping) or "look" not in getattr(ds, "dims", {}):
+        return []
+    looks = [float(x) for x in spec.get("looks") or []]
+    k = len(looks)
+    rule = str(spec.get("rule", "group_sequential"))
+    ana = cfg.get("analysis") if isinstance(cfg.get("analysis"), Mapping) else {}
+    parts = [f"**Interim analyses.** {k} analyses: {k - 1} interim "
+             f"analys{'i' if k - 1 == 1 else 'e'}s at "
+             + ", ".join(f"{100 * f:.0f}%" for f in looks[:-1])
+             + " of the final analysis's information and the final analysis at 100%."]
+    acc = spec.get("accrual") if isinstance(spec.get("accrual"), Mapping) else None
+    if str(spec.get("timing", "information")) == "accrual" and acc:
+        parts.append(f"Looks are timed by recruitment ({fmt(acc.get('rate'))} patients a month, "
+                     f"{fmt(acc.get('follow_up'))} months to the primary endpoint): patients "
+                     "randomised but still in follow-up when the trial stops count in its "
+                     "sample size.")
+    else:
+        parts.append("Look k analyses the first share of the patients with their endpoint; "
+                     "nobody is in follow-up when the trial stops.")
+    eff = _boundary_words(spec.get("efficacy"), error="alpha")
+    fut = _boundary_words(spec.get("futility"), error="beta")
+    if rule == "group_sequential":
+        alpha = ana.get("alpha")
+        stat = "Welch t statistic (through its p-value)" if spec.get("statistic", "t") == "t" \
+            else "z statistic"
+        parts.append(f"Rule: a group-sequential test on the {stat}; efficacy bound: {eff}"
+                     + (f" (one-sided alpha {fmt(alpha)})" if alpha is not None else "")
+                     + f"; futility bound: {fut}"
+                     + (f" (beta {fmt(spec.get('beta', 0.2))})" if "spending" in fut else "")
+                     + ".")
+        if fut != "none":
+            parts.append(
+                "The futility bound is BINDING: the efficacy bounds assume the trial always "
+                "stops when futility is crossed." if spec.get("binding") else
+                "The futility bound is non-binding: the efficacy bounds are computed as if "
+                "there were no futility stop, so the type I error is controlled even if a "
+                "futility stop is overruled.")
+    else:
+        parts.append(f"Rule: Bayesian; stop for efficacy at an interim if {eff}; for futility "
+                     f"if {fut}; the final analysis uses the decision rule below.")
+    if getattr(ds, "attrs", {}).get("interims"):
+        parts.append(f"As simulated (oc.nc `interims`): {ds.attrs['interims']}.")
+    parts.append("The stopping bounds (z scale and the observed effect needed at the planned "
+                 "standard error) are computed from the rule, not simulated; the stopping "
+                 "probabilities per look, P(go), the expected number of patients and duration, "
+                 "and the bias of the naive and the median-unbiased estimate at stopping are "
+                 "simulated, each with its Monte Carlo standard error.")
+    return [" ".join(parts), ""]
 
 
 def statistical_considerations(

@@ -22,7 +22,8 @@ Outcome keys (see :mod:`msbayes.oc.accumulate`): ``go, nogo, failed`` bool; ``re
 (``theta_ref``); ``n_total``; ``selected`` (dose index, -1 none) with ``n_doses``;
 ``correct`` (selected == true MED, the smallest tested dose whose true effect reaches the
 target, -1 if none); ``td_est``, ``td_true`` (continuous target dose, NaN if not reached
-within the dose range).
+within the dose range); ``selected_ge_mcid``, ``td_bin0`` ... ``td_bin9``, ``td_none``
+(see :func:`_selection_outcomes`).
 
 Decisions: MCP-Mod goes when the multiple contrast test rejects (``analysis.alpha``) and
 says no-go otherwise (``decision`` is not used); Bayesian Emax applies the config's
@@ -205,6 +206,36 @@ class PosteriorAtDose:
         return 1.0 - self.prob_greater(0.0)
 
 
+#: equal-width bins of the estimated target dose over [0, highest dose] (``td_bin{j}`` keys)
+TD_BINS = 10
+
+
+def _selection_outcomes(eff: np.ndarray, selected: np.ndarray, td_est: np.ndarray, *,
+                        mcid: float, d_max: float) -> dict[str, np.ndarray]:
+    """Bool outcome keys for the report: ``selected_ge_mcid`` (a dose was selected and its
+    true effect is >= the MCID) and the target-dose estimate's histogram, ``td_bin{j}`` for
+    ``j < TD_BINS`` (``td_est`` in the j-th of ``TD_BINS`` equal bins of [0, d_max], the last
+    bin closed) and ``td_none`` (no estimate: target not reached in the dose range or trial
+    not analysable). Each becomes ``p_<key>`` with its MCSE in the accumulator.
+
+    >>> import numpy as np
+    >>> o = _selection_outcomes(np.array([[0, .1, .2], [0, .3, .4]]), np.array([2, -1]),
+    ...                         np.array([10.0, np.nan]), mcid=0.15, d_max=10.0)
+    >>> o["selected_ge_mcid"].tolist(), o["td_bin9"].tolist(), o["td_none"].tolist()
+    ([True, False], [True, False], [False, True])
+    """
+    n = len(selected)
+    picked = selected >= 0
+    at_sel = eff[np.arange(n), np.where(picked, selected, 0)]
+    out = {"selected_ge_mcid": picked & (at_sel >= mcid)}
+    fin = np.isfinite(td_est)
+    j = np.clip(np.floor(np.where(fin, td_est, 0.0) / d_max * TD_BINS), 0, TD_BINS - 1)
+    for b in range(TD_BINS):
+        out[f"td_bin{b}"] = fin & (j == b)
+    out["td_none"] = ~fin
+    return out
+
+
 def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Simulate ``n`` dose-finding trials of ``cfg`` under ``scenario`` (module docstring).
 
@@ -297,6 +328,8 @@ def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict
         "td_est": np.where(ok, td_est, np.nan), "td_true": td_true,
         **extra,
     }
+    out.update(_selection_outcomes(eff, selected, out["td_est"], mcid=float(ep.mcid),
+                                   d_max=dmax))
     if draw_batch is not None:  # effects resampled from posterior draws: their error in the MCSE
         out["draw_batch"] = draw_batch
     out["n_draw_batches"] = np.asarray(sampler.n_batches)  # 0: no draws
