@@ -4,6 +4,7 @@
 intersection tests (Bonferroni, Simes, Sidak, Dunnett, Spiessens-Debois) and the closed test.
 :mod:`~msbayes.adaptive.selection`: interim selection rules. :mod:`~msbayes.adaptive.enrichment`:
 sub-population S vs full population F. :mod:`~msbayes.adaptive.multiarm`: doses vs control.
+:mod:`~msbayes.adaptive.rar`: Thompson-type response-adaptive randomisation.
 Python API only; not yet wired into configs, the grid or the report.
 """
 
@@ -19,6 +20,7 @@ from .combination import (
 )
 from .enrichment import BayesFinal, EnrichmentResult, simulate_enrichment
 from .multiarm import MultiArmResult, simulate_multiarm
+from .rar import RARResult, allocation_probabilities, prob_best, rar_allocation, simulate_rar
 from .selection import posterior_prob_positive, select
 
 __all__ = [
@@ -26,6 +28,11 @@ __all__ = [
     "CombinationDesign",
     "EnrichmentResult",
     "MultiArmResult",
+    "RARResult",
+    "allocation_probabilities",
+    "prob_best",
+    "rar_allocation",
+    "simulate_rar",
     "closed_test",
     "combine",
     "fisher_design",
