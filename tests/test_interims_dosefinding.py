@@ -389,3 +389,22 @@ def test_bayesian_success_stop_joint_probability_with_shared_placebo(record_prop
     t1 = out["go"].mean()
     record_property("type_I_error_bayesian_success_stop", float(t1))
     assert t1 > 0.025 + 3 * np.sqrt(t1 * (1 - t1) / n)  # inflated: the docs say so
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_per_arm", [20, 40])
+def test_example_config_type1_error_through_the_engine(n_per_arm, record_property):
+    """configs/design/dose_finding_sequential.yaml under the null at the other arm sizes of its
+    grid (n = 30 is in the fast test): simulated type I error <= alpha + 3 MCSE, reported."""
+    from msbayes.config import load_yaml
+
+    raw, _ = load_yaml(ROOT / "configs" / "design" / "dose_finding_sequential.yaml")
+    raw.pop("grid")
+    raw["design"]["n_per_arm"] = n_per_arm
+    cfg = validate_sim_config(raw)
+    r = simulate_cell(cfg, "null", 40_000, cell_seed(97, {"scenario": "null", "n": n_per_arm}),
+                      chunk_size=10_000).finalize()
+    record_property("type_I_error", r["p_go"])
+    record_property("type_I_error_mcse", r["p_go_mcse"])
+    assert r["p_go"] <= cfg.analysis.alpha + 3 * r["p_go_mcse"], (r["p_go"], r["p_go_mcse"])
+    assert r["expected_n"] < 4 * n_per_arm

@@ -112,7 +112,7 @@ __all__ = ["simulate_chunk", "simulate_trials", "check_dose_interims", "stage_si
            "stage_statistics", "StageStats", "pairwise_vs_placebo", "pairwise_t_as_z", "look_constants"]
 
 _PLANS: "OrderedDict[tuple, object]" = OrderedDict()
-_MAX_PLANS = 64
+_MAX_PLANS = 32  # ~5 MB each (multivariate-t directions and fit grids)
 
 
 def _none(b) -> bool:
