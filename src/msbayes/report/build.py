@@ -621,7 +621,7 @@ def _fit_html(fit: FitArtefacts, out: _Out, primary: dict[str, str]) -> tuple[st
 # ---------------------------------------------------------------------------- sim section
 def _view(sim: SimArtefacts) -> SimView:
     ds = sim.ds
-    axes = [str(d) for d in ds.dims if d not in ("scenario", "dose")]
+    axes = [str(d) for d in ds.dims if d not in ("scenario", "dose", "look")]
     x = "design.n_per_arm" if "design.n_per_arm" in axes else next(
         (a for a in axes if np.issubdtype(ds[a].dtype, np.number)), None)
     fixed = compute.default_slice(ds, keep=[x] if x else [])
@@ -819,6 +819,68 @@ def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds
     return parts
 
 
+def _sequential_html(view: SimView, out: _Out, name: str, *, xlab, sname, kinds: dict,
+                     scale: str, mcid: float | None, cfg: dict) -> list[str]:
+    """Interim designs: boundary plot, stopping probabilities per look, expected n vs n_max."""
+    from ..plots.sequential import plot_boundaries, plot_expected_n, plot_stopping_by_look
+    from . import sequential as seq
+    from .summary import planned_n
+
+    ds, x = view.sim.ds, view.x_axis
+    sel = {k: v for k, v in view.fixed.items() if k in ds.dims and k not in ("look", "scenario")}
+    n = planned_n(view)
+    if n is not None:
+        sel[x] = n
+    at = ", ".join(f"{xlab(k)} = {fmt(v)}" for k, v in sel.items())
+    at_txt = f" at {at}" if at else ""
+    rule = str((cfg.get("interims") or {}).get("rule", "group_sequential"))
+    parts = ["<h3>Interim analyses</h3>"]
+    if ds.attrs.get("interims"):
+        parts.append(f"<p class='interims'>{_esc(ds.attrs['interims'])}.</p>")
+    bt = seq.boundary_table(ds, sel, final_futility_is_efficacy=(rule == "group_sequential"))
+    out.table(bt, f"{name}_boundaries")
+    filled = bool(bt["futility_filled"].any())
+    parts.append(out.figure(
+        partial(plot_boundaries, bt, x_label="information fraction (share of the final analysis)",
+                effect_label=f"observed effect needed ({effect_label(scale)})", mcid=mcid),
+        f"{name}_boundaries",
+        f"Stopping boundaries{at_txt}: (a) on the z scale, (b) as the observed treatment effect "
+        "needed at the planned standard error, against the information fraction of each look "
+        "(patients analysed: " + ", ".join(f"{fmt(v)}" for v in bt["n_analysed"]) + "). Above "
+        "the efficacy bound the trial stops with a go; in the shaded region it stops for "
+        "futility (no-go); in between it continues."
+        + (" At the final analysis the futility line is drawn at the efficacy bound (below "
+           "it = no-go)." if filled else "")
+        + " Computed from the rule, not simulated."))
+    scen = list(ds["scenario"].values)
+    st = seq.stopping_table(ds, sel, scenarios=scen, sname=sname)
+    out.table(st, f"{name}_stopping_by_look")
+    parts.append(out.figure(
+        partial(plot_stopping_by_look, st), f"{name}_stopping_by_look",
+        f"Probability that the trial stops at each look for efficacy (go) or futility (no-go), "
+        f"per scenario{at_txt}; bars \u00b12 Monte Carlo standard errors. At the final look "
+        "the bars are P(reaching it and ending with go / no-go)"
+        + (" (the Bayesian rule's final 'consider' is neither)" if rule == "bayesian" else "")
+        + "."))
+    en = seq.expected_n_table(ds, view.fixed, x_axis=x, scenarios=scen, sname=sname,
+                              kinds=kinds)
+    if en is not None and len(en):
+        out.table(en, f"{name}_expected_n")
+        dur = np.isfinite(en["duration"].to_numpy(float)).any()
+        other = ", ".join(f"{xlab(k)} = {fmt(v)}" for k, v in view.fixed.items()
+                          if k not in (x, "look") and k in ds.dims)
+        parts.append(out.figure(
+            partial(plot_expected_n, en), f"{name}_expected_n",
+            "Expected number of patients randomised (mean over simulated trials, counting "
+            "patients still in follow-up at a stop) against the maximum sample size of the "
+            "design, per scenario" + (f", at {other}" if other else "")
+            + "; dotted line = no early stopping (expected = maximum); shaded bands \u00b12 "
+            "Monte Carlo standard errors."
+            + (" Lower panel: expected duration in months from the first randomisation to "
+               "the stopping look." if dur else "")))
+    return parts
+
+
 def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | None = None) -> str:
     sim, ds = view.sim, view.sim.ds
     name = _slug(sim.name)
@@ -927,6 +989,12 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
                                    scale=scale, mcid=mcid_cfg, slice_txt=slice_txt,
                                    fit_path=fit.posterior_path if fit is not None
                                    and link.status == "match" else None)
+    from .sequential import is_sequential
+
+    if is_sequential(ds):
+        parts += _sequential_html(view, out, name, xlab=xlab, sname=sname, kinds=kinds,
+                                  scale=scale, mcid=mcid_cfg, cfg=parse_config_text(
+                                      sim.provenance.get("config_text")))
     axes = [d for d in ds["p_go"].dims if d not in ("scenario", "dose")]
     if view.x_axis and len(axes) >= 2:
         other = next(a for a in axes if a != view.x_axis)

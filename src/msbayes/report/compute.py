@@ -278,7 +278,7 @@ def default_slice(ds: xr.Dataset, *, keep: Sequence[str]) -> dict[str, object]:
     """For each grid axis not in ``keep`` (nor scenario/dose), the middle coordinate value."""
     out: dict[str, object] = {}
     for d in ds.dims:
-        if d in keep or d in ("scenario", "dose"):
+        if d in keep or d in ("scenario", "dose", "look"):
             continue
         vals = ds[d].values
         out[str(d)] = vals[(len(vals) - 1) // 2].item()

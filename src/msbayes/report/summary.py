@@ -96,9 +96,10 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
     target = [s for s in fixed if s not in null + at_mcid]
     rows = []
 
-    def add(quantity: str, s: str, var: str = go, *, prob: bool = True) -> None:
-        v = _one(dsel, var, {"scenario": s})
-        m = _one(dsel, f"{var}_mcse", {"scenario": s})
+    def add(quantity: str, s: str, var: str = go, *, prob: bool = True,
+            value: tuple[float, float] | None = None, value_digits: int = 1) -> None:
+        v = _one(dsel, var, {"scenario": s}) if value is None else value[0]
+        m = _one(dsel, f"{var}_mcse", {"scenario": s}) if value is None else value[1]
         ns = _one(dsel, "n_sims", {"scenario": s})
         up = _one(dsel, f"{var}_upper", {"scenario": s})
         if prob:
@@ -114,7 +115,8 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
                     txt = f"{v:.2g}"
                 txt += f" (MCSE {fmt_mcse(m, digits)})"
         else:
-            txt = f"{fmt(v, 1)} (MCSE {fmt_mcse(m, 2)})" if np.isfinite(v) else "n/a"
+            txt = (f"{fmt(v, value_digits)} (MCSE {fmt_mcse(m, value_digits + 1)})"
+                   if np.isfinite(v) else "n/a")
         eff = effects.get(s, float("nan"))
         rows.append({"quantity": quantity,
                      "scenario": scenario_label(s, effect=eff if np.isfinite(eff) else None,
@@ -140,7 +142,24 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
     if "p_selected_ge_mcid" in dsel:
         for s in at_mcid + target + priors:
             add("P(a dose is selected and its true effect \u2265 MCID)", s, "p_selected_ge_mcid")
-    if "expected_n" in dsel:
+    from .sequential import early_stop, is_sequential
+
+    if is_sequential(ds):
+        every = null + at_mcid + target + priors
+        cell = {k: v for k, v in sel0.items() if k in ds.dims and k not in ("scenario", "look")}
+        for s in every:
+            add("expected total sample size (patients randomised)", s, "expected_n", prob=False)
+        for kind in ("efficacy", "futility"):
+            for s in every:
+                p, m = early_stop(ds, cell, s, kind)
+                add(f"P(stop at an interim for {kind})", s, f"p_{kind}",
+                    value=(p, m), prob=False, value_digits=digits)
+        for var, what in (("bias", "bias of the estimate at stopping"),
+                          ("bias_mue", "bias of the median-unbiased estimate at stopping")):
+            if var in dsel:
+                for s in every:
+                    add(what, s, var, prob=False, value_digits=digits)
+    elif "expected_n" in dsel:
         for s in (null + at_mcid + target + priors)[:1]:
             add("expected total sample size (patients randomised)", s, "expected_n", prob=False)
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -152,6 +171,12 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
             "simulated trials per scenario": fmt(int(np.nanmax(np.ravel(ds["n_sims"].values))))
             if "n_sims" in ds else "n/a",
             "decision rule": rule or "not recorded"}
+    if "n_max" in ds and n is not None:
+        nm = _one(ds, "n_max", {k: v for k, v in sel0.items() if k in ds.dims})
+        if np.isfinite(nm):
+            head["maximum sample size (patients randomised)"] = f"{nm:g}"
+    if ds.attrs.get("interims"):
+        head["interim analyses"] = str(ds.attrs["interims"])
     return df, head
 
 

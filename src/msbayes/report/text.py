@@ -441,7 +441,7 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
         bits.append(f"analysis {ana['method']}")
     if bits:
         out.append("**Design.** " + "; ".join(bits) + ".")
-    grid_axes = [d for d in sim.ds.dims if d not in ("scenario", "dose")]
+    grid_axes = [d for d in sim.ds.dims if d not in ("scenario", "dose", "look")]
     if grid_axes:
         gtxt = "; ".join(f"{d} in {{{', '.join(fmt(v.item()) for v in sim.ds[d].values)}}}"
                          for d in grid_axes)
@@ -579,6 +579,14 @@ _SPENDING = {"obf": "Lan-DeMets O'Brien-Fleming-type", "pocock": "Lan-DeMets Poc
              "hsd": "Hwang-Shih-DeCani", "kd": "Kim-DeMets power", "user": "user-given"}
 
 
+def _g(v: Any) -> str:
+    """A config number as written (``4.0`` -> ``4``, ``0.025`` -> ``0.025``)."""
+    try:
+        return f"{float(v):g}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
 def _boundary_words(b: Any, *, error: str) -> str:
     """One boundary of ``interims`` (efficacy or futility) in words."""
     if b in (None, "none") or not isinstance(b, Mapping):
@@ -587,7 +595,7 @@ def _boundary_words(b: Any, *, error: str) -> str:
         sp = str(b["spending"])
         extra = (f" (gamma {fmt(b['gamma'])})" if sp == "hsd" and "gamma" in b else
                  f" (rho {fmt(b['rho'])})" if sp == "kd" and "rho" in b else
-                 f" (cumulative {', '.join(fmt(v) for v in b.get('values') or [])})"
+                 f" (cumulative {', '.join(_g(v) for v in b.get('values') or [])})"
                  if sp == "user" else "")
         return f"{_SPENDING.get(sp, sp)} {error} spending{extra}"
     if b.get("wang_tsiatis") is not None:
@@ -622,8 +630,8 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
              + " of the final analysis's information and the final analysis at 100%."]
     acc = spec.get("accrual") if isinstance(spec.get("accrual"), Mapping) else None
     if str(spec.get("timing", "information")) == "accrual" and acc:
-        parts.append(f"Looks are timed by recruitment ({fmt(acc.get('rate'))} patients a month, "
-                     f"{fmt(acc.get('follow_up'))} months to the primary endpoint): patients "
+        parts.append(f"Looks are timed by recruitment ({_g(acc.get('rate'))} patients a month, "
+                     f"{_g(acc.get('follow_up'))} months to the primary endpoint): patients "
                      "randomised but still in follow-up when the trial stops count in its "
                      "sample size.")
     else:
@@ -636,9 +644,9 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
         stat = "Welch t statistic (through its p-value)" if spec.get("statistic", "t") == "t" \
             else "z statistic"
         parts.append(f"Rule: a group-sequential test on the {stat}; efficacy bound: {eff}"
-                     + (f" (one-sided alpha {fmt(alpha)})" if alpha is not None else "")
+                     + (f" (one-sided alpha {_g(alpha)})" if alpha is not None else "")
                      + f"; futility bound: {fut}"
-                     + (f" (beta {fmt(spec.get('beta', 0.2))})" if "spending" in fut else "")
+                     + (f" (beta {_g(spec.get('beta', 0.2))})" if "spending" in fut else "")
                      + ".")
         if fut != "none":
             parts.append(
@@ -652,6 +660,27 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
                      f"if {fut}; the final analysis uses the decision rule below.")
     if getattr(ds, "attrs", {}).get("interims"):
         parts.append(f"As simulated (oc.nc `interims`): {ds.attrs['interims']}.")
+    des = cfg.get("design") if isinstance(cfg.get("design"), Mapping) else {}
+    n = des.get("n_per_arm")
+    if ("design.n_per_arm" in ds.dims and isinstance(n, (int, float))
+            and np.any(np.isclose(ds["design.n_per_arm"].values, n))):
+        cell = ds.sel({"design.n_per_arm": ds["design.n_per_arm"].values[
+            np.isclose(ds["design.n_per_arm"].values, n)][0]})
+        looks_txt = []
+        for i in range(cell.sizes["look"] - 1):
+            bits = []
+            for var, unit in (("n_analysed_at_look", "patients analysed"),
+                              ("n_randomised_at_look", "randomised"),
+                              ("time_at_look", "months after the first randomisation")):
+                if var in cell:
+                    v = float(np.ravel(cell[var].isel(look=i).values)[0])
+                    if np.isfinite(v):
+                        bits.append(f"{v:.0f} {unit}")
+            if bits:
+                looks_txt.append(f"interim {i + 1} at " + ", ".join(bits))
+        if looks_txt:
+            parts.append(f"At the planned maximum of {_g(n)} patients per arm: "
+                         + "; ".join(looks_txt) + " (expected).")
     parts.append("The stopping bounds (z scale and the observed effect needed at the planned "
                  "standard error) are computed from the rule, not simulated; the stopping "
                  "probabilities per look, P(go), the expected number of patients and duration, "

@@ -1,0 +1,172 @@
+"""The report section of a design with interim analyses (``oc.nc`` with a ``look`` dimension,
+docs/architecture.md "Designs with interims"): tables for the boundary plot, the stopping
+probabilities per look and the expected against the maximum sample size, and the OC-summary
+rows (expected n, P(stop early for efficacy / futility), bias at stopping).
+
+Everything is read from ``oc.nc``; the only arithmetic is summing the per-look stopping
+probabilities of the interim looks (events that exclude each other within a trial) and their
+binomial Monte Carlo standard error.
+
+Examples
+--------
+>>> import numpy as np, xarray as xr
+>>> ds = xr.Dataset({"p_efficacy": (("scenario", "look"), [[0.01, 0.02]])},
+...                 coords={"scenario": ["null"], "look": [1, 2]})
+>>> is_sequential(ds)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["is_sequential", "boundary_table", "stopping_table", "expected_n_table",
+           "early_stop", "look_labels"]
+
+
+def is_sequential(ds: xr.Dataset) -> bool:
+    """True when ``ds`` holds the per-look operating characteristics of an interim design."""
+    return "look" in ds.dims and "p_efficacy" in ds and ds.sizes["look"] >= 1
+
+
+def _sel(da: xr.DataArray, sel: Mapping[str, Any]) -> xr.DataArray:
+    return da.sel({k: v for k, v in sel.items() if k in da.dims})
+
+
+def _per_look(ds: xr.Dataset, var: str, sel: Mapping[str, Any]) -> np.ndarray:
+    if var not in ds:
+        return np.full(ds.sizes["look"], np.nan)
+    return np.asarray(_sel(ds[var], sel).transpose(..., "look").values, float).reshape(-1)[
+        -ds.sizes["look"]:]
+
+
+def look_labels(ds: xr.Dataset, sel: Mapping[str, Any]) -> list[str]:
+    """``interim 1 (50%)``, ..., ``final`` for the looks of ``ds`` at ``sel``."""
+    frac = _per_look(ds, "information_fraction", sel)
+    k = ds.sizes["look"]
+    out = []
+    for i in range(k):
+        pct = f" ({100 * frac[i]:.0f}%)" if np.isfinite(frac[i]) else ""
+        out.append(f"final{pct}" if i == k - 1 else f"interim {i + 1}{pct}")
+    return out
+
+
+def boundary_table(ds: xr.Dataset, sel: Mapping[str, Any], *,
+                   final_futility_is_efficacy: bool = False) -> pd.DataFrame:
+    """One row per look: information fraction, patients, and the stopping bounds.
+
+    Parameters
+    ----------
+    ds : Dataset
+        ``oc.nc`` of an interim design.
+    sel : mapping
+        The grid cell (grid axis -> value).
+    final_futility_is_efficacy : bool
+        Fill an undefined futility bound at the last look with the efficacy bound (the final
+        analysis of a group-sequential test: below the efficacy bound is no-go); the
+        ``futility_filled`` column says where this was done.
+    """
+    k = ds.sizes["look"]
+    t = pd.DataFrame({
+        "look": np.asarray(ds["look"].values, int),
+        "information_fraction": _per_look(ds, "information_fraction", sel),
+        "n_analysed": _per_look(ds, "n_analysed_at_look", sel),
+        "n_randomised": _per_look(ds, "n_randomised_at_look", sel),
+        "time_months": _per_look(ds, "time_at_look", sel),
+        "efficacy_z": _per_look(ds, "bound_efficacy_z", sel),
+        "futility_z": _per_look(ds, "bound_futility_z", sel),
+        "efficacy_effect": _per_look(ds, "bound_efficacy_effect", sel),
+        "futility_effect": _per_look(ds, "bound_futility_effect", sel),
+    })
+    t["futility_filled"] = False
+    if final_futility_is_efficacy and k >= 1:
+        i = k - 1
+        for s in ("z", "effect"):
+            if np.isnan(t.loc[i, f"futility_{s}"]) and np.isfinite(t.loc[i, f"efficacy_{s}"]):
+                t.loc[i, f"futility_{s}"] = t.loc[i, f"efficacy_{s}"]
+                t.loc[i, "futility_filled"] = True
+    t["x"] = t["information_fraction"]
+    return t
+
+
+def stopping_table(ds: xr.Dataset, sel: Mapping[str, Any], *,
+                   scenarios: list, sname: Callable[[Any], str]) -> pd.DataFrame:
+    """``scenario, look, look_label, efficacy, futility, efficacy_mcse, futility_mcse, stop,
+    cumulative_p_go`` per scenario and look at the grid cell ``sel``."""
+    labels = look_labels(ds, sel)
+    rows = []
+    for s in scenarios:
+        ss = {**sel, "scenario": s}
+        cols = {v: _per_look(ds, v, ss) for v in (
+            "p_efficacy", "p_futility", "p_efficacy_mcse", "p_futility_mcse", "p_stop",
+            "cumulative_p_go", "cumulative_p_go_mcse")}
+        for i, look in enumerate(np.asarray(ds["look"].values, int)):
+            rows.append({"scenario_key": str(s), "scenario": sname(s), "look": int(look),
+                         "look_label": labels[i].replace(" (", "\n("),
+                         "efficacy": cols["p_efficacy"][i], "futility": cols["p_futility"][i],
+                         "efficacy_mcse": np.nan_to_num(cols["p_efficacy_mcse"][i]),
+                         "futility_mcse": np.nan_to_num(cols["p_futility_mcse"][i]),
+                         "stop": cols["p_stop"][i], "cumulative_p_go": cols["cumulative_p_go"][i],
+                         "cumulative_p_go_mcse": cols["cumulative_p_go_mcse"][i]})
+    return pd.DataFrame(rows)
+
+
+def early_stop(ds: xr.Dataset, sel: Mapping[str, Any], scenario: Any,
+               kind: str) -> tuple[float, float]:
+    """P(stop at an interim look, before the final analysis) for ``kind`` "efficacy" or
+    "futility", and its MCSE: with one interim the recorded ``p_<kind>_mcse`` of that look,
+    else the binomial ``sqrt(p (1 - p) / n_sims)`` (the looks' stops exclude each other within
+    a trial, so their probabilities add).
+
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"p_futility": (("scenario", "look"), [[0.3, 0.2, 0.1]]),
+    ...                  "n_sims": (("scenario",), [10000])},
+    ...                 coords={"scenario": ["null"], "look": [1, 2, 3]})
+    >>> p, m = early_stop(ds, {}, "null", "futility")
+    >>> round(p, 3), round(m, 5)
+    (0.5, 0.005)
+    """
+    var = f"p_{kind}"
+    if var not in ds:
+        return float("nan"), float("nan")
+    v = _per_look(ds, var, {**sel, "scenario": scenario})
+    p = float(np.nansum(v[:-1]))
+    if len(v) == 2 and f"{var}_mcse" in ds:  # one interim: the recorded MCSE of that look
+        return p, float(_per_look(ds, f"{var}_mcse", {**sel, "scenario": scenario})[0])
+    n = float(np.ravel(_sel(ds["n_sims"], {**sel, "scenario": scenario}).values)[0]) \
+        if "n_sims" in ds else float("nan")
+    m = float(np.sqrt(p * (1 - p) / n)) if np.isfinite(n) and n > 0 else float("nan")
+    return p, m
+
+
+def expected_n_table(ds: xr.Dataset, fixed: Mapping[str, Any], *, x_axis: str | None,
+                     scenarios: list, sname: Callable[[Any], str],
+                     kinds: Mapping[str, str]) -> pd.DataFrame | None:
+    """Expected randomised n (±2 MCSE) and expected duration against ``n_max`` over the grid
+    axis ``x_axis`` (other axes at ``fixed``), one group per scenario; None without
+    ``expected_n`` / ``n_max``."""
+    if "expected_n" not in ds or "n_max" not in ds:
+        return None
+    xs = list(ds[x_axis].values) if x_axis and x_axis in ds["n_max"].dims else [None]
+    rows = []
+    for s in scenarios:
+        for xv in xs:
+            sel = {**{k: v for k, v in fixed.items() if k != x_axis}, "scenario": s}
+            if xv is not None:
+                sel[x_axis] = xv
+            one = (lambda v: float(np.ravel(_sel(ds[v], sel).values)[0]) if v in ds else np.nan)
+            en, em = one("expected_n"), one("expected_n_mcse")
+            du, dm = one("expected_duration"), one("expected_duration_mcse")
+            em, dm = (0.0 if not np.isfinite(em) else em), (0.0 if not np.isfinite(dm) else dm)
+            rows.append({"scenario_key": str(s), "group": sname(s),
+                         "kind": kinds.get(str(s), "fixed"), "n_max": one("n_max"),
+                         "expected_n": en, "expected_n_mcse": em, "lower": en - 2 * em,
+                         "upper": en + 2 * em, "duration": du, "duration_mcse": dm,
+                         "duration_lower": du - 2 * dm, "duration_upper": du + 2 * dm,
+                         "n_q10": one("n_q10"), "n_q50": one("n_q50"), "n_q90": one("n_q90")})
+    return pd.DataFrame(rows)
