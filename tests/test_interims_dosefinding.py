@@ -408,3 +408,67 @@ def test_example_config_type1_error_through_the_engine(n_per_arm, record_propert
     record_property("type_I_error_mcse", r["p_go_mcse"])
     assert r["p_go"] <= cfg.analysis.alpha + 3 * r["p_go_mcse"], (r["p_go"], r["p_go_mcse"])
     assert r["expected_n"] < 4 * n_per_arm
+
+
+# ------------------------------------------------------------------------- live R peer
+def _dosefinding_r() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    return subprocess.run(["Rscript", "-e", "suppressMessages(library(DoseFinding))"],
+                          capture_output=True, text=True).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.r_peer
+def test_final_mcpmod_after_a_drop_matches_dosefinding(tmp_path):
+    """After dose 3 is dropped at the 50% look the final arms are 30, 15, 30, 30. The plan the
+    simulator uses for that pattern (contrasts optimal for the realised sizes, df = 101,
+    critical value) and its t statistics on one patient-level data set equal DoseFinding's
+    optContr(w = sizes), critVal and MCTtest (contrasts 1e-6, t 1e-8, critical value 2e-3:
+    R's randomised pmvt with maxpts 1e6 and uniroot)."""
+    import subprocess
+
+    if not _dosefinding_r():
+        pytest.skip("Rscript or DoseFinding not available")
+    from msbayes.simulate.dosefinding_sequential import _mcpmod_plan
+    from msbayes.simulate.mcpmod import analyse_mcpmod
+
+    an = {"method": "mcpmod", "models": {"emax": [1.0, 5.0], "sigemax": [[4, 3]], "exponential": [5.0],
+                                         "linear": None}, "alpha": 0.025}
+    cfg = _cfg(an, n=30)
+    sizes = (30, 15, 30, 30)
+    plan = _mcpmod_plan(cfg.design, cfg.analysis, sizes, mcid=MCID, dropout=0.0)
+    rng = np.random.default_rng(21)
+    mu = np.array([0.0, 0.1, 0.2, 0.25])
+    ys = [m + SD * rng.standard_normal(s) for m, s in zip(mu, sizes)]
+    csv = tmp_path / "d.csv"
+    csv.write_text("dose,resp\n" + "".join(f"{d},{float(v)!r}\n" for d, y in zip([0, 3, 6, 10], ys) for v in y))
+    script = f"""
+suppressMessages(library(DoseFinding)); options(digits = 15)
+d <- read.csv("{csv}")
+mods <- Mods(emax = c(1, 5), sigEmax = c(4, 3), exponential = 5, linear = NULL, doses = c(0, 3, 6, 10))
+oc <- optContr(mods, w = c(30, 15, 30, 30))
+cat(format(c(oc$contMat), digits = 15), "\\n")
+set.seed(1)
+cat(format(DoseFinding:::critVal(oc$corMat, df = 101, alpha = 0.025, alternative = "one.sided",
+           control = mvtnorm.control(maxpts = 1e6, abseps = 1e-6)), digits = 15), "\\n")
+r <- MCTtest(dose, resp, d, models = mods, alpha = 0.025)
+cat(format(c(r$tStat), digits = 15), "\\n")
+"""
+    out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stdout.strip().splitlines() if ln.strip()]
+    contr = np.array(lines[0].split(), float).reshape(5, 4).T
+    crit_r = float(lines[1])
+    t_r = np.array(lines[2].split(), float)
+    np.testing.assert_allclose(plan.contrasts, contr, atol=1e-6)
+    assert plan.df == 101
+    assert abs(plan.crit - crit_r) < 2e-3, (plan.crit, crit_r)
+    print(f"critical value msbayes {plan.crit:.5f}, DoseFinding {crit_r:.5f}")
+    means = np.array([[y.mean() for y in ys]])
+    s2 = np.array([sum(((y - y.mean()) ** 2).sum() for y in ys) / (sum(sizes) - 4)])
+    res = analyse_mcpmod(plan, means, s2)
+    np.testing.assert_allclose(res["t"][0], t_r, atol=1e-8)
