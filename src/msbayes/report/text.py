@@ -593,13 +593,13 @@ def _boundary_words(b: Any, *, error: str) -> str:
         return "none"
     if b.get("spending"):
         sp = str(b["spending"])
-        extra = (f" (gamma {fmt(b['gamma'])})" if sp == "hsd" and "gamma" in b else
-                 f" (rho {fmt(b['rho'])})" if sp == "kd" and "rho" in b else
+        extra = (f" (gamma {_g(b['gamma'])})" if sp == "hsd" and "gamma" in b else
+                 f" (rho {_g(b['rho'])})" if sp == "kd" and "rho" in b else
                  f" (cumulative {', '.join(_g(v) for v in b.get('values') or [])})"
                  if sp == "user" else "")
         return f"{_SPENDING.get(sp, sp)} {error} spending{extra}"
     if b.get("wang_tsiatis") is not None:
-        return f"Wang-Tsiatis bounds (delta {fmt(b['wang_tsiatis'])})"
+        return f"Wang-Tsiatis bounds (delta {_g(b['wang_tsiatis'])})"
     if b.get("z") is not None:
         return "fixed z bounds " + ", ".join(fmt(v) for v in b["z"])
     if b.get("conditional_power") is not None:
