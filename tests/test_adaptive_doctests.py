@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["msbayes.adaptive.combination", "msbayes.adaptive.selection", "msbayes.adaptive.enrichment",
-           "msbayes.adaptive.multiarm", "msbayes.adaptive.rar"]
+           "msbayes.adaptive.multiarm", "msbayes.adaptive.rar", "msbayes.adaptive.fwer"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -51,6 +51,19 @@ def test_strong_fwer_with_early_efficacy_and_statistic_selection():
         assert r.oc()["fwer"][0] <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n), eff
 
 
+def test_strong_fwer_posterior_selection_all_null_configurations():
+    from msbayes.adaptive import enrichment_fwer
+
+    n = 30_000
+    out = enrichment_fwer(0.25, n_sims=n, seed=11, prevalences=(0.3, 0.7), n_per_stage=(80, 120),
+                          effect_measure="posterior", threshold=0.5, selection_prior=(0.0, 0.3),
+                          intersection_test="simes")
+    assert len(out) == 4
+    for name, (fwer, _) in out.items():
+        assert fwer <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n), (name, fwer)
+    assert out["global"][0] > 0.01  # the nulls are rejected at a visible rate: the check can fail
+
+
 def test_pooled_full_population_estimate_inflates_h_f_under_random_counts():
     """With multinomial counts and theta_S = -theta_R, the realised-mix (pooled) estimate is not
     centred at theta_F = 0; the prevalence-weighted estimate is. The inflation is a property

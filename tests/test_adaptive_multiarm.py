@@ -74,6 +74,17 @@ def test_unequal_allocation_sizes():
     assert r.n_arm[0].tolist() == [60.0, 60.0, 60.0, 120.0]
 
 
+def test_strong_fwer_four_doses_rbest_statistic():
+    from msbayes.adaptive import multiarm_fwer
+
+    n = 12_000
+    out = multiarm_fwer(0.25, 4, n_sims=n, seed=31, n_per_stage=(30, 45), selection="rbest", r_best=2,
+                        effect_measure="statistic", intersection_test="dunnett")
+    assert len(out) == 15
+    for sub, (fwer, _) in out.items():
+        assert fwer <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n), (sub, fwer)
+
+
 def test_futility_threshold_and_expected_n():
     r = simulate_multiarm([-0.3, -0.3], n_per_stage=(40, 40), threshold=0.0, selection="all", n_sims=5000, seed=1)
     oc = r.oc()

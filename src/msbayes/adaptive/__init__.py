@@ -19,6 +19,7 @@ from .combination import (
     max_normal_sf,
 )
 from .enrichment import BayesFinal, EnrichmentResult, simulate_enrichment
+from .fwer import enrichment_fwer, multiarm_fwer
 from .multiarm import MultiArmResult, simulate_multiarm
 from .rar import RARResult, allocation_probabilities, prob_best, rar_allocation, simulate_rar
 from .selection import posterior_prob_positive, select
@@ -35,11 +36,13 @@ __all__ = [
     "simulate_rar",
     "closed_test",
     "combine",
+    "enrichment_fwer",
     "fisher_design",
     "intersection_members",
     "intersection_pvalues",
     "inverse_normal_design",
     "max_normal_sf",
+    "multiarm_fwer",
     "posterior_prob_positive",
     "select",
     "simulate_enrichment",
