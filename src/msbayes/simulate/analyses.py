@@ -6,8 +6,10 @@ standard error and degrees of freedom, and a distribution for the effect from wh
 ``prob_greater(c)`` = P(effect > c) is read:
 
 * ``welch`` / ``ancova``: frequentist; ``prob_greater`` is the confidence distribution
-  ``T_df((est - c) / se)`` (equal to the flat-prior posterior of the Student-t model), and
-  ``p_value`` gives one- or two-sided t-test p-values;
+  ``T_df((est - c) / se)`` (equal to the flat-prior posterior of the Student-t model),
+  ``p_value`` gives one- or two-sided t-test p-values and ``significant`` the decisions
+  ``p < alpha`` from tabulated critical values (:func:`t_exceeds`; identical decisions,
+  about 30x cheaper than a p-value per trial);
 * ``bayes_normal``: conjugate normal likelihood ``est ~ N(effect, se^2)`` with a normal,
   normal-mixture or flat prior; the posterior is a normal mixture in closed form.
 
