@@ -127,7 +127,7 @@ def test_ppc_table_normalises_column_names():
     t = compute.ppc_table(ppc)
     assert list(t.columns) == ["label", "statistic", "observed", "pred_mean", "pred_lower",
                                "pred_upper"]
-    assert list(t["label"]) == ["T25FW msc_np", "6MWT saline"]
+    assert list(t["label"]) == ["T25FW MSC-NP", "6MWT saline (control)"]
     with pytest.raises(ValueError, match="observed"):
         compute.ppc_table(ppc.drop(columns="observed"))
 
@@ -139,9 +139,9 @@ def test_ppc_table_fit_module_spelling():
                         "observed": [0.07, 0.05], "pp_mean": [0.03, 0.07], "pp_sd": [0.1, 0.05],
                         "pp_q2.5": [-0.2, 0.01], "pp_q97.5": [0.26, 0.2]})
     t = compute.ppc_table(ppc)
-    assert list(t["statistic"]) == ["ybar", "s2"]
+    assert list(t["statistic"]) == ["arm mean change", "arm variance (SD squared)"]
     assert list(t["pred_lower"]) == [-0.2, 0.01] and list(t["pred_mean"]) == [0.03, 0.07]
-    assert t["label"].iloc[0] == "harris2024 T25FW EDSS 6.0\u20136.5 msc_np"
+    assert t["label"].iloc[0] == "Harris 2024, T25FW, EDSS 6.0\u20136.5, MSC-NP"
 
 
 def _emax_anchored(d, ed50, ref=10.0):

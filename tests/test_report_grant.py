@@ -242,6 +242,11 @@ def test_no_internal_model_key_in_any_figure_text(full_report):
             if pat.search(t):
                 bad.append((f.name, t))
     assert not bad, bad[:5]
+    # nor any other internal key (snake_case: arm, statistic, config keys) in figure text
+    snake = [(f.name, t) for f in svgs
+             for t in re.findall(r"<text[^>]*>(.*?)</text>", f.read_text(encoding="utf-8"), re.S)
+             if re.search(r"[A-Za-z]_[A-Za-z]", t)]
+    assert not snake, snake[:5]
     # the posterior figures are titled in words
     post = (full_report.parent / "figures" / "posterior_summary_t25fw_neutral.svg").read_text()
     assert "hierarchical model of the published summaries" in post

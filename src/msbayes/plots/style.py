@@ -66,6 +66,9 @@ __all__ = [
     "clinical_effect",
     "clinical_axis",
     "model_label",
+    "arm_label",
+    "statistic_label",
+    "study_label",
     "prior_label",
     "scenario_label",
     "style_context",
@@ -221,6 +224,43 @@ _MODELS = {
 }
 _PRIORS = {"skeptical": "skeptical", "sceptical": "sceptical", "neutral": "neutral",
            "enthusiastic": "enthusiastic"}
+
+
+_ARMS = {"msc_np": "MSC-NP", "saline": "saline (control)", "it_msc": "intrathecal MSC",
+         "iv_msc": "intravenous MSC", "sham": "sham (control)", "placebo": "placebo",
+         "treatment": "treatment", "control": "control"}
+_STATISTICS = {"ybar": "arm mean change", "s2": "arm variance (SD squared)",
+               "y_t": "improvers, treatment arm", "y_c": "improvers, control arm"}
+
+
+def arm_label(arm: str) -> str:
+    """Plain name of an arm key (``msc_np`` -> ``MSC-NP``; unknown keys lose underscores).
+
+    >>> arm_label("msc_np"), arm_label("saline"), arm_label("new_arm")
+    ('MSC-NP', 'saline (control)', 'new arm')
+    """
+    return _ARMS.get(str(arm), str(arm).replace("_", " "))
+
+
+def statistic_label(stat: str) -> str:
+    """Plain name of a posterior-predictive statistic (``ybar`` -> ``arm mean change``).
+
+    >>> statistic_label("y_t"), statistic_label("ybar")
+    ('improvers, treatment arm', 'arm mean change')
+    """
+    return _STATISTICS.get(str(stat), str(stat).replace("_", " "))
+
+
+def study_label(study: str) -> str:
+    """``harris2024`` -> ``Harris 2024`` (an unrecognised key is returned unchanged).
+
+    >>> study_label("harris2024"), study_label("petrou2020b")
+    ('Harris 2024', 'Petrou 2020b')
+    """
+    import re
+
+    m = re.fullmatch(r"([A-Za-z]+)(\d{4})([a-z]?)", str(study))
+    return f"{m.group(1).capitalize()} {m.group(2)}{m.group(3)}" if m else str(study)
 
 
 def model_label(model: str) -> str:

@@ -254,22 +254,34 @@ def ppc_table(ppc: pd.DataFrame) -> pd.DataFrame:
     parts = [c for c in ("model", "prior", "endpoint", "population", "arm", "element")
              if c in ppc.columns and ppc[c].nunique() > 1] or [
         c for c in ("endpoint", "arm", "element") if c in ppc.columns]
-    from ..plots.style import endpoint_label, population_label
+    from ..plots.style import (
+        arm_label,
+        endpoint_label,
+        population_label,
+        statistic_label,
+        study_label,
+    )
+
+    def word(x: str) -> str:
+        if x in ("t25fw", "6mwt", "edss_plus"):
+            return endpoint_label(x)
+        if x.startswith("edss_") or x == "all":
+            return population_label(x)
+        return arm_label(x) if "_" in x or x in ("saline", "sham", "placebo") else study_label(x)
 
     def lab(r):
         bits = []
         for c in parts:
             v = r[c]
             if c == "element":  # e.g. "harris2024/t25fw/edss_6.0-6.5/msc_np"
-                bits.append(" ".join(endpoint_label(x) if x in ("t25fw", "6mwt", "edss_plus")
-                                     else population_label(x) if x.startswith("edss_")
-                                     else x for x in str(v).split("/")))
+                bits.append(", ".join(word(x) for x in str(v).split("/")))
             else:
                 bits.append(endpoint_label(v) if c == "endpoint" else population_label(v)
-                            if c == "population" else str(v))
+                            if c == "population" else arm_label(v) if c == "arm" else str(v))
         return " ".join(bits) or str(r.name)
 
     out["label"] = ppc.apply(lab, axis=1).to_numpy() if len(ppc) else np.array([], dtype=object)
+    out["statistic"] = np.array([statistic_label(x) for x in out["statistic"]], dtype=object)
     return pd.DataFrame(out)[["label", "statistic", "observed", "pred_mean", "pred_lower",
                               "pred_upper"]]
 
