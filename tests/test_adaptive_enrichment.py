@@ -173,6 +173,7 @@ def test_bayes_final_rule_runs_and_reports_simulated_fwer():
     (dict(intersection_test="dunnett"), "intersection_test"),
     (dict(counts="random"), "counts"),
     (dict(n_per_stage=(100, -1)), "n_per_stage"),
+    (dict(n_per_stage=(100.5, 100)), "n_per_stage"),
     (dict(sd=0.0), "sd"),
     (dict(f_estimator="mean"), "f_estimator"),
 ])

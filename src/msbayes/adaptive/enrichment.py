@@ -212,6 +212,8 @@ def simulate_enrichment(
     n_stage, sd = _check_common(n_per_stage, sd, allocation_ratio, n_sims)
     if counts not in ("multinomial", "fixed"):
         raise ValueError(f"counts must be 'multinomial' or 'fixed', got {counts!r}")
+    if counts == "multinomial" and np.any(n_stage != np.round(n_stage)):
+        raise ValueError(f"n_per_stage must be whole patients with counts='multinomial', got {n_per_stage!r}")
     if f_estimator not in ("prevalence", "pooled"):
         raise ValueError(f"f_estimator must be 'prevalence' or 'pooled', got {f_estimator!r}")
     if final not in ("closed", "bayes"):
