@@ -250,3 +250,43 @@ def test_no_internal_model_key_in_any_figure_text(full_report):
     # the posterior figures are titled in words
     post = (full_report.parent / "figures" / "posterior_summary_t25fw_neutral.svg").read_text()
     assert "hierarchical model of the published summaries" in post
+
+
+def _texts_outside(fig) -> list[str]:
+    """Titles, axis labels and legend entries drawn beyond the figure's edges (cut off)."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    W, H = fig.bbox.width, fig.bbox.height
+    texts = list(fig.texts) + ([fig._suptitle] if fig._suptitle else [])
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
+        if ax.get_legend():
+            texts += list(ax.get_legend().get_texts())
+    for lg in fig.legends:
+        texts += list(lg.get_texts())
+    out = []
+    for t in texts:
+        if not isinstance(t, Text) or not t.get_visible() or not t.get_text().strip():
+            continue
+        b = t.get_window_extent(r)
+        if b.x0 < -1 or b.y0 < -1 or b.x1 > W + 1 or b.y1 > H + 1:
+            out.append(t.get_text())
+    return out
+
+
+def test_long_plain_language_titles_stay_inside_the_figure():
+    from msbayes.plots import plot_effect_posterior
+    from msbayes.plots.style import model_label
+    from msbayes.report import compute
+
+    rng = np.random.default_rng(2)
+    dens = compute.density_table({"edss_6.0-6.5": rng.normal(0.4, 0.15, 500)}, n_points=32)
+    panels = pd.DataFrame({"population": ["edss_6.0-6.5"], "status": ["estimate"],
+                           "p_benefit": [0.98], "p_mcid": [0.87]})
+    title = f"T25FW: {model_label('summary_pct')}, enthusiastic prior"
+    fig = plot_effect_posterior(dens, panels=panels, mcid=0.18, scale="log_speed_ratio",
+                                title=title)
+    assert _texts_outside(fig) == []
+    assert fig._suptitle.get_text().replace("\n", " ") == title

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import pandas as pd
@@ -153,6 +154,6 @@ def plot_effect_posterior(
             for hh, ll in zip(*ax.get_legend_handles_labels()):
                 h.setdefault(ll, hh)
         axes[0].legend(list(h.values()), list(h), loc="upper left", frameon=False)
-        if title:
-            fig.suptitle(title)
+        if title:  # wrapped to the figure width: a long model name is never cut off
+            fig.suptitle(textwrap.fill(title, 52 if size == "column" else 100))
     return fig
