@@ -53,6 +53,7 @@ def test_decisions_vs_effect_plot_areas_stack_to_one_at_the_given_effects():
     assert [x.get_text() for x in ax.get_legend().get_texts()] == [
         "go", "consider", "no-go", "MCID", "scenario simulated"]
     assert "% change" in ax.get_xlabel() and ax.get_ylabel() == "probability of each decision"
+    assert _texts_outside(ax.figure) == []
     with pytest.raises(ValueError, match="at least two"):
         plot_decisions_vs_effect(t.iloc[:1], x_label="x")
 
@@ -153,6 +154,7 @@ def test_target_dose_plot_bars_errorbars_and_legend():
     assert [x.get_text() for x in ax.get_legend().get_texts()] == ["no effect", "large effect"]
     assert [x.get_text() for x in ax.get_xticklabels()] == ["0", "5", "10", "none"]
     assert ax.get_xlabel() == "estimated target dose (mg)"
+    assert _texts_outside(ax.figure) == []
 
 
 def test_report_shows_target_dose_distribution_and_p_selected_ge_mcid(tmp_path):

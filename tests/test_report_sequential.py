@@ -26,6 +26,7 @@ from msbayes.plots.sequential import (  # noqa: E402
 )
 from msbayes.report import build_report  # noqa: E402
 from msbayes.report.sequential import boundary_table, early_stop, stopping_table  # noqa: E402
+from test_report_grant import _texts_outside  # noqa: E402
 
 NAME = "hand-built-sequential"
 N_SIMS = 10000
@@ -136,6 +137,7 @@ def test_boundary_plot_draws_finite_bounds_and_the_futility_region():
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert texts == ["efficacy bound (stop: go)", "futility bound (stop: no-go)", "MCID",
                      "stop for futility"]
+    assert _texts_outside(fig) == []
 
 
 def test_stopping_plot_bars_match_the_table_with_mcse_bars():
@@ -157,6 +159,7 @@ def test_stopping_plot_bars_match_the_table_with_mcse_bars():
     assert axes[0].get_ylabel() == "probability of stopping at the look"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["futility (no-go)",
                                                                   "efficacy (go)"]
+    assert _texts_outside(fig) == []
 
 
 def test_expected_n_plot_lines_bands_reference_and_duration_panel():
@@ -176,6 +179,7 @@ def test_expected_n_plot_lines_bands_reference_and_duration_panel():
     assert ax2.get_ylabel() == "expected duration (months)"
     assert len([l for l in ax2.lines if l.get_gid() == "duration"]) == 2
     assert len(plot_expected_n(t.drop(columns=["duration"])).axes) == 1
+    assert _texts_outside(fig) == []
 
 
 def test_early_stop_sums_the_interim_looks_with_a_binomial_mcse():
