@@ -6,6 +6,8 @@
 * strong FWER: the global null and the partial nulls (H_S true: effect only outside S; H_F
   true: effect only in S balanced by harm outside S) for every intersection test, random
   multinomial counts, <= alpha + 3 MCSE;
+* the vectorized simulation against a per-trial reference loop coded from the definition
+  (multinomial counts, Spiessens-Debois by Genz), within 3 MCSE (``slow``);
 * multinomial stratum counts: mean and variance of the enrolled counts against the multinomial
   (binomial) moments;
 * selection by posterior probability against brute-force importance sampling of the posterior;
@@ -245,3 +247,56 @@ def test_simulation_matches_rpact_get_simulation_enrichment_means(case):
         assert np.all(np.abs(mine - theirs) <= 3 * se + 1e-12), (name, eff, mine, theirs, se)
         # expected n: rpact's includes trials stopped early; msbayes counts stage 2 only if run
         assert abs(res.n_stratum.sum(axis=1).mean() - r["en"][i]) <= 3 * res.n_stratum.sum(axis=1).std() * np.sqrt(1 / n_m + 1 / n_r) + 1e-9
+
+
+# ------------------------------------------------------------------ per-trial reference loop
+def _reference_trial(rng, eff, prev, n1, n2, eps):
+    """One trial coded from the design's definition: multinomial counts, prevalence-weighted F,
+    epsilon selection on the estimate, Spiessens-Debois by Genz (scipy), closed inverse normal."""
+    c = stats.norm.isf(ALPHA)
+
+    def stage(counts, active):
+        d = [rng.normal(eff[s], 2 * SD / np.sqrt(counts[s])) if counts[s] > 0 else 0.0 for s in range(2)]
+        v = [4 * SD**2 / counts[s] if counts[s] > 0 else np.inf for s in range(2)]
+        w = np.array(prev) * (np.array(counts) > 0)
+        w = w / w.sum()
+        est_f = float(w @ d)
+        se_f = float(np.sqrt(sum(w[s] ** 2 * v[s] for s in range(2) if w[s] > 0)))
+        zs, zf = d[0] / np.sqrt(v[0]), est_f / se_f
+        rho = w[0] * np.sqrt(v[0]) / se_f
+        z = {"S": zs, "F": zf}
+        p = {k: (stats.norm.sf(z[k]) if k in active else None) for k in "SF"}
+        live = [k for k in "SF" if k in active]
+        if len(live) == 2:
+            cov = [[1, rho], [rho, 1]]
+            p_sf = 1 - stats.multivariate_normal([0, 0], cov).cdf([max(zs, zf)] * 2)
+        else:
+            p_sf = p[live[0]]
+        return (d[0], est_f), p, p_sf
+
+    k1 = rng.multinomial(n1, prev)
+    (es, ef), p1, p1sf = stage(k1, "SF")
+    best = max(es, ef)
+    sel = [k for k, e in (("S", es), ("F", ef)) if best - e <= eps]
+    k2 = rng.multinomial(n2, prev) if "F" in sel else np.array([n2, 0])
+    _, p2, p2sf = stage(k2, sel)
+    comb = lambda a, b: (stats.norm.isf(a) + stats.norm.isf(b)) / np.sqrt(2)
+    glob = comb(p1sf, p2sf) >= c
+    rej = {k: k in sel and glob and comb(p1[k], p2[k]) >= c for k in "SF"}
+    return ["S" in sel, "F" in sel], [rej["S"], rej["F"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("eff", [(0.2, 0.05), (0.12, 0.12)])
+def test_vectorized_simulation_matches_a_per_trial_reference_loop(eff):
+    n_ref, n_m = 4000, 100_000
+    prev, n1, n2, eps = (0.4, 0.6), 90, 90, 0.05
+    rng = np.random.default_rng(99)
+    ref = np.array([np.concatenate(_reference_trial(rng, eff, prev, n1, n2, eps)) for _ in range(n_ref)], float)
+    r = simulate_enrichment(eff, prevalences=prev, n_per_stage=(n1, n2), sd=SD, selection="epsilon", epsilon=eps,
+                            intersection_test="spiessens_debois", n_sims=n_m, seed=123)
+    mine = np.concatenate([r.selected.mean(axis=0), r.rejected.mean(axis=0)])
+    theirs = ref.mean(axis=0)
+    pbar = (mine * n_m + theirs * n_ref) / (n_m + n_ref)
+    se = np.sqrt(pbar * (1 - pbar) * (1 / n_m + 1 / n_ref))
+    assert np.all(np.abs(mine - theirs) <= 3 * se), (mine, theirs, se)
