@@ -225,3 +225,58 @@ def test_closed_test_matches_rpact_on_fixed_multiarm_data(test):
     res = closed_test(q[0][None], q[1][None], M, d)
     rej_r = np.array(r["rej"], dtype=bool)[:, 1]  # arms at stage 2
     np.testing.assert_array_equal(res.rejected[0], rej_r)
+
+
+def test_k_stage_closed_test_reduces_to_two_stages():
+    from msbayes.adaptive import closed_test_k, inverse_normal_design_k
+
+    rng = np.random.default_rng(21)
+    n, m = 500, 3
+    M = intersection_members(m)
+    p1 = rng.beta(0.4, 3, (n, m))
+    p2 = rng.beta(0.4, 3, (n, m))
+    p2[rng.random((n, m)) < 0.4] = np.nan
+    for ee in ("none", "obf"):
+        d2 = inverse_normal_design(information_rates=(0.4, 1.0), early_efficacy=ee)
+        dk = inverse_normal_design_k([0.4, 1.0], early_efficacy=ee)
+        q1, q2 = intersection_pvalues(p1, M, "simes"), intersection_pvalues(p2, M, "simes")
+        rk, _ = closed_test_k(np.stack([q1, q2], axis=-1), M, dk,
+                              selected=np.stack([np.ones((n, m), bool), ~np.isnan(p2)], axis=-1))
+        r2 = closed_test(q1, q2, M, d2, success="at_least_one")
+        # without stopping, stage-2 rejections of the K-stage test include those of stopped trials
+        keep = ~r2.stopped_early
+        np.testing.assert_array_equal(rk[keep, :, 1], r2.rejected[keep])
+        np.testing.assert_array_equal(rk[:, :, 0], r2.rejected_stage1)
+
+
+@pytest.mark.r_peer
+def test_three_stage_closed_test_matches_rpact_on_fixed_data():
+    """Three doses; dose 1 dropped after stage 1, dose 2 after stage 2; OBF bounds; Dunnett."""
+    from msbayes.adaptive import closed_test_k, inverse_normal_design_k
+
+    code = (
+        "suppressMessages({library(rpact); library(jsonlite)});"
+        "d <- getDesignInverseNormal(kMax=3, typeOfDesign='OF');"
+        "ds <- getDataset(n1=c(30, NA, NA), n2=c(30, 30, NA), n3=c(30, 30, 30), n4=c(30, 30, 30),"
+        " means1=c(0.05, NA, NA), means2=c(0.15, 0.12, NA), means3=c(0.2, 0.18, 0.16), means4=c(0, 0.01, -0.02),"
+        " stDevs1=c(0.35, NA, NA), stDevs2=c(0.35, 0.35, NA), stDevs3=c(0.35, 0.35, 0.35), stDevs4=c(0.35, 0.35, 0.35));"
+        "sr <- getStageResults(d, ds, normalApproximation=TRUE, intersectionTest='Dunnett');"
+        "ct <- getClosedCombinationTestResults(sr);"
+        "cat(toJSON(list(z=sr$testStatistics, ind=ct$indices, rej=ct$rejected,"
+        " stat=ct$overallAdjustedTestStatistics, c=d$criticalValues), digits=NA))"
+    )
+    r = _r(code)
+    z = _arr(r["z"])  # arms x stages
+    ind = np.array(r["ind"], dtype=bool)
+    M = intersection_members(3)
+    order = [int(np.flatnonzero(np.all(M == row, axis=1))[0]) for row in ind]
+    d = inverse_normal_design_k([1 / 3, 2 / 3, 1], early_efficacy="obf")
+    np.testing.assert_allclose(d.critical_values, r["c"], atol=1e-4)
+    lam = np.full((1, 3), np.sqrt(0.5))
+    q = np.stack([intersection_pvalues(stats.norm.sf(z[None, :, k]), M, "dunnett", z=z[None, :, k], loadings=lam)[0]
+                  for k in range(3)], axis=-1)[None]
+    rej, comb = closed_test_k(q, M, d)
+    stat_r = _arr(r["stat"])  # intersections x stages
+    ok = ~np.isnan(stat_r)
+    np.testing.assert_allclose(comb[0][order][ok], stat_r[ok], atol=1e-4)
+    np.testing.assert_array_equal(rej[0], np.array(r["rej"], dtype=bool))

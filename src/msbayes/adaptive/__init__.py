@@ -10,7 +10,10 @@ Python API only; not yet wired into configs, the grid or the report.
 
 from .combination import (
     CombinationDesign,
+    InverseNormalK,
     closed_test,
+    closed_test_k,
+    inverse_normal_design_k,
     combine,
     fisher_design,
     intersection_members,
@@ -34,7 +37,10 @@ __all__ = [
     "prob_best",
     "rar_allocation",
     "simulate_rar",
+    "InverseNormalK",
     "closed_test",
+    "closed_test_k",
+    "inverse_normal_design_k",
     "combine",
     "enrichment_fwer",
     "fisher_design",

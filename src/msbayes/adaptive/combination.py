@@ -410,3 +410,92 @@ def closed_test(q1, q2, members, design: CombinationDesign, *, selected1=None, s
     rej2 = _elementary(rej_I2, members) & selected2 & ~stop[:, None]
     rejected = rej1 | rej2
     return ClosedTestResult(rejected, rej1, stop, np.where(stop[:, None], rej_I1, rej_I2))
+
+
+@dataclass(frozen=True)
+class InverseNormalK:
+    """K-stage inverse-normal design: weights ``sqrt(t_k - t_{k-1})``, z bounds per stage."""
+
+    weights: tuple[float, ...]
+    critical_values: tuple[float, ...]
+    alpha: float
+
+
+def inverse_normal_design_k(
+    information_rates,
+    *,
+    alpha: float = 0.025,
+    early_efficacy: Literal["none", "obf", "pocock", "obf_spending"] = "none",
+) -> InverseNormalK:
+    """K-stage inverse-normal design (bounds from msbayes.sequential.boundaries).
+
+    Examples
+    --------
+    >>> d = inverse_normal_design_k([1/3, 2/3, 1], early_efficacy="obf")
+    >>> [round(c, 4) for c in d.critical_values]
+    [3.4711, 2.4544, 2.004]
+    """
+    alpha = _check_alpha(alpha)
+    t = np.asarray(information_rates, dtype=float)
+    if t.ndim != 1 or t.size < 2 or t[-1] != 1.0 or np.any(np.diff(t) <= 0) or t[0] <= 0:
+        raise ValueError(f"information_rates must increase strictly in (0, 1] and end at 1, got {information_rates!r}")
+    w = tuple(float(x) for x in np.sqrt(np.diff(np.concatenate([[0.0], t]))))
+    if early_efficacy == "none":
+        c = (float("inf"),) * (t.size - 1) + (float(_ndtri_upper(alpha)),)
+        return InverseNormalK(w, c, alpha)
+    from msbayes.sequential.boundaries import Spending, WangTsiatis, group_sequential_design
+
+    eff = {"obf": WangTsiatis(0.0), "pocock": WangTsiatis(0.5), "obf_spending": Spending("obf")}
+    if early_efficacy not in eff:
+        raise ValueError(f"early_efficacy must be one of none, obf, pocock, obf_spending; got {early_efficacy!r}")
+    gs = group_sequential_design(list(t), alpha=alpha, beta=0.2, efficacy=eff[early_efficacy])
+    return InverseNormalK(w, tuple(float(c) for c in gs.critical_values), alpha)
+
+
+def closed_test_k(q, members, design: InverseNormalK, *, selected=None):
+    """Closed inverse-normal combination test over K stages.
+
+    Parameters
+    ----------
+    q : array (n, H, K)
+        Stage-wise intersection p-values; ``NaN`` = no member tested at that stage.
+    members : bool (H, m)
+    design : InverseNormalK
+    selected : bool (n, m, K), optional
+        Hypotheses tested at each stage (default: singletons' p-values not NaN).
+
+    Returns
+    -------
+    rejected : bool (n, m, K)
+        Cumulative rejections by stage, counted as rpact does (an elementary hypothesis
+        rejected at stage k while tested, or earlier). The combined statistic of an intersection
+        at stage k is ``sum_j w_j z(q_j) / sqrt(sum_j w_j**2)`` over stages 1..k; it is
+        undefined (not rejected) once the intersection has an untested stage. Trials are not
+        stopped here: apply a success criterion to ``rejected`` if stopping is wanted.
+    combined : float (n, H, K)
+        The combined statistics.
+    """
+    q = np.asarray(q, dtype=float)
+    members = np.asarray(members, dtype=bool)
+    n, H, K = q.shape
+    m = members.shape[1]
+    if len(design.weights) != K:
+        raise ValueError(f"design has {len(design.weights)} stages, q has {K}")
+    singles = np.array([np.flatnonzero(np.all(members == np.eye(m, dtype=bool)[j], axis=1))[0] for j in range(m)])
+    if selected is None:
+        selected = ~np.isnan(q[:, singles, :])
+    w = np.asarray(design.weights)
+    zq = _ndtri_upper(q)
+    rej_I = np.zeros((n, H), dtype=bool)
+    before = np.zeros((n, m), dtype=bool)
+    out = np.zeros((n, m, K), dtype=bool)
+    combined = np.empty((n, H, K))
+    for k in range(K):
+        stat = (zq[:, :, : k + 1] @ w[: k + 1]) / np.sqrt(np.sum(w[: k + 1] ** 2))
+        combined[:, :, k] = stat
+        with np.errstate(invalid="ignore"):
+            rej_I |= stat >= design.critical_values[k]
+        now = _elementary(rej_I, members) & selected[:, :, k]
+        before = before | now
+        out[:, :, k] = before
+    return out, combined
