@@ -292,3 +292,16 @@ def test_long_plain_language_titles_stay_inside_the_figure():
                                 title=title)
     assert _texts_outside(fig) == []
     assert fig._suptitle.get_text().replace("\n", " ") == title
+
+
+def test_ppc_with_long_plain_labels_stays_inside_the_figure():
+    from msbayes.plots import plot_ppc
+
+    lab = "Harris 2024, T25FW, EDSS 6.0\u20136.5, saline (control)"
+    t = pd.DataFrame({"label": [lab, lab + " arm"], "statistic": "arm variance (SD squared)",
+                      "observed": [0.1, 0.2], "pred_mean": [0.1, 0.2], "pred_lower": [0.0, 0.1],
+                      "pred_upper": [0.3, 0.4]})
+    fig = plot_ppc(t)
+    assert _texts_outside(fig) == []
+    assert [x.get_text().replace("\n", " ") for x in fig.axes[0].get_yticklabels()] == [
+        lab, lab + " arm"]

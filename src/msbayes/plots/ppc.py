@@ -14,6 +14,8 @@ Examples
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -73,9 +75,10 @@ def plot_ppc(
             ax.plot(sub["pred_mean"], y, "|", color=OKABE_ITO[5], ms=8, gid="pred_mean")
             ax.plot(sub["observed"], y, "x", color=OKABE_ITO[6], ms=6, mew=1.5,
                     label="observed" + (f" ({data_note})" if data_note else ""), gid="observed")
-            ax.set_yticks(y, sub["label"])
-            ax.set_xlabel(f"{st} ({scale_note})")
-            ax.set_title(f"Posterior predictive check: {st}"
+            w = 26 if size == "column" else 48  # long plain-language labels wrap, never cut
+            ax.set_yticks(y, [textwrap.fill(str(v), w) for v in sub["label"]])
+            ax.set_xlabel(textwrap.fill(f"{st} ({scale_note})", w + 10))
+            ax.set_title(textwrap.fill(f"Posterior predictive check: {st}", w + 10)
                          + (f"\n{data_note}" if data_note else ""), loc="left")
             ax.margins(y=0.15)
         h, lab = axes[0].get_legend_handles_labels()
