@@ -170,3 +170,69 @@ def test_simulation_matches_rpact_get_simulation_multiarm_means(case):
         assert np.all(np.abs(mine - theirs) <= 3 * se + 1e-12), (name, eff, mine, theirs, se)
         tot = res.n_arm.sum(axis=1)
         assert abs(tot.mean() - r["en"][i]) <= 3 * tot.std() * np.sqrt(1 / n_m + 1 / n_r) + 1e-9, (tot.mean(), r["en"][i])
+
+
+# ------------------------------------------------------------------ three stages
+def test_strong_fwer_three_stages_every_subset():
+    from msbayes.adaptive import inverse_normal_design_k, multiarm_fwer
+
+    n = 15_000
+    d = inverse_normal_design_k([1 / 3, 2 / 3, 1], early_efficacy="obf")
+    out = multiarm_fwer(0.2, 3, n_sims=n, seed=41, n_per_stage=(30, 30, 30), design=d, selection="epsilon",
+                        epsilon=0.05, intersection_test="dunnett", success="at_least_one")
+    for sub, (fwer, _) in out.items():
+        assert fwer <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n), (sub, fwer)
+    assert out[()][0] > 0.01
+
+
+R_MULTI_K = [
+    ("k3_best_dunnett", "typeOfSelection='best', effectMeasure='effectEstimate', intersectionTest='Dunnett'",
+     dict(selection="best", effect_measure="estimate", intersection_test="dunnett"), False,
+     [(0.0, 0.1, 0.2), (0.12, 0.12, 0.12)]),
+    ("k3_rbest2_simes_obf", "typeOfSelection='rBest', rValue=2, effectMeasure='testStatistic', intersectionTest='Simes', successCriterion='atLeastOne'",
+     dict(selection="rbest", r_best=2, effect_measure="statistic", intersection_test="simes", success="at_least_one"), True,
+     [(0.05, 0.15, 0.25), (0.0, 0.0, 0.0)]),
+]
+
+
+@pytest.mark.r_peer
+@pytest.mark.slow
+@pytest.mark.parametrize("case", R_MULTI_K, ids=[c[0] for c in R_MULTI_K])
+def test_three_stage_simulation_matches_rpact(case):
+    from msbayes.adaptive import inverse_normal_design_k
+
+    name, rargs, kw, obf, effects = case
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed")
+    n_r = 2000
+    dcode = f"getDesignInverseNormal(kMax=3, typeOfDesign='{'OF' if obf else 'noEarlyEfficacy'}')"
+    effm = ", ".join(", ".join(str(x) for x in row) for row in effects)
+    code = (
+        "suppressMessages({library(rpact); library(jsonlite)});"
+        f"d <- {dcode};"
+        f"s <- suppressWarnings(getSimulationMultiArmMeans(d, activeArms=3, effectMatrix=matrix(c({effm}), byrow=TRUE, ncol=3),"
+        f" typeOfShape='userDefined', stDev={SD}, plannedSubjects=c(30, 60, 90), {rargs},"
+        f" maxNumberOfIterations={n_r}, seed=20261207));"
+        "rej <- apply(s$rejectedArmsPerStage, c(2, 3), sum);"
+        "cat(toJSON(list(rej=rej, sel=s$selectedArms[3,,1:3], any=s$rejectAtLeastOne,"
+        " en=s$expectedNumberOfSubjects), digits=NA))"
+    )
+    out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        if "there is no package" in out.stderr or "is needed for this function" in out.stderr:
+            pytest.skip("rpact / mnormt not installed")
+        raise AssertionError(out.stderr)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    design = inverse_normal_design_k([1 / 3, 2 / 3, 1], early_efficacy="obf" if obf else "none")
+    rej_r, sel_r = np.array(r["rej"], float), np.array(r["sel"], float)
+    n_m = 100_000
+    for i, eff in enumerate(effects):
+        res = simulate_multiarm(eff, n_per_stage=(30, 30, 30), sd=SD, design=design, n_sims=n_m, seed=90 + i, **kw)
+        mine = np.concatenate([res.rejected.mean(axis=0), res.selected.mean(axis=0),
+                               [res.rejected.any(axis=1).mean()]])
+        theirs = np.concatenate([rej_r[i], sel_r[i], [r["any"][i]]])
+        pbar = (mine * n_m + theirs * n_r) / (n_m + n_r)
+        se = np.sqrt(pbar * (1 - pbar) * (1 / n_m + 1 / n_r))
+        assert np.all(np.abs(mine - theirs) <= 3 * se + 1e-12), (name, eff, mine, theirs, se)
+        tot = res.n_arm.sum(axis=1)
+        assert abs(tot.mean() - r["en"][i]) <= 3 * tot.std() * np.sqrt(1 / n_m + 1 / n_r) + 1e-9, (tot.mean(), r["en"][i])

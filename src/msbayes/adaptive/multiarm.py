@@ -21,7 +21,16 @@ from scipy import special
 
 from msbayes.rng import SeedLike, as_seed_sequence, chunk_rng
 
-from .combination import CombinationDesign, closed_test, intersection_members, intersection_pvalues, inverse_normal_design
+from .combination import (
+    CombinationDesign,
+    InverseNormalK,
+    closed_test,
+    closed_test_k,
+    intersection_members,
+    intersection_pvalues,
+    inverse_normal_design,
+    inverse_normal_design_k,
+)
 from .selection import check_selection, mean_se, posterior_prob_positive, proportion, select
 
 MULTIARM_TESTS = ("dunnett", "bonferroni", "simes", "sidak")
@@ -97,8 +106,10 @@ def simulate_multiarm(
     ----------
     effects : array (G,) or (n_sims, G)
         True effects of the G doses vs control (positive = benefit), G >= 1.
-    n_per_stage : (n1, n2)
-        Patients per dose arm in each stage; control gets ``n / allocation_ratio``.
+    n_per_stage : (n1, n2, ...)
+        Patients per dose arm in each stage; control gets ``n / allocation_ratio``. More than
+        two stages: selection at every interim (among the doses still in), the closed K-stage
+        inverse-normal test, and ``design`` an :func:`inverse_normal_design_k`.
     sd : float
         Within-arm SD.
     allocation_ratio : float
@@ -129,8 +140,9 @@ def simulate_multiarm(
     if eff.shape[0] != int(n_sims) or G < 1 or not np.all(np.isfinite(eff)):
         raise ValueError(f"effects must be finite with shape (G,) or (n_sims, G), got {np.shape(effects)}")
     n = np.asarray(n_per_stage, dtype=float)
-    if n.shape != (2,) or np.any(~(n > 0)) or np.any(~np.isfinite(n)):
-        raise ValueError(f"n_per_stage must be two positive per-arm stage sizes, got {n_per_stage!r}")
+    if n.ndim != 1 or n.size < 2 or np.any(~(n > 0)) or np.any(~np.isfinite(n)):
+        raise ValueError(f"n_per_stage must be two or more positive per-arm stage sizes, got {n_per_stage!r}")
+    K = n.size
     if not (np.isfinite(sd) and sd > 0):
         raise ValueError(f"sd must be positive and finite, got {sd!r}")
     if not (np.isfinite(allocation_ratio) and allocation_ratio > 0):
@@ -153,14 +165,20 @@ def simulate_multiarm(
     if int(n_sims) < 1:
         raise ValueError(f"n_sims must be >= 1, got {n_sims!r}")
     if design is None:
-        design = inverse_normal_design(information_rates=(n[0] / n.sum(), 1.0))
+        design = (inverse_normal_design(information_rates=(n[0] / n.sum(), 1.0)) if K == 2
+                  else inverse_normal_design_k(np.cumsum(n) / n.sum()))
+    if K > 2 and (not isinstance(design, InverseNormalK) or len(design.weights) != K):
+        raise ValueError(f"design must be an inverse_normal_design_k with {K} stages for {K} stages")
+    if K == 2 and isinstance(design, InverseNormalK):
+        raise ValueError("design must be a two-stage CombinationDesign for two stages (inverse_normal_design)")
     ss = as_seed_sequence(seed)
     opts = dict(n=n, sd=float(sd), r=float(allocation_ratio), selection=selection, effect_measure=effect_measure,
                 r_best=int(r_best), epsilon=epsilon, threshold=threshold, eligible=eligible,
                 selection_prior=selection_prior, intersection_test=intersection_test, design=design, success=success)
     parts = []
     for j, start in enumerate(range(0, int(n_sims), chunk_size)):
-        parts.append(_chunk(eff[start:start + chunk_size], chunk_rng(ss, j), **opts))
+        fn = _chunk if K == 2 else _chunk_k
+        parts.append(fn(eff[start:start + chunk_size], chunk_rng(ss, j), **opts))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     settings = dict(n_per_stage=tuple(n), allocation_ratio=allocation_ratio, selection=selection,
                     effect_measure=effect_measure, r_best=r_best, epsilon=epsilon, threshold=threshold,
@@ -206,3 +224,65 @@ def _chunk(eff, rng, *, n, sd, r, selection, effect_measure, r_best, epsilon, th
     n_arm[:, :G] = n[0] + np.where(sel & go2[:, None], n[1], 0.0)
     n_arm[:, G] = n[0] / r + np.where(go2, n[1] / r, 0.0)
     return dict(selected=sel & go2[:, None], rejected=res.rejected, n_arm=n_arm, stopped=stopped, none=none & ~stopped)
+
+
+def _chunk_k(eff, rng, *, n, sd, r, selection, effect_measure, r_best, epsilon, threshold, eligible,
+             selection_prior, intersection_test, design, success):
+    """K stages: select at every interim on the cumulative measure, test by the K-stage closed
+    test, stop at the first interim whose success criterion is met or with no dose left."""
+    m, G = eff.shape
+    K = n.size
+    members = intersection_members(G)
+    lam = np.full((m, G), np.sqrt(r / (1 + r)))
+    sel = np.ones((m, G), dtype=bool)
+    sels = np.zeros((m, G, K), dtype=bool)
+    q = np.empty((m, members.shape[0], K))
+    cum_t = np.zeros((m, G))
+    cum_c = np.zeros(m)
+    n_cum = np.zeros((m, G))
+    for k in range(K):
+        sels[:, :, k] = sel
+        nt, nc = n[k], n[k] / r
+        xc = rng.standard_normal(m) * sd / np.sqrt(nc)
+        xt = eff + rng.standard_normal((m, G)) * sd / np.sqrt(nt)
+        z = np.where(sel, (xt - xc[:, None]) / (sd * np.sqrt(1 / nt + 1 / nc)), np.nan)
+        kw = dict(z=z, loadings=lam) if intersection_test == "dunnett" else {}
+        q[:, :, k] = intersection_pvalues(special.ndtr(-z), members, intersection_test, **kw)
+        # cumulative (overall) estimates: every arm gets n[k] per stage while selected
+        cum_t += np.where(sel, xt * nt, 0.0)
+        cum_c += xc * nc
+        n_cum += np.where(sel, nt, 0.0)
+        if k < K - 1:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                d = cum_t / n_cum - (cum_c / (np.sum(n[: k + 1]) / r))[:, None]
+                se = sd * np.sqrt(1 / n_cum + 1 / (np.sum(n[: k + 1]) / r))
+            meas = {"estimate": d, "statistic": d / se}.get(effect_measure)
+            if meas is None:
+                meas = posterior_prob_positive(d, se, prior_mean=selection_prior[0], prior_sd=selection_prior[1])
+            meas = np.where(sel, meas, -np.inf)
+            sel = sel & select(meas, selection=selection, epsilon=epsilon, r_best=r_best, threshold=threshold,
+                               eligible=eligible)
+    rej, _ = closed_test_k(q, members, design, selected=sels)
+    # first stopping stage: success (all selected / at least one rejected) or nobody selected next
+    stop_at = np.full(m, K - 1)
+    done = np.zeros(m, dtype=bool)
+    early = np.zeros(m, dtype=bool)
+    for k in range(K - 1):
+        s_k = sels[:, :, k]
+        if success == "all":
+            ok = np.all(rej[:, :, k] | ~s_k, axis=1) & rej[:, :, k].any(axis=1)
+        else:
+            ok = rej[:, :, k].any(axis=1)
+        nobody = ~sels[:, :, k + 1].any(axis=1)
+        hit = ~done & (ok | nobody)
+        stop_at[hit] = k
+        early |= hit & ok
+        done |= hit
+    rejected = rej[np.arange(m), :, stop_at]
+    used = np.arange(K)[None, :] <= stop_at[:, None]  # (m, K)
+    n_arm = np.empty((m, G + 1))
+    n_arm[:, :G] = np.einsum("mgk,k->mg", sels & used[:, None, :], n)
+    n_arm[:, G] = used @ (n / r)
+    last_sel = sels[:, :, -1] & (stop_at == K - 1)[:, None]
+    none = ~sels[:, :, -1].any(axis=1) & ~early
+    return dict(selected=last_sel, rejected=rejected, n_arm=n_arm, stopped=early, none=none)
