@@ -422,9 +422,8 @@ def simulate_chunk(cfg: SimConfig, scenario: str, m: int, rng: np.random.Generat
                 z = t if known else -special.ndtri(special.stdtr(np.where(np.isfinite(e.df), e.df, 1e6), -t))
             z = np.where(e.valid, z, np.nan)
             eff = active & (z >= c[k])
-            fut = active & ~eff & ((z <= f[k]) | ~np.isfinite(z)) if not last else active & ~eff
-            if not last:  # an unanalysable interim (NaN) continues
-                fut = fut & np.isfinite(z)
+            # an unanalysable interim (z NaN) continues; at the last look everything not a go is a no-go
+            fut = active & ~eff & (z <= f[k]) if not last else active & ~eff
             zk = z
         else:
             if last:
