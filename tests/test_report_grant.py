@@ -305,3 +305,26 @@ def test_ppc_with_long_plain_labels_stays_inside_the_figure():
     assert _texts_outside(fig) == []
     assert [x.get_text().replace("\n", " ") for x in fig.axes[0].get_yticklabels()] == [
         lab, lab + " arm"]
+
+
+def test_forest_does_not_call_an_unborrowed_external_study_borrowed():
+    """The default fit shows Petrou 2020 beside its own analysis without borrowing it (its row
+    is labelled "not borrowed"): the title must not say the estimates borrow, the legend must
+    not say "borrowed evidence", and the title stays inside the figure."""
+    from msbayes.plots import plot_forest
+
+    t = pd.DataFrame([
+        dict(endpoint="t25fw", population="edss_6.0-6.5", prior="", kind="raw", estimate=0.4,
+             lower=0.1, upper=0.7, status="estimate", borrowing="none"),
+        dict(endpoint="t25fw", population="edss_6.0-6.5", prior="neutral", kind="shrunk",
+             estimate=0.35, lower=0.0, upper=0.7, status="estimate", borrowing="none"),
+        dict(endpoint="t25fw", population="petrou2020/t25fw/all", prior="", kind="raw",
+             estimate=0.17, lower=0.07, upper=0.27, status="external",
+             borrowing="not borrowed")])
+    fig = plot_forest(t, mcid={"t25fw": 0.18}, scale={"t25fw": "log_speed_ratio"})
+    title = fig.axes[0].get_title(loc="left")
+    assert "borrow" not in title
+    legend = [x.get_text() for x in fig.legends[0].get_texts()]
+    assert "external study (shown, not borrowed)" in legend
+    assert not any("borrowed evidence" in x for x in legend)
+    assert _texts_outside(fig) == []

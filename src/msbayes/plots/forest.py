@@ -16,6 +16,8 @@ Examples
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Collection, Mapping, Sequence
 
 import pandas as pd
@@ -155,15 +157,23 @@ def plot_forest(
             what = "synthetic data" if synth_ep else "published"
             title = f"{endpoint_label(ep)}: {what} vs hierarchical\n(95% intervals)"
             if "borrowing" in sub:
-                bor = [b for b in dict.fromkeys(sub["borrowing"].astype(str))
-                       if b not in ("none", "", "nan")]
+                # the external study's own row is labelled "borrowed" / "not borrowed": that
+                # says whether this analysis uses it, not what the hierarchical rows borrow
+                own = sub["status"].astype(str) != "external" if "status" in sub else True
+                bor = [b for b in dict.fromkeys(sub.loc[own, "borrowing"].astype(str))
+                       if b not in ("none", "", "nan", "borrowed", "not borrowed")]
                 if bor:
                     title += "\nhierarchical estimates borrow " + "; ".join(bor)
-            ax.set_title(title, loc="left")
+            ax.set_title("\n".join(textwrap.fill(x, 50) for x in title.split("\n")), loc="left")
             ax.set_xlabel(effect_label((scale or {}).get(ep, "effect")))
         synth_all = (table["status"] == "synthetic").any()
+        ext = table[table["status"].astype(str) == "external"]
+        not_used = ("borrowing" in ext and len(ext)
+                    and (ext["borrowing"].astype(str) == "not borrowed").all())
         handles = [Line2D([], [], color=_RAW_STYLE[k][0], marker=_RAW_STYLE[k][1],
-                          mfc=_RAW_STYLE[k][2], ms=4, label=_RAW_STYLE[k][3])
+                          mfc=_RAW_STYLE[k][2], ms=4,
+                          label="external study (shown, not borrowed)"
+                          if k == "external" and not_used else _RAW_STYLE[k][3])
                    for k in ("published", "synthetic", "external") if k in used]
         handles += [Line2D([], [], color=colours[p], marker="o", ms=4,
                            label=f"hierarchical, {prior_label(p)} prior"
