@@ -15,7 +15,8 @@ import pytest  # noqa: E402
 MODULES = [
     "msbayes.plots.style", "msbayes.plots.posterior", "msbayes.plots.forest",
     "msbayes.plots.sensitivity", "msbayes.plots.ppc", "msbayes.plots.oc", "msbayes.plots.dose",
-    "msbayes.plots.decision", "msbayes.report.summary",
+    "msbayes.plots.decision", "msbayes.plots.sequential", "msbayes.report.summary",
+    "msbayes.report.sequential", "msbayes.report.word",
     "msbayes.report.compute", "msbayes.report.inputs", "msbayes.report.text",
     "msbayes.report.figures", "msbayes.report.cli", "msbayes.report.build",
     "msbayes.report.labels", "msbayes.fit.summarize",
