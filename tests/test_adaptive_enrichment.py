@@ -176,6 +176,7 @@ def test_bayes_final_rule_runs_and_reports_simulated_fwer():
     (dict(counts="random"), "counts"),
     (dict(n_per_stage=(100, -1)), "n_per_stage"),
     (dict(n_per_stage=(100.5, 100)), "n_per_stage"),
+    (dict(n_per_stage=(50, 50, 50), design=inverse_normal_design()), "design"),
     (dict(sd=0.0), "sd"),
     (dict(f_estimator="mean"), "f_estimator"),
 ])
@@ -300,3 +301,70 @@ def test_vectorized_simulation_matches_a_per_trial_reference_loop(eff):
     pbar = (mine * n_m + theirs * n_ref) / (n_m + n_ref)
     se = np.sqrt(pbar * (1 - pbar) * (1 / n_m + 1 / n_ref))
     assert np.all(np.abs(mine - theirs) <= 3 * se), (mine, theirs, se)
+
+
+# ------------------------------------------------------------------ three stages
+def test_strong_fwer_three_stages_all_null_configurations():
+    from msbayes.adaptive import enrichment_fwer, inverse_normal_design_k
+
+    n = 30_000
+    d = inverse_normal_design_k([1 / 3, 2 / 3, 1], early_efficacy="obf")
+    out = enrichment_fwer(0.25, n_sims=n, seed=61, n_per_stage=(80, 80, 80), design=d, selection="epsilon",
+                          epsilon=0.05, intersection_test="spiessens_debois", success="at_least_one")
+    for name, (fwer, _) in out.items():
+        assert fwer <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n), (name, fwer)
+    assert out["global"][0] > 0.01
+
+
+R_ENRICH_K = [
+    ("k3_best_SD", "typeOfSelection='best', effectMeasure='effectEstimate', intersectionTest='SpiessensDebois'",
+     dict(selection="best", effect_measure="estimate", intersection_test="spiessens_debois"), False,
+     [(0.25, 0.0), (0.12, 0.12)]),
+    ("k3_eps_stat_simes_obf", "typeOfSelection='epsilon', epsilonValue=0.5, effectMeasure='testStatistic', intersectionTest='Simes', successCriterion='atLeastOne'",
+     dict(selection="epsilon", epsilon=0.5, effect_measure="statistic", intersection_test="simes", success="at_least_one"), True,
+     [(0.3, 0.05), (0.0, 0.0)]),
+]
+
+
+@pytest.mark.r_peer
+@pytest.mark.slow
+@pytest.mark.parametrize("case", R_ENRICH_K, ids=[c[0] for c in R_ENRICH_K])
+def test_three_stage_enrichment_matches_rpact(case):
+    from msbayes.adaptive import inverse_normal_design_k
+
+    name, rargs, kw, obf, effects = case
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed")
+    n_r = 2500
+    dcode = f"getDesignInverseNormal(kMax=3, typeOfDesign='{'OF' if obf else 'noEarlyEfficacy'}')"
+    effm = ", ".join(f"{a}, {b}" for a, b in effects)
+    code = (
+        "suppressMessages({library(rpact); library(jsonlite)});"
+        f"d <- {dcode};"
+        f"e <- list(subGroups=c('S','R'), prevalences=c(0.5, 0.5), stDevs={SD}, effects=matrix(c({effm}), byrow=TRUE, ncol=2));"
+        f"s <- suppressWarnings(getSimulationEnrichmentMeans(d, effectList=e, plannedSubjects=c(80, 160, 240),"
+        f" {rargs}, stratifiedAnalysis=TRUE, maxNumberOfIterations={n_r}, seed=20261207));"
+        "rej <- apply(s$rejectedPopulationsPerStage, c(2, 3), sum);"
+        "cat(toJSON(list(rej=rej, sel=s$selectedPopulations[3,,], any=s$rejectAtLeastOne,"
+        " en=s$expectedNumberOfSubjects), digits=NA))"
+    )
+    out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        if "there is no package" in out.stderr or "is needed for this function" in out.stderr:
+            pytest.skip("rpact / mnormt not installed")
+        raise AssertionError(out.stderr)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    design = inverse_normal_design_k([1 / 3, 2 / 3, 1], early_efficacy="obf" if obf else "none")
+    rej_r, sel_r = np.array(r["rej"], float), np.array(r["sel"], float)
+    n_m = 100_000
+    for i, eff in enumerate(effects):
+        res = simulate_enrichment(eff, prevalences=(0.5, 0.5), n_per_stage=(80, 80, 80), sd=SD, counts="fixed",
+                                  f_estimator="pooled", design=design, n_sims=n_m, seed=80 + i, **kw)
+        mine = np.concatenate([res.rejected.mean(axis=0), res.selected.mean(axis=0),
+                               [res.rejected.any(axis=1).mean()]])
+        theirs = np.concatenate([rej_r[i], sel_r[i], [r["any"][i]]])
+        pbar = (mine * n_m + theirs * n_r) / (n_m + n_r)
+        se = np.sqrt(pbar * (1 - pbar) * (1 / n_m + 1 / n_r))
+        assert np.all(np.abs(mine - theirs) <= 3 * se + 1e-12), (name, eff, mine, theirs, se)
+        tot = res.n_stratum.sum(axis=1)
+        assert abs(tot.mean() - r["en"][i]) <= 3 * tot.std() * np.sqrt(1 / n_m + 1 / n_r) + 1e-9, (tot.mean(), r["en"][i])

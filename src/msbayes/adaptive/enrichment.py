@@ -30,6 +30,9 @@ from msbayes.rng import SeedLike, as_seed_sequence, chunk_rng
 
 from .combination import (
     CombinationDesign,
+    InverseNormalK,
+    closed_test_k,
+    inverse_normal_design_k,
     closed_test,
     intersection_members,
     intersection_pvalues,
@@ -123,8 +126,8 @@ def _check_prevalences(prevalences) -> np.ndarray:
 
 def _check_common(n_per_stage, sd, allocation_ratio, n_sims):
     n = np.asarray(n_per_stage, dtype=float)
-    if n.shape != (2,) or np.any(n <= 0) or np.any(~np.isfinite(n)):
-        raise ValueError(f"n_per_stage must be two positive stage sizes, got {n_per_stage!r}")
+    if n.ndim != 1 or n.size < 2 or np.any(n <= 0) or np.any(~np.isfinite(n)):
+        raise ValueError(f"n_per_stage must be two or more positive stage sizes, got {n_per_stage!r}")
     sd = np.broadcast_to(np.asarray(sd, dtype=float), (2,)).copy()
     if np.any(~(sd > 0)) or np.any(~np.isfinite(sd)):
         raise ValueError(f"sd must be positive and finite (scalar or one per stratum), got {sd!r}")
@@ -168,8 +171,10 @@ def simulate_enrichment(
         allows joint draws from a posterior with a stratum dimension.
     prevalences : (p_S, p_R)
         Stratum prevalences, positive, summing to 1.
-    n_per_stage : (n1, n2)
-        Patients (both arms) enrolled in stage 1 and stage 2.
+    n_per_stage : (n1, n2, ...)
+        Patients (both arms) enrolled per stage. More than two stages: selection at every
+        interim among the populations still in (on cumulative estimates), the K-stage closed
+        test, ``design`` an :func:`~msbayes.adaptive.combination.inverse_normal_design_k`.
     sd : float or (2,)
         Within-arm SD per stratum.
     allocation_ratio : float
@@ -237,8 +242,16 @@ def simulate_enrichment(
         eff = np.broadcast_to(eff, (int(n_sims), 2))
     if eff.shape != (int(n_sims), 2) or not np.all(np.isfinite(eff)):
         raise ValueError(f"effects must be finite with shape (2,) or (n_sims, 2), got {np.shape(effects)}")
+    K = n_stage.size
     if design is None:
-        design = inverse_normal_design(information_rates=(n_stage[0] / n_stage.sum(), 1.0))
+        design = (inverse_normal_design(information_rates=(n_stage[0] / n_stage.sum(), 1.0)) if K == 2
+                  else inverse_normal_design_k(np.cumsum(n_stage) / n_stage.sum()))
+    if K > 2 and (not isinstance(design, InverseNormalK) or len(design.weights) != K):
+        raise ValueError(f"design must be an inverse_normal_design_k with {K} stages for {K} stages")
+    if K == 2 and isinstance(design, InverseNormalK):
+        raise ValueError("design must be a two-stage CombinationDesign for two stages (inverse_normal_design)")
+    if K > 2 and final != "closed":
+        raise ValueError("final='bayes' is implemented for two stages only")
     eligible = np.array([p in cand for p in POPULATIONS])
     ss = as_seed_sequence(seed)
     opts = dict(prev=prev, n_stage=n_stage, sd=sd, c=allocation_ratio / (1 + allocation_ratio) ** 2,
@@ -250,7 +263,8 @@ def simulate_enrichment(
     n_sims = int(n_sims)
     for j, start in enumerate(range(0, n_sims, chunk_size)):
         stop = min(start + chunk_size, n_sims)
-        parts.append(_simulate_chunk(eff[start:stop], chunk_rng(ss, j), **opts))
+        fn = _simulate_chunk if K == 2 else _simulate_chunk_k
+        parts.append(fn(eff[start:stop], chunk_rng(ss, j), **opts))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     theta = np.column_stack([eff[:, 0], eff @ prev])
     settings = dict(f_estimator=f_estimator, prevalences=tuple(prev), n_per_stage=tuple(n_stage), counts=counts, selection=selection,
@@ -384,3 +398,70 @@ def hierarchical_prob_positive(est, prec_data, prevalences, b: BayesFinal):
     mu_pop = mean @ a.T
     var_pop = np.einsum("pi,nij,pj->np", a, V, a)
     return special.ndtr(mu_pop / np.sqrt(var_pop))
+
+
+def _simulate_chunk_k(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect_measure, epsilon,
+                      threshold, eligible, selection_prior, intersection_test, design, success, final, bayes,
+                      f_estimator):
+    """K stages: select at every interim on cumulative statistics, K-stage closed test, stop at
+    the first interim whose success criterion is met or with nothing selected."""
+    m = eff.shape[0]
+    K = n_stage.size
+    members = intersection_members(2)
+    sel = np.ones((m, 2), dtype=bool)
+    sels = np.zeros((m, 2, K), dtype=bool)
+    q = np.empty((m, members.shape[0], K))
+    cum_nd = np.zeros((m, 2))
+    cum_n = np.zeros((m, 2))
+    ns = np.zeros((m, 2, K))
+    first = None
+    for k in range(K):
+        sels[:, :, k] = sel
+        nk = _stage_counts(rng, n_stage[k], prev, counts, m).copy()
+        s_only = sel[:, 0] & ~sel[:, 1]
+        nk[s_only] = [n_stage[k], 0.0]
+        nk[~sel.any(axis=1)] = 0.0
+        ns[:, :, k] = nk
+        with np.errstate(divide="ignore"):
+            d = eff + rng.standard_normal((m, 2)) * sd / np.sqrt(np.maximum(nk, 1e-300) * c)
+        d = np.where(nk > 0, d, 0.0)
+        _, _, z, w, v = _population_stats(d, nk, sd, c, f_estimator, prev)
+        z = np.where(sel, z, np.nan)
+        q[:, :, k] = _intersections(special.ndtr(-z), z, w, v, members, intersection_test)
+        cum_nd += nk * d
+        cum_n += nk
+        if k < K - 1:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dbar = np.where(cum_n > 0, cum_nd / cum_n, 0.0)
+            est, se, zc, _, _ = _population_stats(dbar, cum_n, sd, c, f_estimator, prev)
+            if k == 0:
+                first = (est, se, nk.copy())
+            if effect_measure == "estimate":
+                meas = est
+            elif effect_measure == "statistic":
+                meas = zc
+            else:
+                meas = posterior_prob_positive(est, se, prior_mean=selection_prior[0], prior_sd=selection_prior[1])
+            meas = np.where(sel, meas, -np.inf)
+            sel = sel & select(meas, selection=selection, epsilon=epsilon, threshold=threshold, eligible=eligible)
+    rej, _ = closed_test_k(q, members, design, selected=sels)
+    stop_at = np.full(m, K - 1)
+    done = np.zeros(m, dtype=bool)
+    early = np.zeros(m, dtype=bool)
+    for k in range(K - 1):
+        s_k = sels[:, :, k]
+        if success == "all":
+            ok = np.all(rej[:, :, k] | ~s_k, axis=1) & rej[:, :, k].any(axis=1)
+        else:
+            ok = rej[:, :, k].any(axis=1)
+        hit = ~done & (ok | ~sels[:, :, k + 1].any(axis=1))
+        stop_at[hit] = k
+        early |= hit & ok
+        done |= hit
+    idx = np.arange(m)
+    used = np.arange(K)[None, :] <= stop_at[:, None]
+    n_used = np.einsum("msk,mk->ms", ns, used.astype(float))
+    last_sel = sels[:, :, -1] & (stop_at == K - 1)[:, None]
+    none = ~sels[:, :, -1].any(axis=1) & ~early
+    return dict(selected=last_sel, rejected=rej[idx, :, stop_at], n_stratum=n_used, stopped=early, none=none,
+                est1=first[0], se1=first[1], n1=first[2])
