@@ -1128,8 +1128,11 @@ def _designs_compared_html(views: Sequence[SimView], out: _Out) -> str:
         fx = {k: val for k, val in v.fixed.items() if k in ds["p_go"].dims and k != x}
         y = ds["p_go"].sel({**fx, "scenario": hit[0]})
         m = ds["p_go_mcse"].sel({**fx, "scenario": hit[0]}) if "p_go_mcse" in ds else 0 * y
+        from .sequential import is_sequential
+
         label = (f"{flat.get('name') or v.sim.name} ({len(arms)} arms"
-                 + (f", {len(arms) - 1} doses" if flat.get("design.doses") else "") + ")")
+                 + (f", {len(arms) - 1} doses" if flat.get("design.doses") else "")
+                 + (", interim analyses: at its maximum n" if is_sequential(ds) else "") + ")")
         for n in ds[x].values:
             yy, mm = float(y.sel({x: n})), float(m.sel({x: n}))
             rows.append({"design": label, "x": float(n) * len(arms), "y": yy,
@@ -1146,7 +1149,9 @@ def _designs_compared_html(views: Sequence[SimView], out: _Out) -> str:
                          "times arms); shaded bands \u00b12 Monte Carlo standard errors. Each "
                          "design with its own decision rule and at its shown grid slice (see "
                          "its summary): a higher curve is a more permissive rule as well as "
-                         "a more efficient design."))
+                         "a more efficient design. A design with interim analyses is drawn at "
+                         "its maximum sample size (it uses fewer patients on average; see its "
+                         "expected-n figure)."))
 
 
 # ---------------------------------------------------------------------------- provenance
