@@ -1149,9 +1149,11 @@ def _designs_compared_html(views: Sequence[SimView], out: _Out) -> str:
                          "times arms); shaded bands \u00b12 Monte Carlo standard errors. Each "
                          "design with its own decision rule and at its shown grid slice (see "
                          "its summary): a higher curve is a more permissive rule as well as "
-                         "a more efficient design. A design with interim analyses is drawn at "
-                         "its maximum sample size (it uses fewer patients on average; see its "
-                         "expected-n figure)."))
+                         "a more efficient design."
+                         + (" A design with interim analyses is drawn at its maximum sample "
+                            "size (it uses fewer patients on average; see its expected-n "
+                            "figure)." if t["design"].str.contains("interim analyses").any()
+                            else "")))
 
 
 # ---------------------------------------------------------------------------- provenance
