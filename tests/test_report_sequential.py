@@ -250,3 +250,48 @@ def test_interim_paragraph_in_words(report):
 
     doc = docx.Document(str(report.parent / "statistical_considerations.docx"))
     assert any(p.text.startswith("Interim analyses.") for p in doc.paragraphs)
+
+
+# ------------------------------------------------------------------ the real engine's oc.nc
+@pytest.mark.slow
+def test_report_of_a_simulated_interim_design(tmp_path):
+    """``msbayes simulate`` on a small group-sequential config, then ``msbayes report``: the
+    section renders from the engine's own oc.nc, its boundary table is oc.nc's bounds, the
+    early-stopping rows are the interim look's probabilities, and under no effect P(go) over
+    all looks does not exceed the one-sided alpha 0.025 by more than 4 MCSE (non-binding
+    futility only lowers it)."""
+    from typer.testing import CliRunner
+
+    from msbayes.cli import app
+
+    cfg = {k: v for k, v in CFG.items() if k != "grid"}
+    cfg["interims"] = {"looks": [0.5, 1.0], "rule": "group_sequential",
+                       "efficacy": {"spending": "obf"}, "futility": {"spending": "obf"},
+                       "binding": False, "statistic": "z"}
+    cfg["endpoint"] = {**cfg["endpoint"], "placebo_mean": -0.1, "dropout": 0.0}
+    cfg["grid"] = {"design.n_per_arm": [40, 80]}
+    cfg["simulation"] = {"n_sims": 4000, "chunk_size": 4000, "backend": "sequential"}
+    p = tmp_path / "seq.yaml"
+    p.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    res = CliRunner().invoke(app, ["simulate", str(p), "--out", str(tmp_path / "sim"),
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    ds = xr.open_dataset(tmp_path / "sim" / "oc.nc")
+    assert "look" in ds.dims
+    null = ds.sel({"design.n_per_arm": 80, "scenario": "null"})
+    assert float(null["p_go"]) < 0.025 + 4 * float(null["p_go_mcse"])
+    res = CliRunner().invoke(app, ["report", "--sim", str(tmp_path / "sim"), "--out",
+                                   str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    rep = tmp_path / "rep"
+    bt = pd.read_csv(rep / "tables" / f"{NAME}_boundaries.csv")
+    cell = ds.sel({"design.n_per_arm": 80})
+    assert np.allclose(bt["efficacy_z"], cell["bound_efficacy_z"].values)
+    assert bt["futility_z"].iloc[0] == pytest.approx(float(cell["bound_futility_z"][0]))
+    s = pd.read_csv(rep / "tables" / f"oc-summary_{NAME}.csv")
+    r = s[(s["quantity"] == "P(stop at an interim for futility)")
+          & (s["scenario"] == "no effect")].iloc[0]
+    assert r["estimate"] == pytest.approx(float(null["p_futility"].sel(look=1)))
+    assert {f"{NAME}_boundaries", f"{NAME}_stopping_by_look", f"{NAME}_expected_n"} <= {
+        f.stem for f in (rep / "figures").glob("*.png")}
+    assert "**Interim analyses.**" in (rep / "statistical_considerations.md").read_text()
