@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_engine.py", "bench_dosefinding.py", "bench_grid.py", "bench_fit.py"]
+SCRIPTS = ["bench_engine.py", "bench_dosefinding.py", "bench_grid.py", "bench_fit.py", "bench_sequential.py",
+           "bench_adaptive.py"]
 
 
 def main(argv: list[str]) -> int:

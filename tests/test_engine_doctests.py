@@ -11,7 +11,8 @@ MODULES = [
     "msbayes.design.config", "msbayes.design.endpoint", "msbayes.design.prior", "msbayes.design.scenarios",
     "msbayes.simulate.engine", "msbayes.simulate.twoarm", "msbayes.simulate.analyses", "msbayes.simulate.patient",
     "msbayes.oc.accumulate", "msbayes.oc.decision", "msbayes.oc.calibrate", "msbayes.oc.search", "msbayes.oc.dataset",
-    "msbayes.oc.boundary",
+    "msbayes.oc.boundary", "msbayes.design.interims", "msbayes.simulate.twoarm_sequential",
+    "msbayes.simulate.dosefinding_sequential",
 ]
 
 

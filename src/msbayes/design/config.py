@@ -407,6 +407,11 @@ class SimConfig(StrictModel):
                 )
         if self.interims is not None and is_parallel:
             _check_parallel_interims(self)
+        if self.interims is not None and not is_parallel:
+            # refuse what the dose-finding interim simulator cannot run here, before any work
+            from msbayes.simulate.dosefinding_sequential import check_dose_interims
+
+            check_dose_interims(self)
         return self
 
     @property

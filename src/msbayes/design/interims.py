@@ -211,8 +211,9 @@ class InterimsSpec(StrictModel):
             if fut is not None and fut.kind not in _GS_FUTILITY:
                 raise ValueError(f"futility: {fut.kind!r} is not allowed with rule group_sequential (allowed: "
                                  f"{', '.join(_GS_FUTILITY)} or none)")
-            if eff is None and fut is None and K > 1:
-                raise ValueError("efficacy / futility: give at least one stopping boundary (or use looks: [1.0])")
+            if eff is None and fut is None and K > 1 and self.drop_doses is None:
+                raise ValueError("efficacy / futility: give at least one stopping boundary or drop_doses "
+                                 "(or use looks: [1.0])")
             if eff is not None and eff.kind == "z" and len(eff.z) != K:
                 raise ValueError(f"efficacy.z: {len(eff.z)} bounds for {K} looks (one per look)")
             if eff is not None and eff.kind == "z" and not math.isfinite(eff.z[-1]):

@@ -122,13 +122,17 @@ def _by_dose_value(ds: xr.Dataset, per_cell: list[list[float]], shape: tuple[int
     for name, var in ds.data_vars.items():
         if "dose" not in var.dims:
             continue
-        if var.dims[-1] != "dose" or var.ndim != len(shape) + 1:
-            raise ValueError(f"OC {name!r}: expected dims (grid..., dose), got {var.dims}")
-        old = np.asarray(var.values, dtype=float).reshape(n_cells, -1)
-        new = np.full((n_cells, len(union)), np.nan)
+        extra = [d for d in var.dims[len(shape):] if d != "dose"]
+        v = var.transpose(*var.dims[: len(shape)], *extra, "dose")  # dose last
+        if v.ndim != len(shape) + 1 + len(extra):
+            raise ValueError(f"OC {name!r}: expected dims (grid..., [look,] dose), got {var.dims}")
+        old = np.asarray(v.values, dtype=float).reshape(n_cells, -1, v.shape[-1])
+        new = np.full((n_cells, old.shape[1], len(union)), np.nan)
         for i, doses in enumerate(per_cell):
-            new[i, [pos[float(d)] for d in doses]] = old[i, : len(doses)]
-        out[name] = (var.dims, new.reshape(*shape, len(union)), var.attrs)
+            for j, d in enumerate(doses):
+                new[i, :, pos[float(d)]] = old[i, :, j]
+        new = new.reshape(*shape, *v.shape[len(shape):-1], len(union))
+        out[name] = (v.dims, new, var.attrs)
     ds = ds.drop_vars(list(out)).drop_dims("dose", errors="ignore")
     return ds.assign(out).assign_coords(dose=union)
 
@@ -148,6 +152,8 @@ def _extra_dims(name: str, value: Any) -> tuple[tuple[str, ...], Any, dict]:
     arr = np.asarray(value)
     if arr.ndim == 0:
         return (), arr, {}
+    if name in ("p_dropped", "p_dropped_mcse") and arr.ndim == 2:
+        return ("dose", "look"), arr, {}
     if arr.ndim == 1:
         base = name.removesuffix("_mcse")
         return (ARRAY_OC_DIMS.get(name, ARRAY_OC_DIMS.get(base, f"{base}_index")),), arr, {}

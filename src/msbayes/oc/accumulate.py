@@ -334,6 +334,7 @@ class Accumulator:
                 raise ValueError("cell constants differ between chunks (mixed configs?)")
             out.update(first)
         _look_arrays(out, N)
+        _dropped_array(out, self.n_doses)
         return out
 
     def _decision_extras(self, out: dict, N: int) -> None:
@@ -400,6 +401,28 @@ def _same_constants(a: dict, b: dict) -> bool:
         return False
     return all(x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
                for x, y in ((a[k], b[k]) for k in a))
+
+
+_DROPPED = re.compile(r"^p_dropped_dose(\d+)_look(\d+)(_mcse)?$")
+
+
+def _dropped_array(out: dict, n_doses: int | None) -> None:
+    """Gather ``p_dropped_dose{d}_look{k}`` (+ ``_mcse``; ``d`` = 0-based active dose) into
+    ``p_dropped`` / ``p_dropped_mcse`` of shape (dose, look): the probability that a dose is
+    dropped at that look. The dose axis is the design's dose list with placebo first, so
+    placebo's row (never dropped) is NaN and active dose ``d`` is row ``d + 1``. The scalar
+    entries are removed."""
+    hits = {k: _DROPPED.match(k) for k in out}
+    hits = {k: m for k, m in hits.items() if m is not None}
+    if not hits:
+        return
+    n_active = max(int(m.group(1)) for m in hits.values()) + 1
+    K = max(int(m.group(2)) for m in hits.values())
+    rows = max(n_active + 1, int(n_doses or 0))
+    arr = {"": np.full((rows, K), np.nan), "_mcse": np.full((rows, K), np.nan)}
+    for key, m in hits.items():
+        arr[m.group(3) or ""][int(m.group(1)) + 1, int(m.group(2)) - 1] = float(out.pop(key))
+    out["p_dropped"], out["p_dropped_mcse"] = arr[""], arr["_mcse"]
 
 
 def _look_arrays(out: dict, N: int) -> None:
