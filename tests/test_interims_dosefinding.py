@@ -246,10 +246,8 @@ def test_bad_input_refused_naming_the_field():
     cfg = _cfg(EMAX, decision=EMAX_DECISION)
     rng = np.random.default_rng(0)
     cases = [
-        (_spec(timing="accrual", accrual={"rate": 5, "follow_up": 6}), r"interims\.timing.*information"),
         (validate_config(InterimsSpec, {"looks": [0.5, 1.0], "efficacy": {"spending": "obf"}}),
          r"interims\.efficacy.*bayesian"),
-        (_spec(futility={"predictive_below": 0.1}), r"interims\.futility.*p_mcid_below"),
         (_spec(looks=[0.02, 1.0]), r"interims\.looks"),
     ]
     for spec, msg in cases:
@@ -259,6 +257,10 @@ def test_bad_input_refused_naming_the_field():
         assert rng.bit_generator.state == state  # refused before any draw
         with pytest.raises(ValueError, match=msg):
             check_dose_interims(cfg, spec)
+    # the predictive probability needs the Bayesian Emax analysis (its grid posterior)
+    mcp = _cfg({"method": "mcpmod", "models": {"linear": None, "emax": [2.0]}})
+    with pytest.raises(ValueError, match=r"interims\.futility.*predictive_below.*bayes_emax"):
+        check_dose_interims(mcp, _spec(futility={"predictive_below": 0.1}))
 
 
 # ----------------------------------------------------- group-sequential futility / t statistic

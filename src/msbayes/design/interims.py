@@ -183,6 +183,9 @@ class InterimsSpec(StrictModel):
     beta: float = Field(default=0.2, gt=0, lt=0.5)
     statistic: Literal["t", "z"] = "t"
     drop_doses: DropDosesSpec | None = None
+    #: inner Monte Carlo draws per trial of the predictive probability with analysis bayes_emax
+    #: (dose-finding ``futility: {predictive_below: q}``); unused elsewhere (closed form)
+    predictive_draws: int = Field(default=100, ge=10, le=100_000)
 
     @field_validator("looks")
     @classmethod

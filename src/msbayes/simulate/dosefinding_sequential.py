@@ -135,9 +135,6 @@ def check_dose_interims(cfg, interims: InterimsSpec | None = None) -> None:
                          f"{getattr(design, 'type', None)!r}")
     if spec is None:
         raise ValueError("interims: missing (the dose-finding interim simulator needs an interims section)")
-    if spec.timing != "information":
-        raise ValueError("interims.timing: dose-finding designs support information timing only "
-                         f"(allowed: information); got {spec.timing!r}")
     if len(cfg.endpoint.stratum_weights) > 1:
         raise ValueError("endpoint.strata: dose-finding interims simulate one stratum only "
                          f"(got {len(cfg.endpoint.stratum_weights)} strata)")
@@ -160,9 +157,13 @@ def check_dose_interims(cfg, interims: InterimsSpec | None = None) -> None:
             raise ValueError("interims.futility: beta-spending futility needs analysis.method mcpmod (its alpha); "
                              "use z bounds or rule bayesian")
     else:
-        if not _none(fut) and fut.kind != "p_mcid_below":
+        if not _none(fut) and fut.kind not in ("p_mcid_below", "predictive_below"):
             raise ValueError(f"interims.futility: {fut.kind!r} is not supported for dose-finding designs "
-                             "(allowed with bayesian: p_mcid_below or none)")
+                             "(allowed with bayesian: p_mcid_below, predictive_below or none)")
+        if not _none(fut) and fut.kind == "predictive_below" and not isinstance(cfg.analysis, BayesEmaxAnalysis):
+            raise ValueError("interims.futility: predictive_below for a dose-finding design needs analysis.method "
+                             f"bayes_emax (got {getattr(cfg.analysis, 'method', None)!r}); with mcpmod use "
+                             "p_mcid_below")
     sizes = design.arm_sizes()
     cum = stage_sizes(sizes, spec.looks)
     if cum[0].min() < 2:
@@ -198,18 +199,20 @@ class StageStats:
         self.ss = np.zeros(nsim)
         self.r = np.zeros((nsim, k), dtype=np.int64)
 
-    def add_stage(self, randomised: np.ndarray, mu: np.ndarray, *, sd: float, dropout: float,
+    def add_stage(self, randomised: np.ndarray, mu: np.ndarray, *, sd, dropout: float,
                   rng: np.random.Generator) -> None:
         """Add one stage: ``randomised`` (sim, k) new patients per arm, true arm means ``mu``
-        (sim, k). Draw order: completers (if dropout > 0), stage means, pooled within-stage SS
+        (sim, k), outcome SD ``sd`` (a float or one per trial, (sim,)). Draw order: completers (if dropout > 0), stage means, pooled within-stage SS
         (the fixed design's order, so a single stage reproduces its draws exactly)."""
         m = np.asarray(randomised, dtype=np.int64)
+        sd = np.asarray(sd, dtype=float)
+        sd_col = sd[:, None] if sd.ndim == 1 else sd  # per-trial SD (sim,) or one SD
         if dropout > 0:
             c = rng.binomial(m, 1.0 - dropout).astype(float)
         else:
             c = m.astype(float)
         cs = np.where(c >= 1, c, 1.0)
-        smean = mu + sd * rng.standard_normal(c.shape) / np.sqrt(cs)
+        smean = mu + sd_col * rng.standard_normal(c.shape) / np.sqrt(cs)
         dfw = np.maximum(c - 1.0, 0.0).sum(axis=1)
         w = sd * sd * 2.0 * rng.standard_gamma(0.5 * dfw)
         cn = self.c + c
@@ -314,7 +317,8 @@ def pairwise_t_as_z(means: np.ndarray, completers: np.ndarray, s2: np.ndarray,
     return special.ndtri(special.stdtr(np.maximum(df, 1.0)[:, None], t))
 
 
-def look_constants(spec: InterimsSpec, cum: np.ndarray, futility_z=None) -> dict[str, float]:
+def look_constants(spec: InterimsSpec, cum: np.ndarray, futility_z=None, *, randomised=None,
+                   time=None) -> dict[str, float]:
     """Cell constants per look (``{name}_look{k}``, e.g. ``n_randomised_at_look_look1``) for the
     grid's ``look`` dimension (:data:`msbayes.oc.accumulate.LOOK_CONSTANTS`).
 
@@ -336,9 +340,181 @@ def look_constants(spec: InterimsSpec, cum: np.ndarray, futility_z=None) -> dict
     for k in range(K):
         out[f"information_fraction_look{k + 1}"] = float(spec.looks[k])
         if spec.drop_doses is None:
-            out[f"n_randomised_at_look_look{k + 1}"] = float(cum[k].sum())
+            rk = cum[k] if randomised is None else np.asarray(randomised)[k]
+            out[f"n_randomised_at_look_look{k + 1}"] = float(np.sum(rk))
+        if time is not None and spec.accrual is not None:
+            out[f"time_at_look_look{k + 1}"] = float(np.asarray(time)[k])
         if futility_z is not None:
             out[f"bound_futility_z_look{k + 1}"] = float(futility_z[k]) if k < K - 1 else math.nan
+    return out
+
+
+# ------------------------------------------------------------------------- accrual
+def accrual_plan(spec: InterimsSpec, arm_sizes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patients with the endpoint, patients randomised and months at every look.
+
+    Returns ``due`` (K, arms): cumulative patients per arm whose endpoint is due at look k
+    (:func:`stage_sizes`); ``randomised`` (K, arms): patients per arm randomised by look k when
+    no dose is dropped; ``time`` (K,): months from the first randomisation (NaN without
+    ``interims.accrual``).
+
+    ``timing: accrual`` (as the two-arm engine, :func:`msbayes.simulate.twoarm_sequential.look_plan`):
+    patients are randomised at ``rate`` per month over all arms in the allocation ratio; look k
+    happens when the first ``due[k]`` patients (``n_k`` in all) have the endpoint, at month
+    ``n_k / rate + follow_up``; by then ``P = round(rate x follow_up)`` more are randomised
+    (the pipeline), shared over the arms in proportion to the arm sizes (largest remainders,
+    so they sum to ``P``), each arm capped at its size; the last look has everyone.
+    ``timing: information``: ``randomised = due`` (the times are reported when ``accrual``
+    is given, the pipeline is not counted).
+
+    Examples
+    --------
+    >>> from msbayes.config import validate_config
+    >>> spec = validate_config(InterimsSpec, {"looks": [0.5, 1.0], "rule": "bayesian",
+    ...     "efficacy": "none", "futility": {"p_mcid_below": 0.1}, "timing": "accrual",
+    ...     "accrual": {"rate": 4.0, "follow_up": 12.0}})
+    >>> due, rand, time = accrual_plan(spec, [30, 30, 30])
+    >>> due[0].tolist(), rand[0].tolist(), time.tolist()  # pipeline 48 = 16 per arm
+    ([15, 15, 15], [30, 30, 30], [23.25, 34.5])
+    """
+    sizes = np.asarray(arm_sizes, dtype=np.int64)
+    due = stage_sizes(sizes, spec.looks)
+    tot = due.sum(axis=1).astype(float)
+    acc = spec.accrual
+    time = tot / acc.rate + acc.follow_up if acc is not None else np.full(tot.shape, np.nan)
+    if spec.timing != "accrual":
+        return due, due.copy(), time
+    pipe_total = int(math.floor(acc.rate * acc.follow_up + 0.5))
+    share = pipe_total * sizes / sizes.sum()
+    pipe = np.floor(share).astype(np.int64)
+    rest = pipe_total - int(pipe.sum())
+    if rest > 0:  # largest remainders first (ties: first arm)
+        order = np.argsort(-(share - pipe), kind="stable")
+        pipe[order[:rest]] += 1
+    rand = np.minimum(sizes[None, :], due + pipe[None, :])
+    rand[-1] = sizes
+    return due, rand, time
+
+
+# ------------------------------------------------------- predictive probability (Emax)
+def emax_joint_posterior(plan, means: np.ndarray, s2: np.ndarray, n: np.ndarray):
+    """Grid posterior of the Bayesian Emax model with the joint normal of ``(E0, Emax)`` per grid point.
+
+    The same model and algebra as :func:`msbayes.simulate.bayes_emax.analyse_bayes_emax`
+    (arm means ``N(E0 + Emax g(d), sigma^2 / n)``, plug-in ``sigma^2 = s2``, normal priors on
+    ``E0`` and ``Emax``), also returning the ``E0`` moments needed to draw the parameters.
+
+    Returns
+    -------
+    tuple ``(w, mu0, mu1, v00, v01, v11)``, each (sim, G): grid weights, posterior means of
+    ``E0`` and ``Emax`` and their covariance given the grid point.
+    """
+    y = np.asarray(means, dtype=float)
+    n = np.asarray(n, dtype=float)
+    g = plan.g  # (G, k)
+    nn = n.sum(1)
+    a = n @ g.T
+    c = n @ (g * g).T
+    ny = n * y
+    sy = ny.sum(1)
+    syy = (ny * y).sum(1)
+    sgy = ny @ g.T
+    m0, s0, m1, s1 = plan.m0, plan.s0, plan.m1, plan.s1
+    iv = 1.0 / np.asarray(s2, dtype=float)[:, None]
+    b0 = ((sy - m0 * nn)[:, None] - m1 * a) * iv
+    b1 = (sgy - m0 * a - m1 * c) * iv
+    rwr = (syy - 2 * m0 * sy + m0 * m0 * nn)[:, None] - 2 * m1 * sgy + 2 * m0 * m1 * a + m1 * m1 * c
+    l00 = 1.0 / s0**2 + nn[:, None] * iv
+    l01 = a * iv
+    l11 = 1.0 / s1**2 + c * iv
+    det = l00 * l11 - l01 * l01
+    v00, v01, v11 = l11 / det, -l01 / det, l00 / det
+    quad = b0 * b0 * v00 + 2 * b0 * b1 * v01 + b1 * b1 * v11
+    logw = -0.5 * rwr * iv + 0.5 * quad - 0.5 * np.log(det) + plan.log_prior[None, :]
+    logw -= logw.max(1, keepdims=True)
+    w = np.exp(logw)
+    w /= w.sum(1, keepdims=True)
+    mu0 = m0 + v00 * b0 + v01 * b1
+    mu1 = m1 + v01 * b0 + v11 * b1
+    return w, mu0, mu1, v00, v01, v11
+
+
+def _sample_rows(w: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Grid index per (row, draw) by the inverse CDF of each row of ``w`` at uniforms ``u`` (rows, J)."""
+    rows, G = w.shape
+    cdf = np.cumsum(w, axis=1)
+    cdf /= cdf[:, -1:]
+    off = np.arange(rows, dtype=float)[:, None]
+    pos = np.searchsorted((cdf + off).ravel(), (u + off).ravel(), side="right")
+    idx = pos.reshape(u.shape) - (np.arange(rows) * G)[:, None]
+    return np.clip(idx, 0, G - 1)
+
+
+_PP_BLOCK = 1_000_000  # (trials x draws) x grid points per block of the nested analysis
+
+
+def predictive_prob_emax(plan, decide, means: np.ndarray, s2: np.ndarray, comp: np.ndarray,
+                         remaining: np.ndarray, *, draws: int, dropout: float,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Predictive probability that the final Bayesian Emax analysis says go, by nested simulation.
+
+    For each trial (row): draw ``draws`` parameter sets from the interim grid posterior (grid
+    point by its weight, then ``(E0, Emax)`` from its bivariate normal), simulate the
+    sufficient statistics of the ``remaining`` patients per arm (completers ``Binomial(m,
+    1 - dropout)``, stage means and within-stage sum of squares as :class:`StageStats`, with
+    the interim plug-in SD ``sqrt(s2)``), add them to the interim statistics and run the final
+    grid analysis and go rule (``decide``) on all trials x draws at once (in blocks of about
+    ``1e6 / G`` rows). ``PP`` is the share of the draws that go; its inner Monte Carlo SE is
+    ``sqrt(PP (1 - PP) / draws)``.
+
+    Parameters
+    ----------
+    plan : BayesEmaxPlan
+    decide : callable
+        ``decide(means, s2, completers) -> go (rows,) bool``: the final analysis and go rule.
+    means, s2, comp : ndarray
+        Interim arm means (sim, k), pooled variance (sim,) and completers (sim, k).
+    remaining : ndarray (sim, k) int
+        Patients per arm still to enter the analysis by the final look.
+    draws : int
+        Inner draws ``J`` per trial.
+    dropout : float
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray (sim,) of predictive probabilities.
+    """
+    means = np.asarray(means, dtype=float)
+    n, k = means.shape
+    J = int(draws)
+    G = plan.g.shape[0]
+    out = np.empty(n)
+    per = max(1, _PP_BLOCK // (G * J))
+    for lo in range(0, n, per):
+        sl = slice(lo, min(n, lo + per))
+        m = sl.stop - sl.start
+        w, mu0, mu1, v00, v01, v11 = emax_joint_posterior(plan, means[sl], s2[sl], comp[sl])
+        idx = _sample_rows(w, rng.random((m, J)))
+        take = lambda a: np.take_along_axis(a, idx, axis=1)  # noqa: E731
+        a00, a01, a11 = take(v00), take(v01), take(v11)
+        l00 = np.sqrt(a00)
+        l10 = a01 / l00
+        l11 = np.sqrt(np.maximum(a11 - l10 * l10, 0.0))
+        z = rng.standard_normal((2, m, J))
+        e0 = take(mu0) + l00 * z[0]
+        em = take(mu1) + l10 * z[0] + l11 * z[1]
+        mu = (e0[..., None] + em[..., None] * plan.g[idx]).reshape(m * J, k)
+        st = StageStats(m * J, k)
+        st.c = np.repeat(comp[sl], J, axis=0).astype(float)
+        st.mean = np.repeat(means[sl], J, axis=0)
+        s2_rep = np.repeat(s2[sl], J)
+        df0 = st.c.sum(1) - k
+        st.ss = s2_rep * df0
+        st.add_stage(np.repeat(remaining[sl], J, axis=0), mu, sd=np.sqrt(s2_rep), dropout=dropout, rng=rng)
+        s2f, _df, okf = st.pooled()
+        go = decide(st.mean, s2f, st.c) & okf
+        out[sl] = go.reshape(m, J).mean(axis=1)
     return out
 
 
@@ -387,6 +563,26 @@ def _run_mcpmod(cfg, means, s2, comp, randomised):
     return out, float(delta)
 
 
+def _emax_decision(cfg, plan, res) -> tuple[np.ndarray, np.ndarray]:
+    """The config's decision rule on a Bayesian Emax analysis ``res`` at the decision dose
+    (reference dose, highest dose, or the estimated MED, else the highest dose), as the fixed
+    design: (go, no-go) per trial."""
+    from msbayes.oc.decision import decision_from_spec
+
+    k = len(plan.doses)
+    m = res["med"].shape[0]
+    if plan.decision_dose == "reference":
+        col = np.full(m, k - 1)
+    elif plan.decision_dose == "max":
+        col = np.full(m, k - 2)
+    else:
+        col = np.where(res["med"] > 0, res["med"] - 1, k - 2)
+    r = np.arange(m)
+    delta = float(plan.mcid)
+    probs = {0.0: res["p_gt"][0.0][r, col], delta: res["p_gt"][plan.mcid][r, col]}
+    return decision_from_spec(cfg.decision)(PosteriorAtDose(probs), mcid=delta)
+
+
 # ------------------------------------------------------------------------- simulation
 def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Engine entry point: :func:`simulate_trials` with ``cfg.interims``."""
@@ -416,8 +612,6 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
     -------
     dict of per-trial arrays.
     """
-    from msbayes.oc.decision import decision_from_spec
-
     from .twoarm import scenario_sampler
 
     check_dose_interims(cfg, interims)
@@ -431,7 +625,7 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
     dmax = float(doses[-1])
     dr = design.dose_response
     sizes = design.arm_sizes()
-    cum = stage_sizes(sizes, spec.looks)  # (K, k)
+    cum, rand_at, look_time = accrual_plan(spec, sizes)  # (K, k), (K, k), (K,)
     is_mcp = isinstance(an, MCPModAnalysis)
     mcid = float(an.target_delta if is_mcp and an.target_delta is not None else
                  (an.mcid if not is_mcp and an.mcid is not None else ep.mcid))
@@ -458,22 +652,30 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
         fut_bounds = np.asarray(fb, dtype=float)[: K - 1]
     elif fut is not None:
         fut_bounds = np.asarray(fut.thresholds(K - 1), dtype=float)
+    use_pp = fut is not None and fut.kind == "predictive_below"
     eff_u = np.asarray(effb.thresholds(K - 1), dtype=float) if effb is not None else None
     emax_plan = None if is_mcp else plan_for(design, an, mcid=ep.mcid, dropout=ep.dropout)
     use_t = spec.rule == "group_sequential" and spec.statistic == "t"
 
-    # --- looks
+    def emax_decide(means_, s2_, comp_):
+        return _emax_decision(cfg, emax_plan, analyse_bayes_emax(emax_plan, means_, s2_, n=comp_))[0]
+
+    # --- looks. cap: patients per arm who will ever be in the analysis (all of the arm while it
+    # enrols; those randomised by the look, pipeline included, once it is dropped or the trial stops)
     st = StageStats(n, k)
+    cap = np.broadcast_to(np.asarray(sizes, dtype=np.int64), (n, k)).copy()
     enrol = np.ones((n, k), dtype=bool)  # arm still enrolling (placebo: while the trial runs)
     running = np.ones(n, dtype=bool)
     stop_look = np.full(n, K, dtype=np.int64)  # 1-based look at which the trial ended
     eff_stop = np.zeros(n, dtype=bool)
     fut_stop = np.zeros(n, dtype=bool)
     dropped = np.zeros((nd, K, n), dtype=bool)
-    prev = np.zeros(k, dtype=np.int64)
+    n_rand = np.zeros(n)  # patients randomised when the trial ended (pipeline included)
+    pp_seen = np.full(n, np.nan)  # predictive probability at the first interim that computed it
+    pp_near = np.zeros(n, dtype=bool)
     for j in range(K):
-        inc = np.where(enrol, (cum[j] - prev)[None, :], 0)
-        prev = cum[j]
+        target = np.minimum(cum[j][None, :], cap)
+        inc = np.where(running[:, None], target - st.r, 0)
         st.add_stage(inc, mu, sd=ep.sd, dropout=ep.dropout, rng=rng)
         if j == K - 1:
             break
@@ -489,7 +691,26 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
             act = act & ~newly
         any_left = act.any(axis=1)
         stop_f = running & ~any_left
-        if fut is not None:
+        if use_pp:
+            cand = running & any_left
+            s2_k, _df, ok_k = st.pooled()
+            idx = np.nonzero(cand & ok_k)[0]
+            if idx.size:
+                # arms in the final analysis: enrolling ones to their size; dropped ones (now or
+                # before) with the patients randomised by their drop, pipeline included
+                cap_f = np.where(np.concatenate([np.ones((n, 1), bool), act], axis=1), cap,
+                                 np.minimum(cap, rand_at[j][None, :]))[idx]
+                pp = predictive_prob_emax(emax_plan, emax_decide, st.mean[idx], s2_k[idx], st.c[idx],
+                                          cap_f - st.r[idx], draws=spec.predictive_draws, dropout=ep.dropout,
+                                          rng=rng)
+                pp_se = np.sqrt(pp * (1.0 - pp) / spec.predictive_draws)
+                first = np.isnan(pp_seen[idx])
+                pp_seen[idx[first]] = pp[first]
+                pp_near[idx] |= np.abs(pp - fut_bounds[j]) < 2.0 * np.maximum(pp_se, 0.5 / spec.predictive_draws)
+                hit = np.zeros(n, dtype=bool)
+                hit[idx] = pp < fut_bounds[j]
+                stop_f |= hit
+        elif fut is not None:
             if fut.kind in ("z", "spending"):
                 best = np.where(act, z, -np.inf).max(axis=1)
             else:
@@ -510,6 +731,12 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
         fut_stop |= stop_f
         eff_stop |= stop_e
         stop_look = np.where(stop, j + 1, stop_look)
+        # arms that stop enrolling now (dropped, or the whole trial stopped): the patients
+        # randomised by this look are all the arm will ever have
+        still = np.concatenate([np.ones((n, 1), bool), act], axis=1) & ~stop[:, None]
+        closing = enrol & running[:, None] & ~still
+        cap = np.where(closing, np.minimum(cap, rand_at[j][None, :]), cap)
+        n_rand = np.where(stop, cap.sum(axis=1), n_rand)
         running &= ~stop
         enrol[:, 1:] &= act
         enrol &= running[:, None]
@@ -526,15 +753,7 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
         one = (len(np.unique(rand, axis=0)) == 1) and ep.dropout == 0
         res = analyse_bayes_emax(emax_plan, means, s2, n=np.asarray(sizes, dtype=float) if one and K == 1
                                  else comp)
-        if emax_plan.decision_dose == "reference":
-            col = np.full(n, k - 1)
-        elif emax_plan.decision_dose == "max":
-            col = np.full(n, k - 2)
-        else:
-            col = np.where(res["med"] > 0, res["med"] - 1, k - 2)
-        r = np.arange(n)
-        probs = {0.0: res["p_gt"][0.0][r, col], float(delta): res["p_gt"][delta][r, col]}
-        g, ng = decision_from_spec(cfg.decision)(PosteriorAtDose(probs), mcid=float(delta))
+        g, ng = _emax_decision(cfg, emax_plan, res)
         final_go = g & ok
         final_nogo = (ng | ~ok) & ~final_go
         est, selected, td_est = res["mean_ref"], res["med"], res["td_est"]
@@ -552,7 +771,7 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
     out = {
         "go": go, "nogo": nogo, "failed": ~ok,
         "est": np.where(ok, est, np.nan), "true": theta_ref,
-        "n_total": rand.sum(axis=1).astype(float),
+        "n_total": np.where(stop_look == K, cap.sum(axis=1), n_rand).astype(float),
         "selected": selected.astype(np.int64), "n_doses": np.asarray(k),
         "correct": selected == med_true,
         "td_est": td_est, "td_true": td_true,
@@ -576,8 +795,15 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
     extra = getattr(_fixed, "_selection_outcomes", None)  # the fixed design's report keys, if any
     if extra is not None:
         out.update(extra(eff, out["selected"], out["td_est"], mcid=float(ep.mcid), d_max=dmax))
+    if spec.accrual is not None:
+        out["duration"] = look_time[stop_look - 1].astype(float)
+    if use_pp:
+        # inner Monte Carlo error of the predictive probability: its SE at the first interim
+        # computed, and whether |PP - q| < 2 SE at some interim (the decision could flip)
+        out["predictive_mcse"] = np.sqrt(pp_seen * (1.0 - pp_seen) / spec.predictive_draws)
+        out["predictive_near_threshold"] = pp_near
     out["constants"] = look_constants(spec, cum, fut_bounds if fut is not None and fut.kind in ("z", "spending")
-                                      else None)
+                                      else None, randomised=rand_at, time=look_time)
     if draw_batch is not None:
         out["draw_batch"] = draw_batch
     out["n_draw_batches"] = np.asarray(sampler.n_batches)
