@@ -252,6 +252,20 @@ def test_interim_paragraph_in_words(report):
     assert any(p.text.startswith("Interim analyses.") for p in doc.paragraphs)
 
 
+def test_a_look_dataset_without_bounds_gets_no_empty_boundary_figure(tmp_path):
+    ds = _dataset().drop_vars(["bound_efficacy_z", "bound_futility_z", "bound_efficacy_effect",
+                               "bound_futility_effect", "information_fraction"])
+    d = tmp_path / "x"
+    d.mkdir()
+    ds.to_netcdf(d / "oc.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = build_report(sim_dir=d, out_dir=tmp_path / "rep", formats=("png",))
+    figs = {p.stem for p in (r.parent / "figures").glob("*.png")}
+    assert f"{NAME}_boundaries" not in figs and f"{NAME}_stopping_by_look" in figs
+    assert "No stopping bounds are recorded" in r.read_text(encoding="utf-8")
+
+
 # ------------------------------------------------------------------ the real engine's oc.nc
 @pytest.mark.slow
 def test_report_of_a_simulated_interim_design(tmp_path):

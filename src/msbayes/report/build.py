@@ -840,18 +840,26 @@ def _sequential_html(view: SimView, out: _Out, name: str, *, xlab, sname, kinds:
     bt = seq.boundary_table(ds, sel, final_futility_is_efficacy=(rule == "group_sequential"))
     out.table(bt, f"{name}_boundaries")
     filled = bool(bt["futility_filled"].any())
-    parts.append(out.figure(
-        partial(plot_boundaries, bt, x_label="information fraction (share of the final analysis)",
-                effect_label=f"observed effect needed ({effect_label(scale)})", mcid=mcid),
-        f"{name}_boundaries",
-        f"Stopping boundaries{at_txt}: (a) on the z scale, (b) as the observed treatment effect "
-        "needed at the planned standard error, against the information fraction of each look "
-        "(patients analysed: " + ", ".join(f"{fmt(v)}" for v in bt["n_analysed"]) + "). Above "
-        "the efficacy bound the trial stops with a go; in the shaded region it stops for "
-        "futility (no-go); in between it continues."
-        + (" At the final analysis the futility line is drawn at the efficacy bound (below "
-           "it = no-go)." if filled else "")
-        + " Computed from the rule, not simulated."))
+    bounds = bt[["efficacy_z", "futility_z", "efficacy_effect", "futility_effect"]].to_numpy(float)
+    x_lab = "information fraction (share of the final analysis)"
+    if not np.isfinite(bt["x"]).all():  # no information fractions recorded: by look number
+        bt["x"], x_lab = bt["look"].astype(float), "look"
+    if np.isfinite(bounds).any():
+        parts.append(out.figure(
+            partial(plot_boundaries, bt, x_label=x_lab,
+                    effect_label=f"observed effect needed ({effect_label(scale)})", mcid=mcid),
+            f"{name}_boundaries",
+            f"Stopping boundaries{at_txt}: (a) on the z scale, (b) as the observed treatment "
+            "effect needed at the planned standard error, against the information fraction of "
+            "each look (patients analysed: " + ", ".join(f"{fmt(v)}" for v in bt["n_analysed"])
+            + "). Above the efficacy bound the trial stops with a go; in the shaded region it "
+            "stops for futility (no-go); in between it continues."
+            + (" At the final analysis the futility line is drawn at the efficacy bound (below "
+               "it = no-go)." if filled else "")
+            + " Computed from the rule, not simulated."))
+    else:
+        parts.append("<p class='note'>No stopping bounds are recorded for this design "
+                     "(oc.nc has no finite bound_* values); see the stopping probabilities.</p>")
     scen = list(ds["scenario"].values)
     st = seq.stopping_table(ds, sel, scenarios=scen, sname=sname)
     out.table(st, f"{name}_stopping_by_look")
