@@ -71,7 +71,8 @@ class EnrichmentResult:
     stopped_early : bool (n,) efficacy stop at the interim
     no_selection : bool (n,) nothing selected (futility stop at the interim)
     theta : float (n, 2)     true (theta_S, theta_F) of each trial
-    interim : dict           stage-1 ``estimate`` and ``se`` of (S, F), ``n_stratum`` (S, R)
+    interim : dict           stage-1 ``estimate`` and ``se`` of (S, F), ``n_stratum`` (S, R) and the
+                             treatment-control differences ``d_stratum`` (S, R) (0 where no patient)
     """
 
     selected: np.ndarray
@@ -272,7 +273,7 @@ def simulate_enrichment(
                     intersection_test=intersection_test, final=final, design=design)
     return EnrichmentResult(cat["selected"], cat["rejected"], cat["n_stratum"], cat["stopped"],
                             cat["none"], theta, settings,
-                            interim=dict(estimate=cat["est1"], se=cat["se1"], n_stratum=cat["n1"]))
+                            interim=dict(estimate=cat["est1"], se=cat["se1"], n_stratum=cat["n1"], d_stratum=cat["d1"]))
 
 
 def _stage_counts(rng, n, prev, counts, m):
@@ -344,7 +345,7 @@ def _simulate_chunk(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect
         stopped = np.zeros(m, dtype=bool)
     n_used = n1 + np.where(stopped[:, None], 0.0, n2)
     return dict(selected=sel & ~stopped[:, None], rejected=rejected, n_stratum=n_used, stopped=stopped, none=none & ~stopped,
-                est1=est1, se1=se1, n1=n1)
+                est1=est1, se1=se1, n1=n1, d1=d1)
 
 
 def _intersections(p, z, w, v, members, test):
@@ -435,7 +436,7 @@ def _simulate_chunk_k(eff, rng, *, prev, n_stage, sd, c, counts, selection, effe
                 dbar = np.where(cum_n > 0, cum_nd / cum_n, 0.0)
             est, se, zc, _, _ = _population_stats(dbar, cum_n, sd, c, f_estimator, prev)
             if k == 0:
-                first = (est, se, nk.copy())
+                first = (est, se, nk.copy(), d.copy())
             if effect_measure == "estimate":
                 meas = est
             elif effect_measure == "statistic":
@@ -464,4 +465,4 @@ def _simulate_chunk_k(eff, rng, *, prev, n_stage, sd, c, counts, selection, effe
     last_sel = sels[:, :, -1] & (stop_at == K - 1)[:, None]
     none = ~sels[:, :, -1].any(axis=1) & ~early
     return dict(selected=last_sel, rejected=rej[idx, :, stop_at], n_stratum=n_used, stopped=early, none=none,
-                est1=first[0], se1=first[1], n1=first[2])
+                est1=first[0], se1=first[1], n1=first[2], d1=first[3])

@@ -57,6 +57,8 @@ class MultiArmResult:
     no_selection: np.ndarray
     theta: np.ndarray
     settings: dict = field(default_factory=dict)
+    #: stage-1 treatment-control differences ``d`` (n, G) (for paired comparators)
+    interim: dict = field(default_factory=dict)
 
     def oc(self) -> dict[str, tuple[float, float]]:
         """OCs ``(estimate, MCSE)``: ``select_g``, ``reject_g``, ``expected_n_g`` per dose g
@@ -184,7 +186,7 @@ def simulate_multiarm(
                     effect_measure=effect_measure, r_best=r_best, epsilon=epsilon, threshold=threshold,
                     intersection_test=intersection_test, design=design)
     return MultiArmResult(cat["selected"], cat["rejected"], cat["n_arm"], cat["stopped"], cat["none"],
-                          np.asarray(eff), settings)
+                          np.asarray(eff), settings, interim=dict(d=cat["d1"]))
 
 
 def _stage(eff, rng, n_t, n_c, sd, active):
@@ -223,7 +225,8 @@ def _chunk(eff, rng, *, n, sd, r, selection, effect_measure, r_best, epsilon, th
     n_arm = np.empty((m, G + 1))
     n_arm[:, :G] = n[0] + np.where(sel & go2[:, None], n[1], 0.0)
     n_arm[:, G] = n[0] / r + np.where(go2, n[1] / r, 0.0)
-    return dict(selected=sel & go2[:, None], rejected=res.rejected, n_arm=n_arm, stopped=stopped, none=none & ~stopped)
+    return dict(selected=sel & go2[:, None], rejected=res.rejected, n_arm=n_arm, stopped=stopped, none=none & ~stopped,
+                d1=d1)
 
 
 def _chunk_k(eff, rng, *, n, sd, r, selection, effect_measure, r_best, epsilon, threshold, eligible,
@@ -240,12 +243,15 @@ def _chunk_k(eff, rng, *, n, sd, r, selection, effect_measure, r_best, epsilon, 
     cum_t = np.zeros((m, G))
     cum_c = np.zeros(m)
     n_cum = np.zeros((m, G))
+    d1 = None
     for k in range(K):
         sels[:, :, k] = sel
         nt, nc = n[k], n[k] / r
         xc = rng.standard_normal(m) * sd / np.sqrt(nc)
         xt = eff + rng.standard_normal((m, G)) * sd / np.sqrt(nt)
         z = np.where(sel, (xt - xc[:, None]) / (sd * np.sqrt(1 / nt + 1 / nc)), np.nan)
+        if k == 0:
+            d1 = xt - xc[:, None]
         kw = dict(z=z, loadings=lam) if intersection_test == "dunnett" else {}
         q[:, :, k] = intersection_pvalues(special.ndtr(-z), members, intersection_test, **kw)
         # cumulative (overall) estimates: every arm gets n[k] per stage while selected
@@ -285,4 +291,4 @@ def _chunk_k(eff, rng, *, n, sd, r, selection, effect_measure, r_best, epsilon, 
     n_arm[:, G] = used @ (n / r)
     last_sel = sels[:, :, -1] & (stop_at == K - 1)[:, None]
     none = ~sels[:, :, -1].any(axis=1) & ~early
-    return dict(selected=last_sel, rejected=rejected, n_arm=n_arm, stopped=early, none=none)
+    return dict(selected=last_sel, rejected=rejected, n_arm=n_arm, stopped=early, none=none, d1=d1)

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, mode
 from msbayes.config import ConfigError, Seed, StrictModel, validate_config
 
 from .endpoint import EndpointSpec
+from .adaptive import ADAPTIVE_DESIGN_TYPES, EnrichmentDesign, MultiArmDesign
 from .interims import InterimsSpec, group_sequential_of, look_patients
 from .prior import MixtureSpec, NormalSpec, list_fit_estimands
 from .scenarios import FitScenario, ScenarioSpec, SlowingScenario, inert_grid_axes
@@ -295,12 +296,13 @@ class SearchSpec(StrictModel):
 
 # ----------------------------------------------------------------------------- unions
 if _HAVE_DOSEFINDING:
-    DesignSpec = Annotated[Union[ParallelDesign, DoseFindingDesign], Field(discriminator="type")]
+    DesignSpec = Annotated[Union[ParallelDesign, DoseFindingDesign, EnrichmentDesign, MultiArmDesign],
+                           Field(discriminator="type")]
     AnalysisSpec = Annotated[
         Union[WelchAnalysis, AncovaAnalysis, BayesNormalAnalysis, MCPModAnalysis, BayesEmaxAnalysis],
         Field(discriminator="method"),
     ]
-    DESIGN_TYPES = ("parallel", "dose_finding")
+    DESIGN_TYPES = ("parallel", "dose_finding", *ADAPTIVE_DESIGN_TYPES)
     ANALYSIS_METHODS = ("welch", "ancova", "bayes_normal", "mcpmod", "bayes_emax")
 else:  # pragma: no cover
     DesignSpec = Annotated[Union[ParallelDesign], Field(discriminator="type")]
@@ -317,7 +319,9 @@ class SimConfig(StrictModel):
     endpoint: EndpointSpec
     design: DesignSpec
     scenarios: dict[str, ScenarioSpec]
-    analysis: AnalysisSpec
+    #: required for parallel / dose_finding designs; adaptive designs carry their final test in
+    #: ``design.final`` and take no analysis section
+    analysis: AnalysisSpec | None = None
     decision: DecisionSpec = Field(default_factory=DualCriterionSpec)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
@@ -347,6 +351,12 @@ class SimConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross(self) -> SimConfig:
+        if self.design.type in ADAPTIVE_DESIGN_TYPES:
+            _check_adaptive(self)
+            return self
+        if self.analysis is None:
+            raise ValueError(f"analysis: required with design.type {self.design.type!r} (e.g. analysis: "
+                             "{method: welch})")
         is_parallel = isinstance(self.design, ParallelDesign)
         slow = [k for k, s in self.scenarios.items() if isinstance(s, SlowingScenario)]
         if slow and not self.endpoint.placebo_mean < 0:
@@ -426,6 +436,53 @@ class SimConfig(StrictModel):
         if self.simulation.engine != "auto":
             return self.simulation.engine
         return "patient" if self.endpoint.dropout_mechanism == "informative" else "sufficient"
+
+
+def _check_adaptive(cfg: SimConfig) -> None:
+    """Cross-checks of an enrichment / multi_arm design with the rest of the config."""
+    t = cfg.design.type
+    for key in ("analysis", "decision", "interims", "search"):
+        if key in cfg.model_fields_set and getattr(cfg, key) is not None:
+            where = {"analysis": "design.final (the closed combination test or bayesian_shrinkage)",
+                     "decision": "design.final (go = a hypothesis rejected)",
+                     "interims": "design.looks and design.final.efficacy",
+                     "search": "a grid over design.n_per_arm"}[key]
+            raise ValueError(f"{key}: not used with design.type {t!r} (its counterpart is {where}); remove it")
+    ep = cfg.endpoint
+    if ep.dropout != 0 or ep.dropout_mechanism != "mcar":
+        raise ValueError(f"endpoint.dropout: design.type {t!r} is simulated without dropout (known-SD z statistics); "
+                         f"set endpoint.dropout: 0 and inflate n_per_arm for dropout yourself (got {ep.dropout})")
+    if cfg.simulation.engine == "patient":
+        raise ValueError(f"simulation.engine: 'patient' is not available for design.type {t!r} (allowed: auto, sufficient)")
+    if t == "enrichment":
+        if "strata" in ep.model_fields_set and dict(ep.strata) != dict(cfg.design.strata):
+            raise ValueError(f"endpoint.strata: with design.type 'enrichment' the strata are design.strata "
+                             f"({cfg.design.strata}); remove endpoint.strata (got {ep.strata})")
+        # the scenarios' effect samplers read the strata from the endpoint: one source of truth
+        object.__setattr__(cfg, "endpoint", ep.model_copy(update={"strata": dict(cfg.design.strata)}))
+    elif list(ep.strata) != ["all"]:
+        raise ValueError(f"endpoint.strata: design.type {t!r} has one population; remove endpoint.strata")
+    if t == "enrichment":
+        strata = list(cfg.design.strata)
+        for name, sc in cfg.scenarios.items():
+            eff = getattr(sc, "effect", None)
+            if isinstance(eff, dict) and set(eff) != set(strata):
+                raise ValueError(f"scenarios.{name}.effect: keys must be the design strata {strata}; got {list(eff)}")
+            if isinstance(sc, FitScenario) and sc.mode == "mixture":
+                raise ValueError(f"scenarios.{name}.mode: 'mixture' has one population; use mode 'draws' (joint draws "
+                                 "across the strata)")
+    else:
+        labels = cfg.design.arm_labels
+        for name, sc in cfg.scenarios.items():
+            eff = getattr(sc, "effect", None)
+            if isinstance(eff, dict):
+                if set(eff) != set(labels):
+                    raise ValueError(f"scenarios.{name}.effect: keys must be the dose labels {labels} (quoted); got "
+                                     f"{list(eff)}")
+            elif cfg.design.dose_response is None and len(labels) > 1:
+                raise ValueError(f"scenarios.{name}: one effect for {len(labels)} doses needs design.dose_response and "
+                                 "design.reference_dose, or give one effect per dose: effect: {"
+                                 + ", ".join(f'\"{lab}\": ...' for lab in labels) + "}")
 
 
 def _check_parallel_interims(cfg: SimConfig) -> None:

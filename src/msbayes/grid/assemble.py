@@ -36,6 +36,8 @@ __all__ = ["assemble_dataset", "tidy_frame", "write_artefacts", "scenario_data_f
 
 #: extra dimension of array-valued OCs when the engine does not name it
 ARRAY_OC_DIMS: dict[str, str] = {"p_select": "dose", "p_select_mcse": "dose",
+                                 **{n: "dose" for b in ("p_selected", "p_rejected", "mean_n_arm")
+                                    for n in (b, f"{b}_mcse")},
                                  **{n: "look" for b in ("p_efficacy", "p_futility", "p_stop", "cumulative_p_go")
                                     for n in (b, f"{b}_mcse")},
                                  **{n: "look" for n in ("information_fraction", "bound_efficacy_z", "bound_futility_z",
@@ -315,9 +317,13 @@ def _decision_rules(spec: GridSpec) -> str:
     """The decision rule (and test alpha) of the cells, one sentence per distinct rule."""
     from msbayes.oc.decision import describe_decision
 
+    from msbayes.design.adaptive import ADAPTIVE_DESIGN_TYPES, describe_adaptive
+
     out: dict[str, None] = {}
     for c in spec.cells:
-        if hasattr(c.config, "analysis") and hasattr(c.config, "decision"):
+        if getattr(getattr(c.config, "design", None), "type", None) in ADAPTIVE_DESIGN_TYPES:
+            out[describe_adaptive(c.config.design)] = None  # the final test lives in design.final
+        elif hasattr(c.config, "analysis") and hasattr(c.config, "decision"):
             out[describe_decision(c.config)] = None
     return " | ".join(out)
 

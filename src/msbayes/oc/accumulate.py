@@ -335,6 +335,7 @@ class Accumulator:
             out.update(first)
         _look_arrays(out, N)
         _dropped_array(out, self.n_doses)
+        _dose_arrays(out)
         return out
 
     def _decision_extras(self, out: dict, N: int) -> None:
@@ -423,6 +424,33 @@ def _dropped_array(out: dict, n_doses: int | None) -> None:
     for key, m in hits.items():
         arr[m.group(3) or ""][int(m.group(1)) + 1, int(m.group(2)) - 1] = float(out.pop(key))
     out["p_dropped"], out["p_dropped_mcse"] = arr[""], arr["_mcse"]
+
+
+_PER_DOSE = re.compile(r"^(p_selected|p_rejected|mean_n_arm)(?:_dose)?(\d+)(_mcse)?$")
+
+
+def _dose_arrays(out: dict) -> None:
+    """Gather the multi-arm per-dose scalars into arrays over the design's doses (placebo first).
+
+    ``p_selected_dose{d}`` / ``p_rejected_dose{d}`` (+ ``_mcse``; ``d`` = 0-based active dose)
+    become ``p_selected`` / ``p_rejected`` (+ ``_mcse``) with placebo's entry NaN and active dose
+    ``d`` at ``d + 1``; ``mean_n_arm{d}`` becomes ``mean_n_arm`` with ``mean_n_control`` first.
+    The scalar entries are removed. Nothing happens for other designs (no such keys).
+    """
+    hits = {k: _PER_DOSE.match(k) for k in out}
+    hits = {k: m for k, m in hits.items() if m is not None}
+    if not hits:
+        return
+    G = max(int(m.group(2)) for m in hits.values()) + 1
+    arrs: dict[str, np.ndarray] = {}
+    for key, m in hits.items():
+        name = m.group(1) + (m.group(3) or "")
+        arr = arrs.setdefault(name, np.full(G + 1, np.nan))
+        arr[int(m.group(2)) + 1] = float(out.pop(key))
+    for suffix in ("", "_mcse"):
+        if f"mean_n_arm{suffix}" in arrs and f"mean_n_control{suffix}" in out:
+            arrs[f"mean_n_arm{suffix}"][0] = float(out[f"mean_n_control{suffix}"])
+    out.update(arrs)
 
 
 def _look_arrays(out: dict, N: int) -> None:

@@ -56,8 +56,21 @@ def _dosefinding(cfg, scenario, n, rng):
     return simulate_chunk(cfg, scenario, n, rng)
 
 
+def _enrichment(cfg, scenario, n, rng):
+    from .enrichment_chunk import simulate_chunk
+
+    return simulate_chunk(cfg, scenario, n, rng)
+
+
+def _multiarm(cfg, scenario, n, rng):
+    from .multiarm_chunk import simulate_chunk
+
+    return simulate_chunk(cfg, scenario, n, rng)
+
+
 #: design.type -> chunk function (cfg, scenario, n, rng) -> per-trial outcomes.
-CHUNK_FUNCTIONS: dict[str, ChunkFn] = {"parallel": _twoarm, "dose_finding": _dosefinding}
+CHUNK_FUNCTIONS: dict[str, ChunkFn] = {"parallel": _twoarm, "dose_finding": _dosefinding,
+                                       "enrichment": _enrichment, "multi_arm": _multiarm}
 #: design.type -> chunk function for configs with an ``interims`` section
 SEQUENTIAL_CHUNK_FUNCTIONS: dict[str, ChunkFn] = {"parallel": _twoarm_sequential}
 
