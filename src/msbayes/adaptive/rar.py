@@ -16,7 +16,8 @@ Allocation (Thompson-type, restricted to the active arms)
     (``"thompson"``). Every active dose (every active arm for ``"thompson"``) gets at least
     ``min_allocation``, met by the smallest mixing with the equal split of its share. The
     first block uses the start allocation (control share, equal doses). Counts of a block
-    are multinomial.
+    are multinomial (by inversion of one uniform per patient, so that a trial's random numbers
+    do not depend on its decisions or on other trials).
 
 Stopping rules at each look (``comparison``)
     ``"control"`` (adaptr's ``control`` argument): every active dose against the current
@@ -25,8 +26,9 @@ Stopping rules at each look (``comparison``)
     (superiority, that arm selected) when it is the only arm left. Otherwise doses are dropped
     for inferiority (``P(D > 0) < inferiority``), futility against the *first* control
     (``P(D > futility_diff) < futility_prob``) and equivalence
-    (``P(|D| < equivalence_diff) > equivalence_prob``); when no dose is left the trial stops
-    for equivalence if a dose was dropped for equivalence at that look, else for futility.
+    (``P(|D| < equivalence_diff) > equivalence_prob``); when no other arm is left the trial
+    stops: superiority of the current control if it is a dose (it won a superiority decision
+    earlier), else equivalence if a dose was dropped for equivalence at that look, else futility.
     ``"best"`` (adaptr without a control): superiority if ``P(best) > superiority`` among the
     active arms (stop, that arm wins); inferiority drops arms with ``P(best) < inferiority``
     (never the most probable one); equivalence stops if
@@ -556,6 +558,17 @@ def _posterior(sums, n, sd, prior_mean, prior_sd):
     return mean, 1 / np.sqrt(prec)
 
 
+def _multinomial(rng, size, probs):
+    """Multinomial counts ``(m, A)`` by inverting ``size`` uniforms per trial at the cumulative
+    probabilities: every trial uses the same random numbers whatever the other trials' (or
+    its own) probabilities, so a trial's path depends only on its own decisions."""
+    cum = np.cumsum(probs, axis=1)
+    cum[:, -1] = np.inf
+    u = rng.random((probs.shape[0], size))
+    below = (u[:, :, None] < cum[:, None, :]).sum(axis=1)  # patients in arms 0..a
+    return np.diff(below, axis=1, prepend=0).astype(float)
+
+
 def _take(x, idx):
     return np.take_along_axis(x, idx[:, None], axis=1)[:, 0]
 
@@ -590,7 +603,7 @@ def _chunk(eff, rng, blocks, sd, c0, floor, power, m0, s0, adaptive, alpha, fixe
         probs = np.where(running[:, None], probs, 0.0)
         alloc[:, b] = probs
         if adaptive:
-            k = rng.multinomial(int(size), np.where(running[:, None], probs, fixed))
+            k = _multinomial(rng, int(size), np.where(running[:, None], probs, fixed))
         else:
             k = np.round(size * fixed) * active
         k = k * running[:, None]
@@ -651,7 +664,10 @@ def _chunk(eff, rng, blocks, sd, c0, floor, power, m0, s0, adaptive, alpha, fixe
             active &= ~drop
             none_left = go & (active.sum(axis=1) == 1)
             eqs = (drop_eq & go[:, None]).any(axis=1)
-            outcome = np.where(none_left, np.where(eqs, EQUIVALENCE, FUTILITY), outcome)
+            # only the control left: a dose that won a superiority decision earlier wins the trial
+            won = none_left & (ctrl != 0)
+            winner = np.where(won, ctrl, winner)
+            outcome = np.where(won, SUPERIORITY, np.where(none_left, np.where(eqs, EQUIVALENCE, FUTILITY), outcome))
             go &= ~none_left
         stopped_now = running & (outcome != MAX)
         stop_look = np.where(stopped_now, b, stop_look)
