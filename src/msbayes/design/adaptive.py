@@ -33,8 +33,9 @@ from msbayes.config import StrictModel
 from .dosefinding import DoseResponseSpec
 from .interims import look_patients
 from .prior import NormalSpec
+from .scenarios import FixedScenario
 
-__all__ = ["SelectionSpec", "ClosedFinalSpec", "BayesFinalSpec", "EnrichmentDesign", "MultiArmDesign",
+__all__ = ["DoseEffectsScenario", "SelectionSpec", "ClosedFinalSpec", "BayesFinalSpec", "EnrichmentDesign", "MultiArmDesign",
            "ADAPTIVE_DESIGN_TYPES", "describe_adaptive", "combination_design"]
 
 #: design types simulated by :mod:`msbayes.adaptive`
@@ -316,6 +317,15 @@ class MultiArmDesign(_AdaptiveBase):
         """Maximum randomised per arm (control first; control ``n / allocation_ratio``)."""
         n = self.n_per_arm if n_per_arm is None else int(n_per_arm)
         return [int(round(n / self.allocation_ratio))] + [n] * (len(self.doses) - 1)
+
+
+class DoseEffectsScenario(FixedScenario):
+    """A multi-arm scenario with one fixed effect per dose (built by config validation from
+    ``{effect: {"3": 0.1, ...}}``): ``per_dose`` holds the effects by dose label; ``effect`` is
+    the largest of them (the scenario's headline effect, one number as the endpoint has one
+    stratum)."""
+
+    per_dose: dict[str, float]
 
 
 def combination_design(design: EnrichmentDesign | MultiArmDesign):

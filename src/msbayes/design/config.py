@@ -33,7 +33,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, mode
 from msbayes.config import ConfigError, Seed, StrictModel, validate_config
 
 from .endpoint import EndpointSpec
-from .adaptive import ADAPTIVE_DESIGN_TYPES, EnrichmentDesign, MultiArmDesign
+from .adaptive import ADAPTIVE_DESIGN_TYPES, DoseEffectsScenario, EnrichmentDesign, MultiArmDesign
 from .interims import InterimsSpec, group_sequential_of, look_patients
 from .prior import MixtureSpec, NormalSpec, list_fit_estimands
 from .scenarios import FitScenario, ScenarioSpec, SlowingScenario, inert_grid_axes
@@ -479,6 +479,7 @@ def _check_adaptive(cfg: SimConfig) -> None:
                 if set(eff) != set(labels):
                     raise ValueError(f"scenarios.{name}.effect: keys must be the dose labels {labels} (quoted); got "
                                      f"{list(eff)}")
+                cfg.scenarios[name] = DoseEffectsScenario(effect=max(eff.values()), per_dose=dict(eff))
             elif cfg.design.dose_response is None and len(labels) > 1:
                 raise ValueError(f"scenarios.{name}: one effect for {len(labels)} doses needs design.dose_response and "
                                  "design.reference_dose, or give one effect per dose: effect: {"

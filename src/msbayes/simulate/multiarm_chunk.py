@@ -48,8 +48,11 @@ def dose_effects(cfg, scenario: str, n: int, rng: np.random.Generator) -> tuple[
     d: MultiArmDesign = cfg.design
     spec = cfg.scenarios[scenario]
     G = len(d.doses) - 1
-    if isinstance(spec, FixedScenario) and isinstance(spec.effect, dict):
-        vals = np.array([spec.effect[lab] for lab in d.arm_labels], dtype=float)
+    per_dose = getattr(spec, "per_dose", None)
+    if per_dose is None and isinstance(spec, FixedScenario) and isinstance(spec.effect, dict):
+        per_dose = spec.effect
+    if per_dose is not None:
+        vals = np.array([per_dose[lab] for lab in d.arm_labels], dtype=float)
         return np.broadcast_to(vals, (n, G)).copy(), None, 0
     sampler = scenario_sampler(cfg, scenario)
     theta, batch = sampler.sample_with_batch(n, rng=rng)
