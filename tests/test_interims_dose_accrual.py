@@ -31,13 +31,16 @@ def _spec(**kw):
     return validate_config(InterimsSpec, base)
 
 
-def _dose_cfg(*, doses=(0, 3, 6, 10), n=30, dropout=0.0, interims=None, effect=0.2):
+EMAX = {"method": "bayes_emax", "ed50_grid": {"lower": 0.5, "upper": 30, "n": 12},
+        "prior_e0": {"mean": 0, "sd": 1}, "prior_emax": {"mean": 0, "sd": 1}}
+
+
+def _dose_cfg(*, doses=(0, 3, 6, 10), n=30, dropout=0.0, interims=None, effect=0.2, analysis=None):
     raw = {"name": "acc", "seed": 3, "endpoint": {"sd": SD, "mcid": MCID, "dropout": dropout},
            "design": {"type": "dose_finding", "doses": list(doses), "reference_dose": doses[-1], "n_per_arm": n,
                       "dose_response": {"model": "emax", "ed50": 3.0}},
            "scenarios": {"null": {"effect": 0.0}, "alt": {"effect": effect}},
-           "analysis": {"method": "mcpmod", "models": {"linear": None, "emax": [2.0]} if len(doses) > 2
-                        else {"linear": None}}}
+           "analysis": analysis or {"method": "mcpmod", "models": {"linear": None}}}
     if interims is not None:
         raw["interims"] = interims
     return validate_sim_config(raw)
@@ -88,7 +91,7 @@ def test_n_total_counts_the_pipeline_of_dropped_doses_and_stopped_trials(timing,
     has 120 - 3 d patients (information timing: 120 - 15 d); a trial whose every dose is
     dropped stops with 4 x 27 = 108 (60). Duration: month 27 at the look, 42 at the end."""
     spec = _spec(timing=timing, drop_doses={"p_mcid_below": 0.3})
-    cfg = _dose_cfg(interims=spec.model_dump())
+    cfg = _dose_cfg(interims=spec.model_dump(), analysis=EMAX)
     out = simulate_trials(cfg, "alt", 800, np.random.default_rng(4), interims=spec)
     nd = sum(out[f"dropped_dose{d}_look1"].astype(int) for d in range(3))
     stopped = out["stop_look1"]
