@@ -6,7 +6,11 @@ Prints trials per CPU second of
      closed inverse-normal test), with fixed and with multinomial stratum counts;
   2. msbayes' two-stage multi-arm selection (3 doses vs control, 40 + 40 per arm, effects
      (0, 0.1, 0.2), keep the best dose, Dunnett closed inverse-normal test);
-  3. rpact ``getSimulationEnrichmentMeans`` / ``getSimulationMultiArmMeans`` on the same designs
+  3. msbayes' response-adaptive randomisation (3 doses + control, 4 looks of 40 patients,
+     Thompson allocation with power 0.5, floor 0.05, control share 0.25, multinomial blocks;
+     superiority 0.99 / inferiority 0.01 / futility 0.05 / equivalence 0.9 within 0.05 against
+     control; effects (0, 0.1, 0.2)); adaptr (R) is not in Debian, so no peer column;
+  4. rpact ``getSimulationEnrichmentMeans`` / ``getSimulationMultiArmMeans`` on the same designs
      in the same run (skipped if Rscript, rpact or mnormt is missing), timed inside R (CPU
      time of the call only, no R start-up), and the ratios (target >= 10x).
 
@@ -27,6 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from msbayes.adaptive import simulate_enrichment, simulate_multiarm  # noqa: E402
+from msbayes.adaptive.rar import simulate_rar  # noqa: E402
 
 SD = 0.35
 R_DESIGN = "d <- getDesignInverseNormal(kMax=2, typeOfDesign='noEarlyEfficacy');"
@@ -76,7 +81,14 @@ def main(argv=None) -> int:
                                          intersection_test="dunnett", n_sims=n_py, seed=1), n_py)
     r_ma = _r_rate(R_MULTI, n_r)
     rows.append(("multi-arm, 3 doses, Dunnett", ma, r_ma))
-    print(f"adaptive designs: trials per CPU second (msbayes {n_py:,} trials, rpact {n_r:,} iterations)")
+    n_rar = n_py // 5
+    rar = _rate(lambda: simulate_rar((0.0, 0.1, 0.2), block_sizes=(40, 40, 40, 40), sd=SD, control_share=0.25,
+                                     min_allocation=0.05, power=0.5, superiority=0.99, inferiority=0.01,
+                                     futility_prob=0.05, equivalence_prob=0.9, equivalence_diff=0.05,
+                                     n_sims=n_rar, seed=1), n_rar)
+    rows.append(("RAR, 3 doses, 4 looks, stopping rules", rar, None))
+    print(f"adaptive designs: trials per CPU second (msbayes {n_py:,} trials, RAR {n_py // 5:,}; "
+          f"rpact {n_r:,} iterations)")
     print(f"{'design':40s} {'msbayes':>12s} {'rpact':>10s} {'ratio':>8s}")
     for name, py, r in rows:
         rs = f"{r:10.0f}" if r else f"{'-':>10s}"

@@ -55,7 +55,7 @@ from msbayes.rng import SeedLike, as_seed_sequence, chunk_rng
 
 from .selection import mean_se, proportion
 
-_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(48)
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(64)
 _GH_W = _GH_W / np.sqrt(2 * np.pi)
 
 ControlAllocation = Literal["fixed", "match", "thompson"]
@@ -95,11 +95,11 @@ def prob_best(mean, sd, active=None):
     p = np.zeros((n, G))
     for g in range(G):
         x = mean[:, g, None] + sd[:, g, None] * _GH_X  # (n, nodes)
-        lp = np.zeros_like(x)
+        prod = np.ones_like(x)
         for h in range(G):
             if h != g:
-                lp += np.where(act[:, h, None], special.log_ndtr((x - mean[:, h, None]) / sd[:, h, None]), 0.0)
-        p[:, g] = np.exp(lp) @ _GH_W
+                prod *= np.where(act[:, h, None], special.ndtr((x - mean[:, h, None]) / sd[:, h, None]), 1.0)
+        p[:, g] = prod @ _GH_W
     p = np.where(act, p, 0.0)
     return p / p.sum(axis=1, keepdims=True)
 
