@@ -266,6 +266,22 @@ def test_a_look_dataset_without_bounds_gets_no_empty_boundary_figure(tmp_path):
     assert "No stopping bounds are recorded" in r.read_text(encoding="utf-8")
 
 
+def test_interim_paragraph_of_a_dose_finding_design_names_the_drop_rule():
+    from msbayes.report.text import interim_paragraph
+
+    ds = xr.Dataset({"p_efficacy": (("scenario", "look"), [[0.0, 0.3]])},
+                    coords={"scenario": ["mcid"], "look": [1, 2]})
+    cfg = {"design": {"type": "dose_finding", "doses": [0, 3, 10]},
+           "analysis": {"method": "mcpmod", "alpha": 0.025},
+           "interims": {"looks": [0.5, 1.0], "rule": "group_sequential", "efficacy": "none",
+                        "futility": "none", "drop_doses": {"p_mcid_below": 0.1}}}
+    para = interim_paragraph(cfg, ds)[0]
+    assert "dose arm is dropped when the flat-prior posterior P(effect > MCID) is below 0.1" in para
+    assert "the final analysis is MCP-Mod" in para and "Welch" not in para
+    assert "computed from the rule" not in para  # no bounds in this oc.nc
+    assert interim_paragraph({k: v for k, v in cfg.items() if k != "interims"}, ds) == []
+
+
 # ------------------------------------------------------------------ the real engine's oc.nc
 @pytest.mark.slow
 def test_report_of_a_simulated_interim_design(tmp_path):

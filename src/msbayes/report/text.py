@@ -639,12 +639,29 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
                      "nobody is in follow-up when the trial stops.")
     eff = _boundary_words(spec.get("efficacy"), error="alpha")
     fut = _boundary_words(spec.get("futility"), error="beta")
-    if rule == "group_sequential":
+    des0 = cfg.get("design") if isinstance(cfg.get("design"), Mapping) else {}
+    drop = spec.get("drop_doses") if isinstance(spec.get("drop_doses"), Mapping) else None
+    if drop:
+        crit = (f"the flat-prior posterior P(effect > MCID) is below {_g(drop['p_mcid_below'])}"
+                if drop.get("p_mcid_below") is not None else
+                f"its z statistic against placebo is below {_g(drop.get('z_below'))}")
+        parts.append(f"At an interim a dose arm is dropped when {crit}; the trial stops for "
+                     "futility only if every dose is dropped.")
+    if str(des0.get("type", "")) == "dose_finding":
+        parts.append("Early stop for efficacy: " + ("none" if eff == "none" else eff)
+                     + "; for futility: " + ("none besides dropping every dose" if fut == "none"
+                                             else fut)
+                     + "; the final analysis is "
+                     + {"mcpmod": "MCP-Mod", "bayes_emax": "the Bayesian Emax model"}.get(
+                         str(ana.get("method")), str(ana.get("method", "the design's analysis")))
+                     + " on all stages of the arms kept.")
+    elif rule == "group_sequential":
         alpha = ana.get("alpha")
         stat = "Welch t statistic (through its p-value)" if spec.get("statistic", "t") == "t" \
             else "z statistic"
         parts.append(f"Rule: a group-sequential test on the {stat}; efficacy bound: {eff}"
-                     + (f" (one-sided alpha {_g(alpha)})" if alpha is not None else "")
+                     + (f" (one-sided alpha {_g(alpha)})" if alpha is not None and eff != "none"
+                        else "")
                      + f"; futility bound: {fut}"
                      + (f" (beta {_g(spec.get('beta', 0.2))})" if "spending" in fut else "")
                      + ".")
@@ -681,11 +698,12 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
         if looks_txt:
             parts.append(f"At the planned maximum of {_g(n)} patients per arm: "
                          + "; ".join(looks_txt) + " (expected).")
-    parts.append("The stopping bounds (z scale and the observed effect needed at the planned "
-                 "standard error) are computed from the rule, not simulated; the stopping "
-                 "probabilities per look, P(go), the expected number of patients and duration, "
-                 "and the bias of the naive and the median-unbiased estimate at stopping are "
-                 "simulated, each with its Monte Carlo standard error.")
+    computed = ("The stopping bounds (z scale and the observed effect needed at the planned "
+                "standard error) are computed from the rule, not simulated; the stopping "
+                if "bound_efficacy_z" in getattr(ds, "data_vars", {}) else "The stopping ")
+    parts.append(computed + "probabilities per look, P(go), the expected number of patients "
+                 "and duration, and the bias of the naive and the median-unbiased estimate at "
+                 "stopping are simulated, each with its Monte Carlo standard error.")
     return [" ".join(parts), ""]
 
 
