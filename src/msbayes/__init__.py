@@ -9,6 +9,7 @@ The Python API (every name loads on first use, so ``import msbayes`` stays fast)
 - :func:`simulate_design` -> :class:`SimulationResult` (the ``oc`` Dataset with MCSEs, sample size)
 - :func:`write_report`, :func:`load_data`, :func:`load_fit`, :func:`load_simulation`
 - :func:`fit_config`, :func:`sim_config`, :func:`to_yaml`, :func:`config_from_yaml`
+- :func:`calibrate_design` (and :func:`calibration_hint`): posterior thresholds with a target type I error
 
 Examples
 --------
@@ -29,7 +30,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 _LAZY = {
     "fit_reanalysis": ".api", "simulate_design": ".api", "write_report": ".api", "load_data": ".api",
     "load_fit": ".api", "load_simulation": ".api", "fit_config": ".api", "sim_config": ".api",
-    "to_yaml": ".api", "config_from_yaml": ".api",
+    "to_yaml": ".api", "config_from_yaml": ".api", "calibrate_design": ".api", "calibration_hint": ".api",
     "ReanalysisResult": ".results", "SimulationResult": ".results",
     "ConfigError": ".config", "FitConfig": ".fit.config", "SimConfig": ".design.config",
 }

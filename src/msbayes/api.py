@@ -51,7 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .results import ReanalysisResult, SimulationResult
 
 __all__ = ["load_data", "fit_config", "sim_config", "to_yaml", "config_from_yaml", "fit_reanalysis",
-           "simulate_design", "write_report", "load_fit", "load_simulation"]
+           "simulate_design", "write_report", "load_fit", "load_simulation", "calibrate_design",
+           "calibration_hint"]
 
 Backend = Literal["loky", "dask", "ray", "sequential"]
 PathLike = str | os.PathLike
@@ -498,6 +499,146 @@ def simulate_design(config: PathLike | Mapping[str, Any] | SimConfig, *, out_dir
                   if ln.startswith(("warning:", "note:"))]
     return SimulationResult(oc=ds, sample_size=sample_size, config_text=text,
                             out_dir=Path(out_dir) if out_dir is not None else None, notes=notes)
+
+
+# ----------------------------------------------------------------------------- calibrate
+CALIBRATION_COLUMNS = ("cell", "field", "threshold", "type1", "type1_mcse", "target", "n_sims")
+
+
+def calibrate_design(config: PathLike | Mapping[str, Any] | SimConfig, *, target: float = 0.025,
+                     scenario: str = "null", n_sims: int | None = None, out: PathLike | None = None,
+                     seed: int | None = None, overrides: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Calibrate the posterior threshold of every grid cell to a type I error target.
+
+    For each design cell of ``config`` (one per combination of its ``grid:`` values), the
+    threshold with simulated type I error ``<= target`` under the null ``scenario``:
+    ``interims.efficacy.p_benefit`` for a design with a Bayesian interim efficacy rule (one
+    threshold for every interim look; futility stops and the final decision rule kept), or
+    ``decision.go.p_benefit`` for a fixed two-arm ``bayes_normal`` design (the ``p_mcid`` part
+    of the go rule kept). See
+    :func:`msbayes.sequential.bayes.calibrate_config_threshold`.
+
+    Parameters
+    ----------
+    config : path, dict or SimConfig
+        A simulation config.
+    target : float
+        Type I error to attain, in (0, 0.5).
+    scenario : str
+        The null scenario (a fixed effect of 0).
+    n_sims : int, optional
+        Null trials per cell (>= 100; default ``simulation.n_sims``). The attained type I
+        error has binomial MCSE about ``sqrt(target (1 - target) / n_sims)``.
+    out : path, optional
+        Also write the table there as CSV (atomically: a reader never sees half a file).
+    seed : int, optional
+        Base seed (default: the config's ``seed``); each cell's seed follows from it and the
+        cell's grid values.
+    overrides : mapping, optional
+        Dotted config paths to replace first, e.g. ``{"grid": None}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell: ``cell`` (grid values, ``base`` without a grid), one column per grid
+        axis, ``field`` (the config path to set), ``threshold``, ``type1`` (attained on the
+        calibration trials), ``type1_mcse``, ``target``, ``n_sims``. Check on fresh seeds:
+        ``msbayes simulate`` with the threshold put in gives ``p_go`` under the null within
+        about 3 MCSE of the target.
+
+    Raises
+    ------
+    ConfigError
+        Before any simulation: a bad config, no null scenario, ``target`` outside (0, 0.5),
+        ``n_sims`` < 100, an ``out`` that cannot be written, or a cell with no threshold to
+        calibrate (the message names the field).
+
+    Examples
+    --------
+    >>> import msbayes
+    >>> tab = msbayes.calibrate_design({"name": "x", "seed": 3, "endpoint": {"sd": 0.35},
+    ...     "design": {"type": "parallel", "n_per_arm": 30}, "scenarios": {"null": {"effect": 0.0}},
+    ...     "analysis": {"method": "bayes_normal", "prior": {"mean": 0.1, "sd": 0.1}}},
+    ...     target=0.05, n_sims=20_000)
+    >>> tab.loc[0, "field"], bool(tab.loc[0, "threshold"] > 0.95), bool(tab.loc[0, "type1"] <= 0.05)
+    ('decision.go.p_benefit', True, True)
+    """
+    import pandas as pd
+
+    from .grid.hooks import default_hooks
+    from .grid.spec import axis_label, expand_grid
+    from .rng import cell_seed
+    from .sequential.bayes import calibrate_config_threshold, calibration_field, check_null_scenario
+
+    raw, _text, base, source = _raw_of(config, kind="simulation")
+    raw = _with_overrides(raw, overrides)
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0.0 < float(target) < 0.5:
+        raise ConfigError(f"target: must be a type I error in (0, 0.5); got {target!r}",
+                          [("target", "allowed: a number in (0, 0.5), e.g. 0.025")])
+    if n_sims is not None and (isinstance(n_sims, bool) or not isinstance(n_sims, int) or n_sims < 100):
+        raise ConfigError(f"n_sims: must be an integer >= 100; got {n_sims!r}", [("n_sims", "allowed: >= 100")])
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f"seed: must be an integer >= 0; got {seed!r}", [("seed", "allowed: >= 0")])
+    out_path = None
+    if out is not None:
+        out_path = Path(out)
+        if out_path.is_dir() or not out_path.parent.is_dir():
+            raise ConfigError(f"out: {out_path} cannot be written (give a file in an existing folder)",
+                              [("out", "a CSV file path in an existing folder")])
+    hooks = default_hooks()
+    spec = expand_grid(raw, hooks=hooks, source=source, base_dir=base or Path.cwd())
+    cells = [c for c in spec.cells if c.scenario == spec.scenarios[0]]  # one per design
+    plan = []
+    for c in cells:
+        where = ", ".join(f"{p}={axis_label(v)}" for p, v in c.coords) or "base"
+        try:
+            check_null_scenario(c.config, scenario)
+            field = calibration_field(c.config)
+        except ValueError as exc:
+            at = "" if where == "base" else f" [grid cell {where}]"
+            name = str(exc).split(":", 1)[0]
+            raise ConfigError(f"{source}{at}: {exc}", [(name, str(exc))]) from None
+        plan.append((c, where, field))
+    n = int(n_sims if n_sims is not None else spec.n_sims)
+    base_seed = int(seed if seed is not None else spec.seed)
+    rows = []
+    for c, where, field in plan:
+        ss = cell_seed(base_seed, {**dict(c.coords), "scenario": scenario, "calibrate": "threshold"})
+        try:
+            f, res = calibrate_config_threshold(c.config, scenario=scenario, target=float(target), n_sims=n,
+                                                seed=ss)
+        except ValueError as exc:  # a target the design cannot attain (named field), found by simulation
+            at = "" if where == "base" else f" [grid cell {where}]"
+            raise ConfigError(f"{source}{at}: {exc}", [(str(exc).split(":", 1)[0], str(exc))]) from None
+        row = {"cell": where, **{p: axis_label(v) for p, v in c.coords}, "field": f, "threshold": res.threshold,
+               "type1": res.type1, "type1_mcse": res.type1_mcse, "target": float(target), "n_sims": res.n_sims}
+        rows.append(row)
+    axes = [a.path for a in spec.axes]
+    df = pd.DataFrame(rows, columns=["cell", *axes, *CALIBRATION_COLUMNS[1:]])
+    if out_path is not None:
+        from .io import atomic_to_csv
+
+        atomic_to_csv(df, out_path)
+    return df
+
+
+def calibration_hint(table: pd.DataFrame) -> str:
+    """One line saying how to put the calibrated threshold(s) of ``table`` into the config.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(calibration_hint(pd.DataFrame({"cell": ["base"], "field": ["decision.go.p_benefit"],
+    ...                                      "threshold": [0.98123]})))
+    Put the threshold into the config: decision.go.p_benefit: 0.98123 (then check it: msbayes simulate, p_go under the null scenario).
+    """
+    fields = list(dict.fromkeys(table["field"]))
+    if len(table) == 1:
+        return (f"Put the threshold into the config: {fields[0]}: {table['threshold'].iloc[0]:.5g} "
+                "(then check it: msbayes simulate, p_go under the null scenario).")
+    return (f"Put each cell's threshold into its config: {' / '.join(fields)} (the thresholds differ by cell: "
+            "run one config per cell, with the grid values of that row fixed; then check p_go under the null "
+            "scenario with msbayes simulate).")
 
 
 # ----------------------------------------------------------------------------- report

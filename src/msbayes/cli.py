@@ -1,4 +1,4 @@
-"""The ``msbayes`` command line: ``data``, ``fit``, ``simulate``, ``report``, ``run``.
+"""The ``msbayes`` command line: ``data``, ``fit``, ``simulate``, ``report``, ``run``, ``calibrate``.
 
 Each sub-command lives beside the stage it drives (``msbayes/<stage>/cli.py``); this module
 only mounts them, so ``msbayes --help`` lists the whole data flow: data, fit, simulate, report.
@@ -68,6 +68,37 @@ def run_command(
         raise typer.Exit(code=2) from None
     if "report" in out:
         typer.echo(f"Report written to {out['report']}")
+
+
+@app.command("calibrate")
+def calibrate_command(
+    config: Path = typer.Argument(..., help="Simulation config with a Bayesian threshold (interims.efficacy.p_benefit, "
+                                  "or decision.go.p_benefit of a fixed bayes_normal design)."),
+    target: float = typer.Option(0.025, "--target", help="Type I error to attain, in (0, 0.5)."),
+    scenario: str = typer.Option("null", "--scenario", help="The null scenario (effect 0) of the config."),
+    n_sims: int = typer.Option(None, "--n-sims", help="Null trials per grid cell (default: simulation.n_sims)."),
+    out: Path = typer.Option(Path("calibration.csv"), "--out", help="CSV file for the table (written atomically)."),
+    seed: int = typer.Option(None, "--seed", help="Base seed (default: the config's seed)."),
+) -> None:
+    """Find, for every grid cell, the posterior threshold with simulated type I error <= TARGET.
+
+    Prints cell, threshold, attained type I error, its MCSE and n_sims; writes the table to
+    --out; says which config field takes the threshold.
+    """
+    from .api import calibrate_design, calibration_hint
+    from .config import ConfigError
+
+    try:
+        tab = calibrate_design(config, target=target, scenario=scenario, n_sims=n_sims, out=out, seed=seed)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    show = tab.drop(columns=[c for c in tab.columns if c not in ("cell", "field", "threshold", "type1",
+                                                                   "type1_mcse", "n_sims")])
+    typer.echo(show.to_string(index=False, formatters={"threshold": "{:.5f}".format, "type1": "{:.4f}".format,
+                                                        "type1_mcse": "{:.4f}".format}))
+    typer.echo(f"Table written to {out}")
+    typer.echo(calibration_hint(tab))
 
 
 @app.command("version")

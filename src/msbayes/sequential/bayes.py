@@ -76,6 +76,10 @@ __all__ = [
     "predictive_prob_success",
     "calibrate_sequential_threshold",
     "calibrate_interim_efficacy",
+    "calibration_field",
+    "check_null_scenario",
+    "calibrate_config_threshold",
+    "THRESHOLD_FIELDS",
 ]
 
 _WEIGHT_TOL = 1e-8
@@ -466,3 +470,121 @@ def calibrate_interim_efficacy(
         it += 1
     a = k_hi / n_sims
     return CalibrationResult(float(hi), a, float(math.sqrt(a * (1.0 - a) / n_sims)), float(target), n_sims, it)
+
+
+#: the config field each kind of design's calibrated threshold goes into
+THRESHOLD_FIELDS = {"interim": "interims.efficacy.p_benefit", "fixed": "decision.go.p_benefit"}
+
+
+def calibration_field(cfg) -> str:
+    """The config field whose threshold :func:`calibrate_config_threshold` calibrates.
+
+    ``interims.efficacy.p_benefit`` for a design with a Bayesian interim efficacy rule
+    (``interims.rule: bayesian``, ``efficacy: {p_benefit: u}``, at least one interim look);
+    ``decision.go.p_benefit`` for a fixed two-arm ``bayes_normal`` design with the dual rule.
+    Anything else raises ``ValueError`` naming the field that rules it out.
+
+    Examples
+    --------
+    >>> from msbayes.design.config import validate_sim_config
+    >>> cfg = validate_sim_config({"name": "x", "seed": 1, "endpoint": {"sd": 0.35},
+    ...     "design": {"type": "parallel", "n_per_arm": 30}, "scenarios": {"null": {"effect": 0.0}},
+    ...     "analysis": {"method": "bayes_normal", "prior": "flat"}})
+    >>> calibration_field(cfg)
+    'decision.go.p_benefit'
+    """
+    spec = getattr(cfg, "interims", None)
+    if spec is not None:
+        if spec.rule != "bayesian":
+            raise ValueError(f"interims.rule: {spec.rule!r} has no posterior threshold to calibrate (its z bounds "
+                             "control the type I error by construction); allowed: bayesian")
+        if spec.k < 2:
+            raise ValueError(f"interims.looks: {spec.looks} has no interim look; give at least one before 1.0")
+        eff = None if spec.efficacy in (None, "none") else spec.efficacy
+        if eff is None or eff.kind != "p_benefit":
+            raise ValueError("interims.efficacy: no Bayesian efficacy threshold to calibrate (allowed: "
+                             "{p_benefit: u}, e.g. {p_benefit: 0.99})")
+        return THRESHOLD_FIELDS["interim"]
+    a = cfg.analysis
+    if getattr(cfg.design, "type", None) != "parallel" or getattr(a, "method", None) != "bayes_normal":
+        raise ValueError(f"analysis.method: a fixed design is calibrated on its posterior go threshold, which needs "
+                         f"design.type parallel and analysis.method bayes_normal (got "
+                         f"{getattr(cfg.design, 'type', None)!r}, {getattr(a, 'method', None)!r}); "
+                         "or give interims with rule bayesian and efficacy {p_benefit: u}")
+    if getattr(cfg.decision, "rule", None) != "dual":
+        raise ValueError(f"decision.rule: {cfg.decision.rule!r} has no posterior threshold (allowed: dual)")
+    return THRESHOLD_FIELDS["fixed"]
+
+
+def check_null_scenario(cfg, scenario: str) -> None:
+    """Refuse a scenario that is not a null scenario of ``cfg`` (missing, or an effect not all 0)."""
+    from msbayes.design.scenarios import FixedScenario
+
+    if scenario not in cfg.scenarios:
+        raise ValueError(f"scenarios: no null scenario {scenario!r} to calibrate on (give scenarios.{scenario}: "
+                         f"{{effect: 0.0}}, or name one of {list(cfg.scenarios)})")
+    sc = cfg.scenarios[scenario]
+    vals = (list(sc.effect.values()) if isinstance(sc.effect, dict) else [sc.effect]) \
+        if isinstance(sc, FixedScenario) else None
+    if vals is None or any(v != 0 for v in vals):
+        raise ValueError(f"scenarios.{scenario}: the type I error needs a null scenario with effect 0 "
+                         f"(got {type(sc).__name__}{'' if vals is None else ' effect ' + str(sc.effect)})")
+
+
+def calibrate_config_threshold(cfg, *, scenario: str = "null", target: float = 0.025, n_sims: int = 20_000,
+                               seed: int | np.random.SeedSequence | None = None,
+                               tol: float = 1e-6) -> tuple[str, CalibrationResult]:
+    """Calibrate the posterior threshold of one design (one grid cell) to a type I error target.
+
+    Returns ``(field, result)``: the config field to set (:func:`calibration_field`) and the
+    :class:`~msbayes.oc.decision.CalibrationResult` (threshold, attained type I error on the
+    ``n_sims`` null trials and its binomial MCSE).
+
+    * interim efficacy (``interims.efficacy.p_benefit``): :func:`calibrate_interim_efficacy`
+      (the design's own chunk function on common random numbers, bisection to ``tol``);
+    * fixed two-arm ``bayes_normal`` (``decision.go.p_benefit``): the go rule is
+      ``P(effect > 0) >= t`` and, when ``decision.go.p_mcid > 0``, ``P(effect > MCID) >=
+      p_mcid`` (kept as it is); with ``p_mcid = 0`` this is
+      :func:`msbayes.oc.calibrate.calibrate_go_threshold`, otherwise the same calibration on
+      ``P(effect > 0)`` of the trials that meet the MCID part (the others never go).
+
+    Parameters
+    ----------
+    cfg : SimConfig
+    scenario : str
+        Null scenario (fixed effect 0).
+    target : float
+        Type I error to attain, in (0, 0.5).
+    n_sims : int
+        Null trials simulated (>= 100).
+    seed : int or SeedSequence, optional
+        Default: from ``cfg.seed`` and ``scenario``.
+    tol : float
+        Bisection tolerance of the interim threshold.
+    """
+    from msbayes.rng import as_seed_sequence, cell_seed
+
+    field = calibration_field(cfg)
+    check_null_scenario(cfg, scenario)
+    if not 0.0 < target < 0.5:
+        raise ValueError(f"target: must be in (0, 0.5) (a type I error); got {target}")
+    if int(n_sims) < 100:
+        raise ValueError(f"n_sims: must be >= 100; got {n_sims}")
+    ss = cell_seed(cfg.seed, ("calibrate", scenario)) if seed is None else as_seed_sequence(seed)
+    if field == THRESHOLD_FIELDS["interim"]:
+        return field, calibrate_interim_efficacy(cfg, scenario=scenario, target=target, n_sims=int(n_sims),
+                                                 seed=ss, tol=tol)
+    from msbayes.oc.calibrate import calibrate_go_threshold, null_go_probabilities
+
+    p_mcid = float(cfg.decision.go.p_mcid)
+    if p_mcid <= 0:
+        return field, calibrate_go_threshold(cfg, scenario=scenario, target=target, n_sims=int(n_sims), seed=ss)
+    p0 = null_go_probabilities(cfg, scenario=scenario, n_sims=int(n_sims), seed=ss)
+    pm = null_go_probabilities(cfg, scenario=scenario, n_sims=int(n_sims), seed=ss, c=float(cfg.endpoint.mcid))
+    meets = np.isfinite(p0) & (pm >= p_mcid)  # same trials (same seed)
+    floor = float(np.mean(meets))
+    if floor <= target:
+        raise ValueError(f"decision.go.p_mcid: the MCID part of the go rule alone ({p_mcid:g}) keeps the type I "
+                         f"error at {floor:.4g} <= target {target:g} on {int(n_sims)} null trials: no "
+                         "decision.go.p_benefit threshold is needed (lower p_mcid or the target)")
+    return field, calibrate_threshold(np.where(meets, p0, -1.0), target=target)
