@@ -337,3 +337,128 @@ def test_block_counts_have_multinomial_moments():
     assert np.all(np.abs(k.var(axis=0, ddof=1) - var) <= 4 * var_se)
     cov01 = np.cov(k[:, 0], k[:, 1])[0, 1]
     assert abs(cov01 - (-size * p[0] * p[1])) <= 4 * np.sqrt((var[0] * var[1] + (size * p[0] * p[1]) ** 2) / m)
+
+
+# ---------------------------------------------------------------------------------------------
+# A per-trial reference coded from the design's definitions (scalar loops, one normal outcome
+# per patient, numpy's multinomial, P(best) by a fine trapezoid grid instead of Gauss-Hermite).
+# Its operating characteristics must agree with the vectorized simulation within 4 MCSE.
+
+def _grid_p_best(m, s):
+    t = np.linspace((m - 10 * s).min(), (m + 10 * s).max(), 6001)
+    cdf = stats.norm.cdf((t[None, :] - m[:, None]) / s[:, None])
+    pdf = stats.norm.pdf((t[None, :] - m[:, None]) / s[:, None]) / s[:, None]
+    out = np.array([np.trapezoid(pdf[g] * np.prod(np.delete(cdf, g, axis=0), axis=0), t) for g in range(len(m))])
+    return out / out.sum()
+
+
+def _grid_all_within(m, s, e):
+    t = np.linspace((m - 10 * s).min(), (m + 10 * s).max(), 6001)
+    z = (t[None, :] - m[:, None]) / s[:, None]
+    ze = (t[None, :] + e - m[:, None]) / s[:, None]
+    band = stats.norm.cdf(ze) - stats.norm.cdf(z)
+    pdf = stats.norm.pdf(z) / s[:, None]
+    return sum(np.trapezoid(pdf[g] * np.prod(np.delete(band, g, axis=0), axis=0), t) for g in range(len(m)))
+
+
+def _reference_trial(mu, rng, d):
+    A = len(mu)
+    sums, n = np.zeros(A), np.zeros(A)
+    active, ctrl, decided = np.ones(A, bool), 0, False
+    thompson = d["control_allocation"] == "thompson"
+    start = np.full(A, 1 / A) if thompson else np.r_[d["control_share"], np.full(A - 1, (1 - d["control_share"]) / (A - 1))]
+    for b, size in enumerate(d["block_sizes"]):
+        if b == 0:
+            probs = start
+        else:
+            prec = 1 / d["prior_sd"] ** 2 + n / SD**2
+            m, s = (sums / SD**2) / prec, 1 / np.sqrt(prec)
+            compete = active.copy() if thompson else active & (np.arange(A) != ctrl)
+            idx = np.flatnonzero(compete)
+            pb = _grid_p_best(m[idx], s[idx]) ** d["power"]
+            w = pb / pb.sum()
+            c = 0.0 if thompson else d["control_share"]
+            share = 1 - c
+            raw = share * w
+            eq = share / len(idx)
+            lam = max([0.0] + [(d["min_allocation"] - r) / (eq - r) for r in raw if r < d["min_allocation"]])
+            probs = np.zeros(A)
+            probs[idx] = (1 - lam) * raw + lam * eq
+            if not thompson:
+                probs[ctrl] = c
+        k = rng.multinomial(size, probs / probs.sum())
+        for a in range(A):
+            sums[a] += rng.normal(mu[a], SD, k[a]).sum()
+        n += k
+        prec = 1 / d["prior_sd"] ** 2 + n / SD**2
+        m, s = (sums / SD**2) / prec, 1 / np.sqrt(prec)
+        if d["comparison"] == "best":
+            idx = np.flatnonzero(active)
+            pb = _grid_p_best(m[idx], s[idx])
+            if pb.max() > d["superiority"]:
+                return SUPERIORITY, idx[np.argmax(pb)], n, True, ctrl
+            if _grid_all_within(m[idx], s[idx], d["equivalence_diff"]) > d["equivalence_prob"]:
+                return EQUIVALENCE, -1, n, decided, ctrl
+            for j, g in enumerate(idx):
+                if pb[j] < d["inferiority"] and j != np.argmax(pb):
+                    active[g] = False
+            if active.sum() == 1:
+                return SUPERIORITY, np.flatnonzero(active)[0], n, decided, ctrl
+            continue
+        others = [g for g in range(A) if active[g] and g != ctrl]
+        D = {g: m[g] - m[ctrl] for g in others}
+        S = {g: np.hypot(s[g], s[ctrl]) for g in others}
+        better = {g: stats.norm.cdf(D[g] / S[g]) for g in others}
+        sup = [g for g in others if better[g] > d["superiority"]]
+        if sup:
+            decided = True
+            active[ctrl] = False
+            ctrl = max(sup, key=lambda g: better[g])
+            if active.sum() == 1:
+                return SUPERIORITY, ctrl, n, decided, ctrl
+            continue
+        eq_drop = False
+        for g in others:
+            inf = better[g] < d["inferiority"]
+            fut = ctrl == 0 and stats.norm.cdf((D[g] - d["futility_diff"]) / S[g]) < d["futility_prob"]
+            e = d["equivalence_diff"]
+            eqv = stats.norm.cdf((e - D[g]) / S[g]) - stats.norm.cdf((-e - D[g]) / S[g]) > d["equivalence_prob"]
+            eq_drop |= bool(eqv)
+            if inf or fut or eqv:
+                active[g] = False
+        if active.sum() == 1:
+            if ctrl != 0:
+                return SUPERIORITY, ctrl, n, decided, ctrl
+            return (EQUIVALENCE if eq_drop else FUTILITY), -1, n, decided, ctrl
+    return MAX, -1, n, decided, ctrl
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", [
+    dict(comparison="control", control_allocation="fixed", superiority=0.97, inferiority=0.05, futility_prob=0.1,
+         futility_diff=0.0, equivalence_prob=0.5, equivalence_diff=0.1),
+    dict(comparison="best", control_allocation="thompson", superiority=0.9, inferiority=0.1, equivalence_prob=0.6,
+         equivalence_diff=0.2),
+])
+def test_vectorized_simulation_matches_a_per_trial_reference(design):
+    eff = np.array([0.0, 0.1, 0.2])
+    d = dict(block_sizes=(30, 30, 30, 30), control_share=0.25, min_allocation=0.05, power=0.5, prior_sd=1.0, **design)
+    n_ref, n_vec = 3000, 40_000
+    rng = np.random.default_rng(20261207)
+    ref = [_reference_trial(np.r_[0.0, eff], rng, d) for _ in range(n_ref)]
+    out = np.array([r[0] for r in ref])
+    sel = np.array([r[1] if r[1] >= 0 else r[4] for r in ref])  # winner, else the final control
+    nn = np.array([r[2] for r in ref])
+    dec = np.array([r[3] for r in ref])
+    v = simulate_rar(eff, n_sims=n_vec, seed=21, **d)
+    vsel = v.selected("final_control")
+    pairs = [(out == c, v.outcome == c) for c in (MAX, SUPERIORITY, EQUIVALENCE, FUTILITY)]
+    pairs += [(sel == a, vsel == a) for a in range(4)] + [(dec, v.superiority_decision)]
+    for a, b in pairs:
+        pa, pb = a.mean(), b.mean()
+        se = np.hypot(np.sqrt(pa * (1 - pa) / n_ref), np.sqrt(pb * (1 - pb) / n_vec))
+        assert abs(pa - pb) <= 4 * se + 1e-12, (pa, pb, se)
+    for a in range(4):
+        x, y = nn[:, a], v.n_arm[:, a]
+        se = np.hypot(x.std(ddof=1) / np.sqrt(n_ref), y.std(ddof=1) / np.sqrt(n_vec))
+        assert abs(x.mean() - y.mean()) <= 4 * se, (a, x.mean(), y.mean(), se)

@@ -742,7 +742,7 @@ def calibrate_superiority(n_doses: int, *, target: float = 0.05, n_sims: int = 2
     r = simulate_rar(eff, n_sims=n_sims, seed=s_cal, superiority=None, **design)
     c = calibrate_threshold(r.sup_stat, target=target)
     u = float(min(c.threshold, 1 - 1e-12))
-    out = RARCalibration(u, c.type1, c.type1_mcse, target, int(n_sims))
+    out = RARCalibration(u, float(c.type1), float(c.type1_mcse), target, int(n_sims))
     if check_sims:
         rc = simulate_rar(eff, n_sims=check_sims, seed=s_chk, superiority=u, **design)
         out.check, out.check_mcse = proportion(rc.superiority_decision)
