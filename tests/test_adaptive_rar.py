@@ -295,6 +295,7 @@ def test_calibrated_superiority_threshold_keeps_the_type1_error(comparison, extr
     target, n_sims = 0.05, 8000
     cal = calibrate_superiority(3, target=target, n_sims=n_sims, seed=9, check_sims=n_sims, **design)
     assert cal.type1 <= target
+    assert 0 < cal.threshold_mcse < 1 - cal.threshold
     assert cal.type1 > target - 4 * cal.type1_mcse  # bisection lands at the target, not far below
     assert cal.check <= target + 3 * np.hypot(cal.type1_mcse, cal.check_mcse), cal
     # the identity the calibration rests on: with the same random numbers, a trial has a
@@ -462,3 +463,16 @@ def test_vectorized_simulation_matches_a_per_trial_reference(design):
         x, y = nn[:, a], v.n_arm[:, a]
         se = np.hypot(x.std(ddof=1) / np.sqrt(n_ref), y.std(ddof=1) / np.sqrt(n_vec))
         assert abs(x.mean() - y.mean()) <= 4 * se, (a, x.mean(), y.mean(), se)
+
+
+def test_sqrt_based_control_share_matches_adaptr_printed_values():
+    # adaptr prints "Control arm probability fixed at 0.366 (for 4 arms), 0.414 (for 3 arms),
+    # 0.5 (for 2 arms)" for control_prob_fixed = "sqrt-based"
+    pb = np.array([[0.5, 0.3, 0.2]])
+    for active, want in (([True] * 4, 0.366), ([True, True, False, True], 0.414), ([True, False, False, True], 0.5)):
+        a = allocation_probabilities(pb, power=1.0, min_allocation=0.0, control_allocation="sqrt",
+                                     active=np.array([active]))[0]
+        assert round(a[0], 3) == want and a.sum() == pytest.approx(1.0)
+        assert np.all(a[1:][~np.array(active[1:])] == 0)
+    r = simulate_rar([0.0, 0.1, 0.2], control_allocation="sqrt", n_sims=50, seed=1)
+    assert np.allclose(r.allocations[:, 0, 0], np.sqrt(3) / (3 + np.sqrt(3)))

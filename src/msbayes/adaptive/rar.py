@@ -11,7 +11,9 @@ Allocation (Thompson-type, restricted to the active arms)
     ``P(g best) = E[prod_{h != g} Phi((X_g - m_h) / s_h)]``, ``X_g ~ N(m_g, s_g**2)``; raised
     to the tempering ``power`` and normalised. The control (the current one, see below) gets
     a fixed ``control_share``
-    (``control_allocation="fixed"``), the largest dose probability (``"match"``, adaptr's
+    (``control_allocation="fixed"``), ``sqrt(k) / (k + sqrt(k))`` with ``k`` the number of
+    active doses (``"sqrt"``, adaptr's ``control_prob_fixed = "sqrt-based"``; also the start
+    allocation), the largest dose probability (``"match"``, adaptr's
     ``control_prob_fixed = "match"``) or takes part in the Thompson allocation like any arm
     (``"thompson"``). Every active dose (every active arm for ``"thompson"``) gets at least
     ``min_allocation``, met by the smallest mixing with the equal split of its share. The
@@ -58,10 +60,10 @@ from .selection import mean_se, proportion
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(64)
 _GH_W = _GH_W / np.sqrt(2 * np.pi)
 
-ControlAllocation = Literal["fixed", "match", "thompson"]
+ControlAllocation = Literal["fixed", "sqrt", "match", "thompson"]
 Comparison = Literal["control", "best"]
 SelectStrategy = Literal["none", "control", "final_control", "best", "list"]
-CONTROL_ALLOCATIONS = ("fixed", "match", "thompson")
+CONTROL_ALLOCATIONS = ("fixed", "sqrt", "match", "thompson")
 COMPARISONS = ("control", "best")
 SELECT_STRATEGIES = ("none", "control", "final_control", "best", "list")
 #: trial outcome codes of :attr:`RARResult.outcome`
@@ -155,7 +157,7 @@ def allocation_probabilities(p_best, *, power: float, min_allocation: float, con
     Parameters
     ----------
     p_best : array (n, G) or (n, G + 1)
-        ``P(best)`` of the doses (``"fixed"`` / ``"match"``: ``(n, G)``, among the doses) or of
+        ``P(best)`` of the doses (``"fixed"`` / ``"sqrt"`` / ``"match"``: ``(n, G)``, among the doses) or of
         all arms, control first (``"thompson"``: ``(n, G + 1)``).
     power : float
         Tempering power (0 = equal split).
@@ -163,8 +165,9 @@ def allocation_probabilities(p_best, *, power: float, min_allocation: float, con
         Floor of every active dose's (``"thompson"``: every active arm's) allocation.
     control_share : float
         Control's fixed share (``"fixed"`` only).
-    control_allocation : {"fixed", "match", "thompson"}
-        ``"match"``: the control gets the largest dose probability (before the floor), as
+    control_allocation : {"fixed", "sqrt", "match", "thompson"}
+        ``"sqrt"``: the control gets ``sqrt(k) / (k + sqrt(k))``, ``k`` active doses (adaptr's
+        ``"sqrt-based"``); ``"match"``: the control gets the largest dose probability (before the floor), as
         adaptr's ``control_prob_fixed = "match"``.
     active : bool array (n, G + 1), optional
         Active arms (control first); inactive arms get 0. An inactive control gives its share
@@ -206,6 +209,9 @@ def _allocate(pb, ctrl, active, *, power, floor, control_share, control_allocati
         return _floor_mix(w, np.ones(n), floor, compete)
     if control_allocation == "fixed":
         c = np.full(n, float(control_share))
+    elif control_allocation == "sqrt":
+        k = np.sqrt(compete.sum(axis=1))
+        c = k / (k**2 + k)
     elif control_allocation == "match":
         c = w.max(axis=1) / (1 + w.max(axis=1))
     else:
@@ -462,7 +468,7 @@ def simulate_rar(
         Tempering power of ``P(best)`` (0 = equal split).
     adaptive : bool
         ``False``: fixed allocation (control share, equal split), counts deterministic.
-    control_allocation : {"fixed", "match", "thompson"}
+    control_allocation : {"fixed", "sqrt", "match", "thompson"}
     comparison : {"control", "best"}
         Stopping rules against the (current) control, or on ``P(best)`` among all arms.
     superiority, inferiority, futility_prob, equivalence_prob : float in (0, 1) or None
@@ -505,6 +511,11 @@ def simulate_rar(
         if not (0 <= min_allocation and (G + 1) * min_allocation <= 1 + 1e-12):
             raise ValueError(f"min_allocation must be in [0, 1 / (G + 1)] = [0, {1 / (G + 1):.4g}] for "
                              f"control_allocation='thompson' (floors sum to at most 1), got {min_allocation!r}")
+    elif control_allocation in ("sqrt", "match"):
+        c_max = np.sqrt(G) / (G + np.sqrt(G)) if control_allocation == "sqrt" else 0.5
+        if not (0 <= min_allocation and G * min_allocation <= 1 - c_max + 1e-12):
+            raise ValueError(f"min_allocation must be in [0, {(1 - c_max) / G:.4g}] for control_allocation="
+                             f"{control_allocation!r} (floors sum to at most the dose share), got {min_allocation!r}")
     elif not (0 <= min_allocation and G * min_allocation <= 1 - control_share + 1e-12):
         raise ValueError(f"min_allocation must be in [0, (1 - control_share) / G] = [0, {(1 - control_share) / G:.4g}] "
                          f"(floors sum to at most the dose share), got {min_allocation!r}")
@@ -531,6 +542,9 @@ def simulate_rar(
         raise ValueError(f"n_sims must be >= 1, got {n_sims!r}")
     if control_allocation == "fixed":
         fixed = np.concatenate([[control_share], np.full(G, (1 - control_share) / G)])
+    elif control_allocation == "sqrt":
+        c = np.sqrt(G) / (G + np.sqrt(G))
+        fixed = np.concatenate([[c], np.full(G, (1 - c) / G)])
     elif control_allocation == "match":
         fixed = np.full(G + 1, 1 / (G + 1))
     else:
@@ -686,11 +700,14 @@ def _chunk(eff, rng, blocks, sd, c0, floor, power, m0, s0, adaptive, alpha, fixe
 
 @dataclass
 class RARCalibration:
-    """Calibrated superiority threshold: ``threshold`` with ``type1`` (P(any superiority) on the
+    """Calibrated superiority threshold: ``threshold`` (its MCSE ``threshold_mcse``: half the
+    distance between the ``sup_stat`` quantiles at ``1 - target -+ sqrt(target (1 - target) / n)``)
+    with ``type1`` (P(any superiority) on the
     calibration trials) and its ``type1_mcse``; ``check`` / ``check_mcse`` the same rate on fresh
     trials simulated at the threshold (``nan`` if not checked)."""
 
     threshold: float
+    threshold_mcse: float
     type1: float
     type1_mcse: float
     target: float
@@ -742,7 +759,9 @@ def calibrate_superiority(n_doses: int, *, target: float = 0.05, n_sims: int = 2
     r = simulate_rar(eff, n_sims=n_sims, seed=s_cal, superiority=None, **design)
     c = calibrate_threshold(r.sup_stat, target=target)
     u = float(min(c.threshold, 1 - 1e-12))
-    out = RARCalibration(u, float(c.type1), float(c.type1_mcse), target, int(n_sims))
+    d = np.sqrt(target * (1 - target) / r.sup_stat.size)
+    q_lo, q_hi = np.quantile(r.sup_stat, [max(1 - target - d, 0.0), min(1 - target + d, 1.0)])
+    out = RARCalibration(u, float((q_hi - q_lo) / 2), float(c.type1), float(c.type1_mcse), target, int(n_sims))
     if check_sims:
         rc = simulate_rar(eff, n_sims=check_sims, seed=s_chk, superiority=u, **design)
         out.check, out.check_mcse = proportion(rc.superiority_decision)
