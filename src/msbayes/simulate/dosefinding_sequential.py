@@ -9,8 +9,11 @@ the leading axis of every array; the only Python loop is over looks):
    scenario, the shape parameters, the true effect at every dose;
 2. stage-wise sufficient statistics: look ``k`` analyses the first ``looks[k]`` share of each
    arm's planned patients (``timing: information``: everyone randomised by the look has the
-   endpoint). The patients randomised in stage ``k`` (``m`` per arm, none for a dropped dose or
-   a stopped trial) give ``c ~ Binomial(m, 1 - dropout)`` completers (MCAR), a stage mean
+   endpoint; ``timing: accrual``: the look is when those patients have the endpoint, and the
+   patients randomised by then but still in follow-up, the pipeline, are randomised to the
+   arms enrolling before the look: :func:`accrual_plan`). The patients entering the analysis
+   in stage ``k`` (``m`` per arm; for a dropped dose or a stopped trial only those randomised
+   by its last look, pipeline included, and only once their endpoint is due) give ``c ~ Binomial(m, 1 - dropout)`` completers (MCAR), a stage mean
    ``~ N(placebo_mean + effect, sd^2 / c)`` and a within-stage sum of squares pooled over arms
    ``sd^2 chi2(sum(c - 1))``: independent increments. Cumulative arm means and the pooled
    within-arm sum of squares (with the between-stage term) are updated exactly, so the
@@ -32,7 +35,16 @@ the leading axis of every array; the only Python loop is over looks):
       on the best remaining dose: ``z`` bounds or beta-``spending`` bounds
       (``rule: group_sequential``; the bounds of the two-arm design,
       :func:`msbayes.design.interims.group_sequential_of`, applied to the largest pairwise z),
-      or ``p_mcid_below`` (``rule: bayesian``; the largest pairwise P(effect_d > MCID));
+      or ``p_mcid_below`` (``rule: bayesian``; the largest pairwise P(effect_d > MCID)), or
+      ``predictive_below: q`` (``rule: bayesian``, ``analysis.method: bayes_emax``): stop if the
+      predictive probability that the final Bayesian Emax analysis says go (the config's
+      decision rule at its decision dose) is below ``q``. It is a nested simulation
+      (:func:`predictive_prob_emax`): ``interims.predictive_draws`` (J) parameter sets from the
+      interim grid posterior per trial, the remaining patients' statistics of the arms still in
+      the trial (enrolling arms to their size; dropped arms with their pipeline), and the final
+      grid analysis on all trials x J at once. Its inner Monte Carlo SE, ``sqrt(PP (1 - PP) /
+      J)``, makes the stop decision noisy near ``q`` (outcomes ``predictive_mcse`` and
+      ``predictive_near_threshold``); the nested draws use a stream of their own;
    c. **success stop** (``rule: bayesian`` only, ``efficacy: {p_benefit: u}``): some remaining
       dose has ``P(effect_d > 0 | data) >= u``. With ``analysis.method: mcpmod`` this is the
       pairwise flat-prior posterior ``Phi(z_d)``; with ``bayes_emax`` it is the analysis's own
@@ -63,12 +75,18 @@ look ``k = 1..K``: ``efficacy_look{k}`` (success stop at interim k, or go at the
 ``stop_look{k}`` (the trial ended at look k) and ``dropped_dose{d}_look{k}`` (active dose
 ``d``, 0-based, i.e. ``design.doses[d + 1]``, was dropped at look k; always False at the last
 look, where nothing is dropped). ``selected_dropped``: the selected dose was dropped at an
-interim (the final analysis may still select it). ``constants`` (:func:`look_constants`):
-information fractions, patients randomised by each look (without dose dropping only),
+interim (the final analysis may still select it). With ``interims.accrual``: ``duration``
+(months to the look where the trial ended; the planned look times, which dose dropping does
+not move: each arm keeps its own recruitment rate). With ``predictive_below``:
+``predictive_mcse`` (inner SE of the predictive probability at the first interim that computed
+it) and ``predictive_near_threshold`` (``|PP - q| < 2 SE`` at some interim: the decision could
+have gone the other way with other inner draws). ``constants`` (:func:`look_constants`):
+information fractions, patients randomised by each look (without dose dropping only;
+pipeline included with ``timing: accrual``), ``time_at_look`` (with ``accrual``),
 group-sequential futility z bounds, ``n_max``.
 
-Not supported (refused with the field named): ``timing: accrual``, several EDSS strata,
-``conditional_power`` and ``predictive_below`` futility, group-sequential efficacy stopping.
+Not supported (refused with the field named): several EDSS strata, ``conditional_power``
+futility, ``predictive_below`` with MCP-Mod, group-sequential efficacy stopping.
 
 Examples
 --------
@@ -652,7 +670,11 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
         fut_bounds = np.asarray(fb, dtype=float)[: K - 1]
     elif fut is not None:
         fut_bounds = np.asarray(fut.thresholds(K - 1), dtype=float)
-    use_pp = fut is not None and fut.kind == "predictive_below"
+    use_pp = fut is not None and fut.kind == "predictive_below" and K > 1
+    # the nested draws of the predictive probability come from a stream of their own, so the
+    # trials' data are the same whatever the predictive draws consume (common random numbers
+    # across interim thresholds, e.g. when calibrating the efficacy threshold)
+    pp_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1))) if use_pp else None
     eff_u = np.asarray(effb.thresholds(K - 1), dtype=float) if effb is not None else None
     emax_plan = None if is_mcp else plan_for(design, an, mcid=ep.mcid, dropout=ep.dropout)
     use_t = spec.rule == "group_sequential" and spec.statistic == "t"
@@ -702,7 +724,7 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
                                  np.minimum(cap, rand_at[j][None, :]))[idx]
                 pp = predictive_prob_emax(emax_plan, emax_decide, st.mean[idx], s2_k[idx], st.c[idx],
                                           cap_f - st.r[idx], draws=spec.predictive_draws, dropout=ep.dropout,
-                                          rng=rng)
+                                          rng=pp_rng)
                 pp_se = np.sqrt(pp * (1.0 - pp) / spec.predictive_draws)
                 first = np.isnan(pp_seen[idx])
                 pp_seen[idx[first]] = pp[first]
