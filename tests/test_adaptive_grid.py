@@ -110,6 +110,20 @@ def test_fwer_within_alpha_under_null_configurations(raw, scenarios):
     assert null["p_fwer"] == null["p_go"]  # every hypothesis is a true null
 
 
+@pytest.mark.parametrize("raw,design", [
+    (ENRICH, {"final": {"intersection": "spiessens_debois", "efficacy": "obf", "success": "at_least_one"}}),
+    (MULTI, {"looks": [0.3, 0.6, 1.0], "selection": {"rule": "epsilon", "epsilon": 0.05},
+             "final": {"efficacy": "pocock", "intersection": "simes"}}),
+], ids=["enrichment-obf", "multi_arm-3looks-pocock"])
+def test_fwer_within_alpha_with_early_efficacy_stops(raw, design):
+    cfg = _cfg(raw, **design)
+    for sc in ("null", "f_null" if raw is ENRICH else "dose10"):
+        r = _cell(cfg, sc, 40_000, 20_000)
+        assert r["p_fwer"] <= 0.025 + 3 * r["p_fwer_mcse"], (sc, r["p_fwer"], r["p_fwer_mcse"])
+    alt = _cell(cfg, "hs" if raw is ENRICH else "both", 20_000, 20_000)
+    assert alt["p_stopped_early"] > 0.05  # the early bounds are in use
+
+
 # ------------------------------------------------------------------ closed forms
 def test_enrichment_selection_probabilities_match_the_normal_closed_form():
     """Fixed counts, selection by estimate with epsilon: est_S - est_F = p_R (d_S - d_R), so
@@ -131,6 +145,26 @@ def test_enrichment_selection_probabilities_match_the_normal_closed_form():
     assert abs(r["p_go_fixed"] - power) < 4 * r["p_go_fixed_mcse"], (r["p_go_fixed"], power)
     # go_diff is the paired difference of the two proportions
     assert abs(r["mean_go_diff"] - (r["p_go"] - r["p_go_fixed"])) < 1e-12
+
+
+def test_bayesian_final_fixed_comparator_matches_the_conjugate_closed_form():
+    """All-comers comparator under the Bayesian final rule, fixed counts: the posterior of
+    (theta_S, theta_R) is normal with a data-independent covariance, so P(P(theta_F > 0 | data) >
+    cutoff) = Phi((E m_F - z_cut sqrt(a V a')) / sqrt(a V P_d V a')), m = V (P0 mu0 + P_d dbar)."""
+    tau, cutoff, m0, s0 = 0.15, 0.95, 0.0, 0.5
+    cfg = _cfg(ENRICH, counts="fixed", final={"method": "bayesian_shrinkage", "tau": tau, "cutoff": cutoff,
+                                              "prior": {"mean": m0, "sd": s0}})
+    r = _cell(cfg, "hs", 40_000, 20_000)
+    theta = np.array([0.2, 0.05])
+    a = np.array([0.4, 0.6])
+    n = a * 200  # all 200 patients (both arms) by prevalence
+    Pd = np.diag(n * 0.25 / SD**2)
+    P0 = np.linalg.inv(tau**2 * np.eye(2) + s0**2 * np.ones((2, 2)))
+    V = np.linalg.inv(P0 + Pd)
+    mean_mF = a @ V @ (P0 @ np.full(2, m0) + Pd @ theta)
+    sd_mF = np.sqrt(a @ V @ Pd @ V @ a)
+    want = stats.norm.cdf((mean_mF - stats.norm.ppf(cutoff) * np.sqrt(a @ V @ a)) / sd_mF)
+    assert abs(r["p_go_fixed"] - want) < 4 * r["p_go_fixed_mcse"], (r["p_go_fixed"], want)
 
 
 def test_multiarm_selection_of_the_best_dose_matches_the_closed_form():
