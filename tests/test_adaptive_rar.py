@@ -135,6 +135,13 @@ def test_bad_input_is_refused_naming_the_argument(kw, word):
         simulate_rar([0.0, 0.1, 0.2], n_sims=10, **kw)
 
 
+def test_bad_effects_refused():
+    with pytest.raises(ValueError, match="effects"):
+        simulate_rar([0.1, np.nan], n_sims=10)
+    with pytest.raises(ValueError, match="effects"):
+        simulate_rar([], n_sims=10)
+
+
 def test_select_strategy_refused_naming_the_argument():
     r = simulate_rar([0.0, 0.1], n_sims=20, seed=1)
     with pytest.raises(ValueError, match="select_strategy"):

@@ -488,6 +488,8 @@ def simulate_rar(
     True
     """
     eff = np.asarray(effects, dtype=float)
+    if eff.ndim not in (1, 2) or eff.shape[-1] < 1 or not np.all(np.isfinite(eff)):
+        raise ValueError(f"effects must be a finite array (G,) or (n_sims, G) with G >= 1, got shape {eff.shape}")
     if eff.ndim == 1:
         eff = np.broadcast_to(eff, (int(n_sims), eff.size))
     G = eff.shape[1]
