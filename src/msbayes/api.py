@@ -570,8 +570,9 @@ def calibrate_design(config: PathLike | Mapping[str, Any] | SimConfig, *, target
     from .rng import cell_seed
     from .sequential.bayes import calibrate_config_threshold, calibration_field, check_null_scenario
 
-    raw, _text, base, source = _raw_of(config, kind="simulation")
+    raw, _text, _, source = _raw_of(config, kind="simulation")
     raw = _with_overrides(raw, overrides)
+    base = Path.cwd()  # relative from_fit paths resolve against the current folder, as on the command line
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0.0 < float(target) < 0.5:
         raise ConfigError(f"target: must be a type I error in (0, 0.5); got {target!r}",
                           [("target", "allowed: a number in (0, 0.5), e.g. 0.025")])
@@ -586,7 +587,7 @@ def calibrate_design(config: PathLike | Mapping[str, Any] | SimConfig, *, target
             raise ConfigError(f"out: {out_path} cannot be written (give a file in an existing folder)",
                               [("out", "a CSV file path in an existing folder")])
     hooks = default_hooks()
-    spec = expand_grid(raw, hooks=hooks, source=source, base_dir=base or Path.cwd())
+    spec = expand_grid(raw, hooks=hooks, source=source, base_dir=base)
     cells = [c for c in spec.cells if c.scenario == spec.scenarios[0]]  # one per design
     plan = []
     for c in cells:
