@@ -483,3 +483,20 @@ def test_sqrt_based_control_share_matches_adaptr_printed_values():
         assert np.all(a[1:][~np.array(active[1:])] == 0)
     r = simulate_rar([0.0, 0.1, 0.2], control_allocation="sqrt", n_sims=50, seed=1)
     assert np.allclose(r.allocations[:, 0, 0], np.sqrt(3) / (3 + np.sqrt(3)))
+
+
+def test_max_allocation_cap_hand_computed():
+    # one pass: 0.7 -> 0.5, excess 0.2 shared 2:1 -> (0.5, 0.2 + 0.4 / 3, 0.1 + 0.2 / 3)
+    a = allocation_probabilities(np.array([[0.7, 0.2, 0.1]]), power=1.0, min_allocation=0.0, control_share=1e-9,
+                                 max_allocation=0.5)[0]
+    np.testing.assert_allclose(a[1:], np.array([0.5, 0.2 + 0.2 * 2 / 3, 0.1 + 0.2 / 3]) * (1 - 1e-9), rtol=1e-8)
+    # two passes: (0.6, 0.35, 0.05) capped at 0.4 -> (0.4, 0.525, 0.075) -> (0.4, 0.4, 0.2)
+    b = allocation_probabilities(np.array([[0.6, 0.35, 0.05]]), power=1.0, min_allocation=0.0,
+                                 control_allocation="thompson", max_allocation=0.4)[0]
+    np.testing.assert_allclose(b, [0.4, 0.4, 0.2], rtol=1e-12)
+    r = simulate_rar([0.0, 0.1, 0.4], block_sizes=(40, 40, 40), min_allocation=0.05, max_allocation=0.4,
+                     power=1.0, n_sims=2000, seed=3)
+    assert r.allocations.max() <= 0.4 + 1e-12
+    assert np.isclose(r.allocations[:, 1:, 3], 0.4).mean() > 0.2  # the cap binds often
+    with pytest.raises(ValueError, match="max_allocation"):
+        simulate_rar([0.0, 0.1, 0.2], max_allocation=0.2, n_sims=10)

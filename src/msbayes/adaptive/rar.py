@@ -16,7 +16,9 @@ Allocation (Thompson-type, restricted to the active arms)
     allocation), the largest dose probability (``"match"``, adaptr's
     ``control_prob_fixed = "match"``) or takes part in the Thompson allocation like any arm
     (``"thompson"``). Every active dose (every active arm for ``"thompson"``) gets at least
-    ``min_allocation``, met by the smallest mixing with the equal split of its share. The
+    ``min_allocation``, met by the smallest mixing with the equal split of its share, and at
+    most ``max_allocation`` (adaptr's ``max_probs``; the excess goes to the arms below the cap
+    in proportion to their allocation). The
     first block uses the start allocation (control share, equal doses). Counts of a block
     are multinomial (by inversion of one uniform per patient, so that a trial's random numbers
     do not depend on its decisions or on other trials).
@@ -150,8 +152,34 @@ def _floor_mix(w, share, floor, active):
     return np.where(active, (1 - lam) * dose + lam * eq, 0.0)
 
 
+def _cap(x, share, cap, compete):
+    """Cap every competing arm at ``cap``; the excess goes to the arms below the cap in
+    proportion to their allocation (repeated until no arm exceeds the cap). Rows where the cap
+    cannot hold (``k * cap < share`` for ``k`` competing arms) get the equal split."""
+    if cap is None:
+        return x
+    share = np.asarray(share, float).reshape(-1, 1)
+    for _ in range(x.shape[1]):
+        over = compete & (x > cap + 1e-15)
+        if not over.any():
+            break
+        excess = np.where(over, x - cap, 0.0).sum(axis=1, keepdims=True)
+        x = np.where(over, cap, x)
+        free = compete & (x < cap - 1e-15)
+        fx = np.where(free, x, 0.0)
+        tot = fx.sum(axis=1, keepdims=True)
+        nfree = free.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            add = np.where(tot > 0, excess * fx / tot, excess * free / np.maximum(nfree, 1))
+        x = x + add
+    k = compete.sum(axis=1, keepdims=True)
+    infeasible = k * cap < share - 1e-12
+    return np.where(infeasible & compete, share / np.maximum(k, 1), x)
+
+
 def allocation_probabilities(p_best, *, power: float, min_allocation: float, control_share: float | None = None,
-                             control_allocation: ControlAllocation = "fixed", active=None):
+                             control_allocation: ControlAllocation = "fixed", active=None,
+                             max_allocation: float | None = None):
     """Block allocation (control first, then the doses) from ``P(best)``.
 
     Parameters
@@ -172,6 +200,9 @@ def allocation_probabilities(p_best, *, power: float, min_allocation: float, con
     active : bool array (n, G + 1), optional
         Active arms (control first); inactive arms get 0. An inactive control gives its share
         to the doses.
+    max_allocation : float, optional
+        Cap of every competing arm (adaptr's ``max_probs``), applied after the floor; the
+        excess goes to the arms below the cap in proportion to their allocation.
 
     Examples
     --------
@@ -184,15 +215,15 @@ def allocation_probabilities(p_best, *, power: float, min_allocation: float, con
     if control_allocation == "thompson":
         act = np.ones(pb.shape, bool) if active is None else np.broadcast_to(np.asarray(active, bool), pb.shape)
         return _allocate(pb, np.zeros(n, int), act, power=power, floor=min_allocation, control_share=None,
-                         control_allocation="thompson")
+                         control_allocation="thompson", cap=max_allocation)
     G = pb.shape[1]
     act = np.ones((n, G + 1), bool) if active is None else np.broadcast_to(np.asarray(active, bool), (n, G + 1))
     full = np.column_stack([np.zeros(n), pb])
     return _allocate(full, np.zeros(n, int), act, power=power, floor=min_allocation, control_share=control_share,
-                     control_allocation=control_allocation)
+                     control_allocation=control_allocation, cap=max_allocation)
 
 
-def _allocate(pb, ctrl, active, *, power, floor, control_share, control_allocation):
+def _allocate(pb, ctrl, active, *, power, floor, control_share, control_allocation, cap=None):
     """Allocation over all arms ``(n, A)`` with the control at column ``ctrl`` (n,); ``pb`` is
     P(best) among the competing arms (the active non-control arms, or all active arms for
     ``"thompson"``)."""
@@ -206,7 +237,7 @@ def _allocate(pb, ctrl, active, *, power, floor, control_share, control_allocati
         w = np.where(compete, np.where(compete, pb, 0.0) ** power, 0.0)
         w = np.nan_to_num(w / w.sum(axis=1, keepdims=True))
     if control_allocation == "thompson":
-        return _floor_mix(w, np.ones(n), floor, compete)
+        return _cap(_floor_mix(w, np.ones(n), floor, compete), np.ones(n), cap, compete)
     if control_allocation == "fixed":
         c = np.full(n, float(control_share))
     elif control_allocation == "sqrt":
@@ -219,7 +250,7 @@ def _allocate(pb, ctrl, active, *, power, floor, control_share, control_allocati
     c_act = (active & is_c).any(axis=1)
     c = np.where(c_act, c, 0.0)
     c = np.where(compete.any(axis=1), c, 1.0)  # only the control left
-    dose = _floor_mix(w, 1 - c, floor, compete)
+    dose = _cap(_floor_mix(w, 1 - c, floor, compete), 1 - c, cap, compete)
     return np.where(is_c, c[:, None], dose)
 
 
@@ -432,6 +463,7 @@ def simulate_rar(
     sd: float = 0.35,
     control_share: float = 0.25,
     min_allocation: float = 0.05,
+    max_allocation: float | None = None,
     power: float = 0.5,
     prior_mean: float = 0.0,
     prior_sd: float = 1.0,
@@ -464,6 +496,10 @@ def simulate_rar(
     min_allocation : float
         Floor of every active dose's allocation; ``G * min_allocation <= 1 - control_share``
         (``"thompson"``: of every arm, ``(G + 1) * min_allocation <= 1``).
+    max_allocation : float, optional
+        Cap of every competing arm's allocation (adaptr's ``max_probs``), above
+        ``min_allocation``; the start allocation must respect it. When too few arms remain to
+        hold it, they share equally.
     power : float >= 0
         Tempering power of ``P(best)`` (0 = equal split).
     adaptive : bool
@@ -523,6 +559,9 @@ def simulate_rar(
                          f"(floors sum to at most the dose share), got {min_allocation!r}")
     if not (np.isfinite(power) and power >= 0):
         raise ValueError(f"power must be >= 0, got {power!r}")
+    if max_allocation is not None and not (np.isfinite(max_allocation) and min_allocation < max_allocation <= 1):
+        raise ValueError(f"max_allocation must be in (min_allocation, 1] = ({min_allocation!r}, 1] or None, "
+                         f"got {max_allocation!r}")
     if not (sd > 0 and prior_sd > 0):
         raise ValueError("sd and prior_sd must be > 0")
     if not (0 < alpha < 0.5):
@@ -551,6 +590,11 @@ def simulate_rar(
         fixed = np.full(G + 1, 1 / (G + 1))
     else:
         fixed = np.full(G + 1, 1 / (G + 1))
+    if max_allocation is not None:
+        start_compete = fixed if control_allocation == "thompson" else fixed[1:]
+        if np.any(start_compete > max_allocation + 1e-12):
+            raise ValueError(f"max_allocation must be at least the start allocation of every arm it caps "
+                             f"({start_compete.max():.4g}), got {max_allocation!r}")
     if not adaptive:
         cnt = blocks[:, None] * fixed[None, :]
         if np.any(np.abs(cnt - np.round(cnt)) > 1e-9):
@@ -561,7 +605,8 @@ def simulate_rar(
     parts = []
     for j, start in enumerate(range(0, int(n_sims), chunk_size)):
         parts.append(_chunk(eff[start:start + chunk_size], chunk_rng(ss, j), blocks, sd, control_share, min_allocation,
-                            power, prior_mean, prior_sd, adaptive, alpha, fixed, control_allocation, rules))
+                            power, prior_mean, prior_sd, adaptive, alpha, fixed, control_allocation, rules,
+                            max_allocation))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return RARResult(cat["n"], cat["rejected"], cat["p_best"], cat["alloc"], np.asarray(eff), cat["outcome"],
                      cat["stop_look"], cat["winner"], cat["active"], cat["control"], cat["estimate"],
@@ -589,7 +634,7 @@ def _take(x, idx):
     return np.take_along_axis(x, idx[:, None], axis=1)[:, 0]
 
 
-def _chunk(eff, rng, blocks, sd, c0, floor, power, m0, s0, adaptive, alpha, fixed, ctrl_alloc, rules):
+def _chunk(eff, rng, blocks, sd, c0, floor, power, m0, s0, adaptive, alpha, fixed, ctrl_alloc, rules, cap):
     m, G = eff.shape
     A = G + 1
     rows = np.arange(m)
@@ -615,7 +660,7 @@ def _chunk(eff, rng, blocks, sd, c0, floor, power, m0, s0, adaptive, alpha, fixe
             compete = active if ctrl_alloc == "thompson" else active & (np.arange(A)[None, :] != ctrl[:, None])
             pb = prob_best(mean, s, compete | ~compete.any(axis=1, keepdims=True))
             probs = _allocate(pb, ctrl, active, power=power, floor=floor, control_share=c0,
-                              control_allocation=ctrl_alloc)
+                              control_allocation=ctrl_alloc, cap=cap)
         probs = np.where(running[:, None], probs, 0.0)
         alloc[:, b] = probs
         if adaptive:
