@@ -148,3 +148,30 @@ def test_cli_refusal_exits_2_without_writing(tmp_path):
     res = CliRunner().invoke(app, ["calibrate", str(cfg_path), "--scenario", "nothing", "--out", str(out)])
     assert res.exit_code == 2 and "scenarios" in res.output and "nothing" in res.output
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_dose_finding_interim_threshold_holds_on_fresh_seeds():
+    """Dose finding (placebo + 3 doses, Bayesian Emax, success stop on the grid posterior's
+    P(Emax > 0), futility on the best pairwise P(effect > MCID), accrual timing): the calibrated
+    interims.efficacy.p_benefit gives a fresh type I error within 3 combined MCSE of 0.05."""
+    raw = {
+        "name": "cal-df", "seed": 17,
+        "endpoint": {"sd": SD, "mcid": MCID, "dropout": 0.1},
+        "design": {"type": "dose_finding", "doses": [0, 3, 6, 10], "reference_dose": 10, "n_per_arm": 30,
+                   "dose_response": {"model": "emax", "ed50": 3.0}},
+        "scenarios": {"null": {"effect": 0.0}},
+        "analysis": {"method": "bayes_emax", "ed50_grid": {"lower": 0.5, "upper": 30, "n": 16},
+                     "prior_e0": {"mean": 0, "sd": 1}, "prior_emax": {"mean": 0, "sd": 1}},
+        "decision": {"rule": "dual", "go": {"p_benefit": 0.95, "p_mcid": 0.0}},
+        "interims": {"looks": [0.5, 1.0], "rule": "bayesian", "efficacy": {"p_benefit": 0.99},
+                     "futility": {"p_mcid_below": 0.05}, "timing": "accrual",
+                     "accrual": {"rate": 4.0, "follow_up": 6.0}},
+        "simulation": {"n_sims": 1000, "chunk_size": 10000},
+    }
+    target, n_cal, n_fresh = 0.05, 10_000, 20_000
+    tab = msbayes.calibrate_design(raw, target=target, n_sims=n_cal)
+    assert tab.loc[0, "field"] == "interims.efficacy.p_benefit" and tab.loc[0, "type1"] <= target
+    p = _fresh_type1(_set(raw, "interims.efficacy.p_benefit", float(tab.loc[0, "threshold"])), n_fresh)
+    mcse = math.sqrt(target * (1 - target) * (1 / n_cal + 1 / n_fresh))
+    assert abs(p - target) < 3 * mcse, (p, tab.loc[0, "threshold"], mcse)
