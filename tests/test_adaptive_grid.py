@@ -242,3 +242,33 @@ def test_enrichment_config_matches_rpact():
         pbar = (mine * n_m + theirs * n_r) / (n_m + n_r)
         se = np.sqrt(pbar * (1 - pbar) * (1 / n_m + 1 / n_r))
         assert np.all(np.abs(mine - theirs) <= 3 * se + 1e-12), (sc, mine, theirs, se)
+
+
+# ------------------------------------------------------------------ design prior from a fit
+def test_fit_design_prior_reads_both_strata_jointly_in_the_right_columns(tmp_path):
+    """A stand-in posterior with EDSS 3.0-5.5 draws near 0 and EDSS 6.0-6.5 draws near 0.3,
+    perfectly anti-correlated around their means: the chunk must put the 6.0-6.5 draws in S and
+    keep each draw's pair together (theta_F = 0.3 theta_S + 0.7 theta_R from the same draw)."""
+    import arviz as az
+    import pandas as pd
+    import xarray as xr
+
+    from msbayes.fit.artefact import effect_dataarray
+    from msbayes.simulate.enrichment_chunk import simulate_chunk
+
+    z = np.random.default_rng(0).standard_normal((2, 300))
+    draws = np.stack([0.0 - 0.05 * z, 0.3 + 0.05 * z], axis=-1)  # (chain, draw, [3.0-5.5, 6.0-6.5])
+    est = pd.DataFrame([{"model": "m", "prior": "p", "endpoint": "t25fw", "population": pop,
+                         "scale": "log_speed_ratio", "status": "estimate"} for pop in ("edss_3.0-5.5", "edss_6.0-6.5")])
+    path = tmp_path / "posterior.nc"
+    az.InferenceData(posterior=xr.Dataset({"effect": effect_dataarray(draws, est)})).to_netcdf(str(path))
+    raw = copy.deepcopy(ENRICH)
+    raw["design"]["strata"] = {"edss_3.0-5.5": 0.7, "edss_6.0-6.5": 0.3}
+    raw["design"]["subpopulation"] = "edss_6.0-6.5"
+    raw["scenarios"] = {"fit": {"from_fit": str(path), "model": "m", "prior": "p"}}
+    out = simulate_chunk(validate_sim_config(raw), "fit", 5000, np.random.default_rng(1))
+    pool_s = draws[..., 1].ravel()
+    assert np.isin(out["true_S"], pool_s).all()  # S = the EDSS 6.0-6.5 column, draw values as they are
+    theta_r = -0.05 * (out["true_S"] - 0.3) / 0.05  # the paired EDSS 3.0-5.5 value of the same draw
+    np.testing.assert_allclose(out["true_F"], 0.3 * out["true_S"] + 0.7 * theta_r, atol=1e-12)
+    assert out["draw_batch"].max() < out["n_draw_batches"]

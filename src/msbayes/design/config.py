@@ -468,9 +468,6 @@ def _check_adaptive(cfg: SimConfig) -> None:
             eff = getattr(sc, "effect", None)
             if isinstance(eff, dict) and set(eff) != set(strata):
                 raise ValueError(f"scenarios.{name}.effect: keys must be the design strata {strata}; got {list(eff)}")
-            if isinstance(sc, FitScenario) and sc.mode == "mixture":
-                raise ValueError(f"scenarios.{name}.mode: 'mixture' has one population; use mode 'draws' (joint draws "
-                                 "across the strata)")
     else:
         labels = cfg.design.arm_labels
         for name, sc in cfg.scenarios.items():
