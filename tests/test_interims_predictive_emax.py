@@ -35,6 +35,7 @@ from msbayes.sequential.bayes import predictive_prob_success
 from msbayes.simulate.bayes_emax import analyse_bayes_emax
 from msbayes.simulate.dosefinding import PosteriorAtDose, plan_for
 from msbayes.simulate.dosefinding_sequential import (
+    emax_final_go,
     emax_joint_posterior,
     predictive_prob_emax,
     simulate_trials,
@@ -118,6 +119,29 @@ def test_joint_posterior_is_the_per_grid_point_regression():
                                    np.stack([cr[:, 0, 0], cr[:, 0, 1], cr[:, 1, 1]], 1), rtol=1e-8)
 
 
+@pytest.mark.parametrize("decision_dose", ["reference", "max", "med"])
+def test_slim_final_go_equals_the_full_analysis(decision_dose):
+    """The engine's final-go shortcut (two probabilities at the decision dose) against the fixed
+    design's full analysis + rule, on 4000 random data sets around the go boundary."""
+    raw = _cfg().model_dump(mode="json", exclude_unset=True)
+    raw["analysis"]["decision_dose"] = decision_dose
+    raw["design"]["reference_dose"] = 8  # not a tested dose: reference and max differ
+    raw["design"]["doses"] = [0, 3, 10]
+    cfg = validate_sim_config(raw)
+    plan = plan_for(cfg.design, cfg.analysis, mcid=MCID, dropout=0.0)
+    rng = np.random.default_rng(5)
+    n = 4000
+    means = np.column_stack([np.zeros(n), rng.normal(0.12, 0.1, n), rng.normal(0.2, 0.1, n)])
+    s2 = SD**2 * rng.chisquare(60, n) / 60
+    comp = rng.integers(15, 31, (n, 3)).astype(float)
+    fast = emax_final_go(cfg, plan, means, s2, comp)
+    from msbayes.simulate.dosefinding_sequential import _emax_decision
+
+    full = _emax_decision(cfg, plan, analyse_bayes_emax(plan, means, s2, n=comp))[0]
+    np.testing.assert_array_equal(fast, full)
+    assert 0.1 < fast.mean() < 0.9
+
+
 def test_nested_simulation_matches_a_brute_force_patient_loop():
     """Three interim data sets (15 of 30 per arm, doses 0/3/10), PP by the vectorized nested
     simulation (J = 4000) and by a loop (J = 1200) drawing patients; 4 MCSE of the difference."""
@@ -136,7 +160,8 @@ def test_nested_simulation_matches_a_brute_force_patient_loop():
     comp = np.full((3, k), float(m_int))
     remaining = np.full((3, k), m_fin - m_int)
     J = 4000
-    pp = predictive_prob_emax(plan, _decide(cfg, plan), means, s2, comp, remaining, draws=J, dropout=0.0,
+    engine_go = lambda m, v, c: emax_final_go(cfg, plan, m, v, c)  # noqa: E731 (the engine's final go)
+    pp = predictive_prob_emax(plan, engine_go, means, s2, comp, remaining, draws=J, dropout=0.0,
                               rng=np.random.default_rng(7))
     Jb = 1200
     brng = np.random.default_rng(99)

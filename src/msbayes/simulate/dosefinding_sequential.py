@@ -126,7 +126,8 @@ from .bayes_emax import analyse_bayes_emax
 from .dosefinding import PosteriorAtDose, plan_for
 from .mcpmod import analyse_mcpmod, prepare_mcpmod
 
-__all__ = ["simulate_chunk", "simulate_trials", "check_dose_interims", "stage_sizes",
+__all__ = ["simulate_chunk", "simulate_trials", "check_dose_interims", "stage_sizes", "accrual_plan",
+           "emax_joint_posterior", "predictive_prob_emax", "emax_final_go",
            "stage_statistics", "StageStats", "pairwise_vs_placebo", "pairwise_t_as_z", "look_constants"]
 
 _PLANS: "OrderedDict[tuple, object]" = OrderedDict()
@@ -601,6 +602,29 @@ def _emax_decision(cfg, plan, res) -> tuple[np.ndarray, np.ndarray]:
     return decision_from_spec(cfg.decision)(PosteriorAtDose(probs), mcid=delta)
 
 
+def emax_final_go(cfg, plan, means: np.ndarray, s2: np.ndarray, comp: np.ndarray) -> np.ndarray:
+    """Go of the final Bayesian Emax analysis per trial (the fixed design's rule, :func:`_emax_decision`).
+
+    With ``decision_dose`` ``reference`` or ``max`` only the two probabilities the rule reads
+    are computed (``P(effect > 0)`` and ``P(effect > MCID)`` at that dose, from the grid
+    posterior of :func:`emax_joint_posterior`), not the whole analysis; with ``med`` (the
+    decision dose depends on every dose) the full :func:`analyse_bayes_emax`. Both give the
+    same answer (tested).
+    """
+    if plan.decision_dose == "med":
+        return _emax_decision(cfg, plan, analyse_bayes_emax(plan, means, s2, n=comp))[0]
+    from msbayes.oc.decision import decision_from_spec
+
+    k = len(plan.doses)
+    w, _mu0, mu1, _v00, _v01, v11 = emax_joint_posterior(plan, means, s2, comp)
+    sd1 = np.sqrt(v11)
+    gd = plan.g_eval[:, k - 1 if plan.decision_dose == "reference" else k - 2]  # (G,), > 0
+    delta = float(plan.mcid)
+    probs = {0.0: (w * special.ndtr(mu1 / sd1)).sum(1),
+             delta: (w * special.ndtr((mu1 - delta / gd) / sd1)).sum(1)}
+    return decision_from_spec(cfg.decision)(PosteriorAtDose(probs), mcid=delta)[0]
+
+
 # ------------------------------------------------------------------------- simulation
 def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Engine entry point: :func:`simulate_trials` with ``cfg.interims``."""
@@ -680,7 +704,7 @@ def simulate_trials(cfg, scenario: str, n: int, rng: np.random.Generator, *,
     use_t = spec.rule == "group_sequential" and spec.statistic == "t"
 
     def emax_decide(means_, s2_, comp_):
-        return _emax_decision(cfg, emax_plan, analyse_bayes_emax(emax_plan, means_, s2_, n=comp_))[0]
+        return emax_final_go(cfg, emax_plan, means_, s2_, comp_)
 
     # --- looks. cap: patients per arm who will ever be in the analysis (all of the arm while it
     # enrols; those randomised by the look, pipeline included, once it is dropped or the trial stops)
