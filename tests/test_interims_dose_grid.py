@@ -36,10 +36,15 @@ def _raw(interims, **kw):
 
 
 def test_unsupported_dose_finding_interims_are_refused_when_the_config_is_read():
-    bad = {"looks": [0.5, 1.0], "timing": "accrual", "accrual": {"rate": 4, "follow_up": 13},
-           "rule": "bayesian", "efficacy": "none", "drop_doses": {"p_mcid_below": 0.1}}
-    with pytest.raises(ConfigError, match=r"interims\.timing.*allowed: information"):
+    bad = {"looks": [0.5, 1.0], "rule": "group_sequential", "efficacy": "none",
+           "futility": {"conditional_power": 0.2}, "drop_doses": {"p_mcid_below": 0.1}}
+    with pytest.raises(ConfigError, match=r"interims\.futility.*not supported for dose-finding"):
         validate_sim_config(_raw(bad))
+    two_strata = _raw({"looks": [0.5, 1.0], "rule": "bayesian", "efficacy": "none",
+                       "drop_doses": {"p_mcid_below": 0.1}})
+    two_strata["endpoint"] = {**two_strata["endpoint"], "strata": {"a": 0.5, "b": 0.5}}
+    with pytest.raises(ConfigError, match=r"endpoint\.strata"):
+        validate_sim_config(two_strata)
     with pytest.raises(ConfigError, match=r"interims\.efficacy"):
         validate_sim_config(_raw({"looks": [0.5, 1.0], "efficacy": {"spending": "obf"}}))
 
