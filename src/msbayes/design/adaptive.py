@@ -1,6 +1,6 @@
-"""Config specs of the adaptive designs: ``design.type: enrichment`` and ``design.type: multi_arm``.
+"""Config specs of the adaptive designs: ``design.type: enrichment``, ``multi_arm`` and ``rar``.
 
-Both are simulated by the vectorized core in :mod:`msbayes.adaptive` (two or more stages,
+Enrichment and multi-arm are simulated by the vectorized core in :mod:`msbayes.adaptive` (two or more stages,
 selection at every interim, closed combination test at the end); the chunk functions are
 :mod:`msbayes.simulate.enrichment_chunk` and :mod:`msbayes.simulate.multiarm_chunk`. Every
 field is described in ``docs/configs.md`` ("design.type: enrichment / multi_arm").
@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from msbayes.config import StrictModel
@@ -36,10 +37,11 @@ from .prior import NormalSpec
 from .scenarios import FixedScenario
 
 __all__ = ["DoseEffectsScenario", "SelectionSpec", "ClosedFinalSpec", "BayesFinalSpec", "EnrichmentDesign", "MultiArmDesign",
-           "ADAPTIVE_DESIGN_TYPES", "describe_adaptive", "combination_design"]
+           "RARDesign", "RARAllocationSpec", "RARStoppingSpec", "ProbDiffSpec", "ADAPTIVE_DESIGN_TYPES",
+           "describe_adaptive", "combination_design"]
 
 #: design types simulated by :mod:`msbayes.adaptive`
-ADAPTIVE_DESIGN_TYPES = ("enrichment", "multi_arm")
+ADAPTIVE_DESIGN_TYPES = ("enrichment", "multi_arm", "rar")
 _MEASURE = {"estimate": "estimate", "z": "statistic", "posterior_probability": "posterior"}
 
 
@@ -319,6 +321,292 @@ class MultiArmDesign(_AdaptiveBase):
         return [int(round(n / self.allocation_ratio))] + [n] * (len(self.doses) - 1)
 
 
+def _prob_or_none(v: float | None) -> float | None:
+    if v is not None and not (math.isfinite(v) and 0 < v < 1):
+        raise ValueError(f"must be a probability in (0, 1) or omitted; got {v}")
+    return v
+
+
+class ProbDiffSpec(StrictModel):
+    """A posterior-probability rule with a margin: ``prob`` in (0, 1), ``diff`` on the effect scale.
+
+    Futility (``design.stopping.futility``): drop a dose when ``P(theta_dose - theta_control >
+    diff) < prob`` (against the first control). Equivalence (``design.stopping.equivalence``):
+    ``P(|difference| < diff) > prob`` (``diff > 0``).
+    """
+
+    prob: float
+    diff: float = 0.0
+
+    _p = field_validator("prob")(classmethod(lambda cls, v: _prob_or_none(v)))
+
+    @field_validator("diff")
+    @classmethod
+    def _d(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"must be finite; got {v}")
+        return v
+
+
+class RARAllocationSpec(StrictModel):
+    """Allocation of a ``design.type: rar`` trial (:func:`msbayes.adaptive.simulate_rar`).
+
+    ``adaptive``: response-adaptive (Thompson-type, ``P(best)`` to the ``power``) or ``false``
+    for fixed allocation at the start shares with deterministic counts (the comparator).
+    ``control_allocation``: ``fixed`` (``control_share`` of every block), ``sqrt`` (adaptr's
+    sqrt-based share), ``match`` (the largest dose share) or ``thompson`` (the control competes
+    like a dose). ``min_allocation`` / ``max_allocation``: floor and cap of every competing arm.
+    """
+
+    adaptive: bool = True
+    control_allocation: Literal["fixed", "sqrt", "match", "thompson"] = "fixed"
+    control_share: float = 0.25
+    power: float = 0.5
+    min_allocation: float = 0.05
+    max_allocation: float | None = None
+
+    @field_validator("control_share")
+    @classmethod
+    def _share(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0 < v < 1):
+            raise ValueError(f"must be in (0, 1) (the control's share of every block); got {v}")
+        return v
+
+    @field_validator("power")
+    @classmethod
+    def _power(cls, v: float) -> float:
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"must be a finite number >= 0 (0 = equal split); got {v}")
+        return v
+
+    @field_validator("min_allocation")
+    @classmethod
+    def _floor(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0 <= v < 1):
+            raise ValueError(f"must be in [0, 1); got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _cap(self) -> RARAllocationSpec:
+        c = self.max_allocation
+        if c is not None and not (math.isfinite(c) and self.min_allocation < c <= 1):
+            raise ValueError(f"max_allocation: must be in (min_allocation, 1] = ({self.min_allocation:g}, 1] or "
+                             f"omitted; got {c}")
+        return self
+
+
+class RARStoppingSpec(StrictModel):
+    """Stopping and dropping rules of a ``design.type: rar`` trial, checked at every look.
+
+    ``comparison``: ``control`` (each dose against the current control; a dose declared
+    superior becomes the new control) or ``best`` (``P(best)`` among the active arms).
+    ``superiority`` / ``inferiority``: probability thresholds in (0, 1) (``inferiority <
+    superiority``; omit to switch a rule off); ``futility`` / ``equivalence``:
+    :class:`ProbDiffSpec`. Futility needs ``comparison: control``.
+    """
+
+    comparison: Literal["control", "best"] = "control"
+    superiority: float | None = 0.99
+    inferiority: float | None = None
+    futility: ProbDiffSpec | None = None
+    equivalence: ProbDiffSpec | None = None
+
+    _p = field_validator("superiority", "inferiority")(classmethod(lambda cls, v: _prob_or_none(v)))
+
+    @model_validator(mode="after")
+    def _cross(self) -> RARStoppingSpec:
+        if self.superiority is not None and self.inferiority is not None and not self.inferiority < self.superiority:
+            raise ValueError(f"inferiority: must be below superiority ({self.superiority:g}); got {self.inferiority:g}")
+        if self.futility is not None and self.comparison != "control":
+            raise ValueError("futility: needs comparison 'control' (futility is judged against the control); "
+                             "remove it or set comparison: control")
+        if self.equivalence is not None and not self.equivalence.diff > 0:
+            raise ValueError(f"equivalence.diff: must be > 0 (the equivalence margin); got {self.equivalence.diff:g}")
+        return self
+
+
+class RARDesign(StrictModel):
+    """Response-adaptive randomisation with arm dropping and adaptive stopping (adaptr-style).
+
+    Arms: ``doses`` (control dose 0 first, then increasing doses; the scenario effects are per
+    dose, as ``multi_arm``: a mapping by dose label or one number spread by ``dose_response``
+    from ``reference_dose``) **or** named ``arms`` (control first; scenarios give one effect per
+    non-control arm). ``n_per_arm``: the **maximum total sample size is n_per_arm x number of
+    arms** (control included), so a grid over ``n_per_arm`` compares designs of the same
+    per-arm budget as an equal-allocation trial. ``looks``: cumulative fractions of that maximum
+    at which the posterior is updated (the last = 1.0; block ``k`` recruits ``round(t_k N) -
+    round(t_{k-1} N)`` patients) **or** ``block_sizes`` (patients per block, summing to the
+    maximum). ``select``: the arm selected when no arm wins (adaptr's ``select_strategy``;
+    ``list`` uses ``select_preferences``, arm labels). ``prior``: normal prior of every arm
+    mean. ``alpha``: one-sided level of the final Bonferroni z test of each dose vs control
+    (``p_reject``; kept to compare with a frequentist analysis).
+
+    Examples
+    --------
+    >>> from msbayes.config import validate_config
+    >>> r = validate_config(RARDesign, {"type": "rar", "doses": [0, 1, 2, 4], "n_per_arm": 60})
+    >>> r.n_max, r.block_sizes_total(), r.arm_labels, r.all_labels
+    (240, [60, 60, 60, 60], ['1', '2', '4'], ['0', '1', '2', '4'])
+    """
+
+    type: Literal["rar"]
+    doses: list[float] | None = None
+    arms: list[str] | None = None
+    dose_unit: str = ""
+    dose_metric: str = ""
+    reference_dose: float | None = None
+    dose_response: DoseResponseSpec | None = None
+    n_per_arm: int = Field(ge=1)
+    looks: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    block_sizes: list[int] | None = None
+    allocation: RARAllocationSpec = Field(default_factory=RARAllocationSpec)
+    stopping: RARStoppingSpec = Field(default_factory=RARStoppingSpec)
+    select: Literal["none", "control", "final_control", "best", "list"] = "best"
+    select_preferences: list[str] | None = None
+    prior: NormalSpec = Field(default_factory=lambda: NormalSpec(mean=0.0, sd=1.0))
+    alpha: float = 0.025
+
+    _looks = field_validator("looks")(classmethod(lambda cls, v: _looks_ok(v)))
+
+    @field_validator("doses")
+    @classmethod
+    def _doses(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (len(v) < 2 or v[0] != 0 or any(not math.isfinite(d) for d in v)
+                              or any(b <= a for a, b in zip(v, v[1:]))):
+            raise ValueError(f"must start with the control dose 0 and then increase strictly (at least one dose); got {v}")
+        return v
+
+    @field_validator("arms")
+    @classmethod
+    def _arms(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and (len(v) < 2 or len(set(v)) != len(v) or any(not a for a in v)):
+            raise ValueError(f"give at least two distinct arm names, the control first; got {v}")
+        return v
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, v: float) -> float:
+        if not (math.isfinite(v) and 0 < v < 0.5):
+            raise ValueError(f"must be a one-sided level in (0, 0.5); got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> RARDesign:
+        if (self.doses is None) == (self.arms is None):
+            raise ValueError("design.doses / design.arms: give exactly one (doses: [0, ...] with the control dose 0 "
+                             "first, or arms: [control, ...] by name)")
+        if self.arms is not None and (self.dose_response is not None or self.reference_dose is not None):
+            raise ValueError("design.dose_response: only with design.doses (named arms take one effect per arm)")
+        if self.reference_dose is not None and self.reference_dose not in self.doses[1:]:
+            raise ValueError(f"design.reference_dose: {self.reference_dose} is not an active dose (allowed: "
+                             f"{self.doses[1:]})")
+        if self.dose_response is not None:
+            if self.reference_dose is None:
+                raise ValueError("design.reference_dose: needed with dose_response (the dose that carries the "
+                                 "scenario effect)")
+            if self.dose_response.fixed_shape() is None:
+                raise ValueError("design.dose_response: give fixed shape parameters (priors on the shape are not "
+                                 "supported for rar designs)")
+        if self.block_sizes is not None:
+            if "looks" in self.model_fields_set:
+                raise ValueError("design.looks / design.block_sizes: give one of them, not both")
+            if any(b < 1 for b in self.block_sizes) or sum(self.block_sizes) != self.n_max:
+                raise ValueError(f"design.block_sizes: every block >= 1 and the sum = n_per_arm x arms = {self.n_max} "
+                                 f"(the maximum total sample size); got {self.block_sizes} (sum "
+                                 f"{sum(self.block_sizes)})")
+        cum = self.cumulative_n()
+        if cum[0] < 1 or any(b <= a for a, b in zip(cum, cum[1:])):
+            raise ValueError(f"design.looks: with a maximum of {self.n_max} patients the looks {self.looks} fall at "
+                             f"{cum} patients; each block needs >= 1 patient (fewer looks or a larger n_per_arm)")
+        self._check_allocation()
+        if self.select == "list":
+            prefs = self.select_preferences or []
+            bad = [a for a in prefs if a not in self.all_labels]
+            if not prefs or bad:
+                raise ValueError(f"design.select_preferences: give arm labels for select: list (allowed: "
+                                 f"{self.all_labels}); got {self.select_preferences}")
+        elif self.select_preferences is not None:
+            raise ValueError(f"design.select_preferences: only used with select: list (select is {self.select!r}); "
+                             "remove it")
+        return self
+
+    def _check_allocation(self) -> None:
+        a = self.allocation
+        G = self.n_doses
+        start = self.start_allocation()
+        if a.control_allocation == "thompson":
+            room, what = 1.0, f"(G + 1) x min_allocation = {(G + 1) * a.min_allocation:g}"
+            total = (G + 1) * a.min_allocation
+        else:
+            room = 1 - (start[0] if a.control_allocation != "match" else 0.5)
+            total = G * a.min_allocation
+            what = f"{G} doses x min_allocation = {total:g}"
+        if total > room + 1e-12:
+            raise ValueError(f"design.allocation.min_allocation: the floors sum above the share they split: {what} > "
+                             f"{room:g} (control_allocation {a.control_allocation!r}); lower min_allocation")
+        if a.max_allocation is not None:
+            capped = start if a.control_allocation == "thompson" else start[1:]
+            if max(capped) > a.max_allocation + 1e-12:
+                raise ValueError(f"design.allocation.max_allocation: must be at least the start allocation of every "
+                                 f"arm it caps ({max(capped):.4g}); got {a.max_allocation:g}")
+        if not a.adaptive:
+            for b in self.block_sizes_total():
+                cnt = [b * p for p in start]
+                if any(abs(c - round(c)) > 1e-9 for c in cnt):
+                    raise ValueError(f"design.looks: with allocation.adaptive false every block must split exactly by "
+                                     f"the start allocation {[round(p, 4) for p in start]}; a block of {b} gives "
+                                     f"{[round(c, 3) for c in cnt]} (choose looks / block_sizes / n_per_arm to fit)")
+
+    @property
+    def n_doses(self) -> int:
+        """Number of non-control arms G."""
+        return len(self.doses if self.doses is not None else self.arms) - 1
+
+    @property
+    def n_max(self) -> int:
+        """Maximum total sample size: ``n_per_arm x (G + 1)``."""
+        return self.n_per_arm * (self.n_doses + 1)
+
+    @property
+    def arm_labels(self) -> list[str]:
+        """Labels of the non-control arms (``f"{dose:g}"`` or the names), the keys of scenario effects."""
+        return [f"{d:g}" for d in self.doses[1:]] if self.doses is not None else list(self.arms[1:])
+
+    @property
+    def all_labels(self) -> list[str]:
+        """Labels of all arms, control first (``select_preferences`` uses them)."""
+        return ([f"{self.doses[0]:g}"] if self.doses is not None else [self.arms[0]]) + self.arm_labels
+
+    def cumulative_n(self, n_per_arm: int | None = None) -> list[int]:
+        """Cumulative total sample size at the looks."""
+        if self.block_sizes is not None and n_per_arm is None:
+            return [int(x) for x in np.cumsum(self.block_sizes)]
+        n = self.n_max if n_per_arm is None else int(n_per_arm) * (self.n_doses + 1)
+        return look_patients(self.looks, n)
+
+    def block_sizes_total(self) -> list[int]:
+        """Patients recruited in each block (all arms)."""
+        cum = self.cumulative_n()
+        return [cum[0]] + [b - a for a, b in zip(cum, cum[1:])]
+
+    def start_allocation(self) -> list[float]:
+        """Allocation of the first block (and of every block when not adaptive), control first."""
+        G = self.n_doses
+        a = self.allocation
+        if a.control_allocation == "fixed":
+            c = a.control_share
+        elif a.control_allocation == "sqrt":
+            c = math.sqrt(G) / (G + math.sqrt(G))
+        else:
+            c = 1 / (G + 1)
+        return [c] + [(1 - c) / G] * G
+
+    def arm_sizes(self, n_per_arm: int | None = None) -> list[int]:
+        """Planning size per arm (control first): ``n_per_arm`` each (RAR moves them, the total stays)."""
+        n = self.n_per_arm if n_per_arm is None else int(n_per_arm)
+        return [n] * (self.n_doses + 1)
+
+
 class DoseEffectsScenario(FixedScenario):
     """A multi-arm scenario with one fixed effect per dose (built by config validation from
     ``{effect: {"3": 0.1, ...}}``): ``per_dose`` holds the effects by dose label; ``effect`` is
@@ -341,7 +629,28 @@ def combination_design(design: EnrichmentDesign | MultiArmDesign):
     return inverse_normal_design_k(t, alpha=fin.alpha, early_efficacy=fin.efficacy)
 
 
-def describe_adaptive(design: EnrichmentDesign | MultiArmDesign) -> str:
+def describe_rar(design: RARDesign) -> str:
+    """What ``go`` means for a ``design.type: rar`` config (the ``oc.nc`` ``decision_rule`` attribute).
+
+    >>> from msbayes.config import validate_config
+    >>> d = validate_config(RARDesign, {"type": "rar", "doses": [0, 1, 2], "n_per_arm": 40})
+    >>> describe_rar(d)  # doctest: +NORMALIZE_WHITESPACE
+    'go iff a dose is declared superior to the control at a look: P(theta_dose > theta_control | data) >
+     0.99 (response-adaptive randomisation, 4 looks, maximum n 120); p_reject: final Bonferroni z test
+     of each dose vs control at one-sided 0.025 / 2'
+    """
+    st = design.stopping
+    u = "never (superiority off)" if st.superiority is None else f"{st.superiority:g}"
+    how = "response-adaptive randomisation" if design.allocation.adaptive else "fixed allocation"
+    if st.comparison == "control":
+        rule = f"go iff a dose is declared superior to the control at a look: P(theta_dose > theta_control | data) > {u}"
+    else:
+        rule = f"go iff a dose is declared the best arm at a look: P(dose best among the active arms | data) > {u}"
+    return (f"{rule} ({how}, {len(design.cumulative_n())} looks, maximum n {design.n_max}); p_reject: final "
+            f"Bonferroni z test of each dose vs control at one-sided {design.alpha:g} / {design.n_doses}")
+
+
+def describe_adaptive(design: EnrichmentDesign | MultiArmDesign | RARDesign) -> str:
     """One sentence saying what ``go`` and ``go_fixed`` mean (the ``oc.nc`` ``decision_rule`` attribute).
 
     >>> from msbayes.config import validate_config
@@ -351,6 +660,8 @@ def describe_adaptive(design: EnrichmentDesign | MultiArmDesign) -> str:
      intersections) at one-sided alpha 0.025; go_fixed: the same test without interim selection
      (all doses, one stage, the same maximum n)'
     """
+    if isinstance(design, RARDesign):
+        return describe_rar(design)
     fin = design.final
     if isinstance(design, EnrichmentDesign):
         if isinstance(fin, BayesFinalSpec):

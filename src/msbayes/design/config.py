@@ -33,7 +33,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, mode
 from msbayes.config import ConfigError, Seed, StrictModel, validate_config
 
 from .endpoint import EndpointSpec
-from .adaptive import ADAPTIVE_DESIGN_TYPES, DoseEffectsScenario, EnrichmentDesign, MultiArmDesign
+from .adaptive import ADAPTIVE_DESIGN_TYPES, DoseEffectsScenario, EnrichmentDesign, MultiArmDesign, RARDesign
 from .interims import InterimsSpec, group_sequential_of, look_patients
 from .prior import MixtureSpec, NormalSpec, list_fit_estimands
 from .scenarios import FitScenario, ScenarioSpec, SlowingScenario, inert_grid_axes
@@ -296,7 +296,7 @@ class SearchSpec(StrictModel):
 
 # ----------------------------------------------------------------------------- unions
 if _HAVE_DOSEFINDING:
-    DesignSpec = Annotated[Union[ParallelDesign, DoseFindingDesign, EnrichmentDesign, MultiArmDesign],
+    DesignSpec = Annotated[Union[ParallelDesign, DoseFindingDesign, EnrichmentDesign, MultiArmDesign, RARDesign],
                            Field(discriminator="type")]
     AnalysisSpec = Annotated[
         Union[WelchAnalysis, AncovaAnalysis, BayesNormalAnalysis, MCPModAnalysis, BayesEmaxAnalysis],
@@ -439,7 +439,7 @@ class SimConfig(StrictModel):
 
 
 def _check_adaptive(cfg: SimConfig) -> None:
-    """Cross-checks of an enrichment / multi_arm design with the rest of the config."""
+    """Cross-checks of an enrichment / multi_arm / rar design with the rest of the config."""
     t = cfg.design.type
     for key in ("analysis", "decision", "interims", "search"):
         if key in cfg.model_fields_set and getattr(cfg, key) is not None:
@@ -447,6 +447,11 @@ def _check_adaptive(cfg: SimConfig) -> None:
                      "decision": "design.final (go = a hypothesis rejected)",
                      "interims": "design.looks and design.final.efficacy",
                      "search": "a grid over design.n_per_arm"}[key]
+            if t == "rar":
+                where = {"analysis": "design.prior and design.stopping (Bayesian posteriors at every look)",
+                         "decision": "design.stopping.superiority (go = a dose declared superior)",
+                         "interims": "design.looks and design.stopping",
+                         "search": "a grid over design.n_per_arm"}[key]
             raise ValueError(f"{key}: not used with design.type {t!r} (its counterpart is {where}); remove it")
     ep = cfg.endpoint
     if ep.dropout != 0 or ep.dropout_mechanism != "mcar":
@@ -477,6 +482,8 @@ def _check_adaptive(cfg: SimConfig) -> None:
                     raise ValueError(f"scenarios.{name}.effect: keys must be the dose labels {labels} (quoted); got "
                                      f"{list(eff)}")
                 cfg.scenarios[name] = DoseEffectsScenario(effect=max(eff.values()), per_dose=dict(eff))
+            elif t == "rar" and cfg.design.arms is not None and len(labels) > 1:
+                raise ValueError(f"scenarios.{name}.effect: give one effect per arm, keyed by the arm names {labels}")
             elif cfg.design.dose_response is None and len(labels) > 1:
                 raise ValueError(f"scenarios.{name}: one effect for {len(labels)} doses needs design.dose_response and "
                                  "design.reference_dose, or give one effect per dose: effect: {"

@@ -36,7 +36,7 @@ __all__ = ["assemble_dataset", "tidy_frame", "write_artefacts", "scenario_data_f
 
 #: extra dimension of array-valued OCs when the engine does not name it
 ARRAY_OC_DIMS: dict[str, str] = {"p_select": "dose", "p_select_mcse": "dose",
-                                 **{n: "dose" for b in ("p_selected", "p_rejected", "mean_n_arm")
+                                 **{n: "dose" for b in ("p_selected", "p_rejected", "mean_n_arm", "mean_alloc_arm")
                                     for n in (b, f"{b}_mcse")},
                                  **{n: "look" for b in ("p_efficacy", "p_futility", "p_stop", "cumulative_p_go")
                                     for n in (b, f"{b}_mcse")},

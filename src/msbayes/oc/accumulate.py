@@ -426,7 +426,10 @@ def _dropped_array(out: dict, n_doses: int | None) -> None:
     out["p_dropped"], out["p_dropped_mcse"] = arr[""], arr["_mcse"]
 
 
-_PER_DOSE = re.compile(r"^(p_selected|p_rejected|mean_n_arm)(?:_dose)?(\d+)(_mcse)?$")
+_PER_DOSE = re.compile(r"^(p_selected|p_rejected|mean_n_arm|mean_alloc_arm)(?:_dose)?(\d+)(_mcse)?$")
+#: the control's entry (index 0) of a per-dose array, when the design reports one
+_CONTROL_ENTRY = {"mean_n_arm": "mean_n_control", "mean_alloc_arm": "mean_alloc_control",
+                  "p_selected": "p_select_control"}
 
 
 def _dose_arrays(out: dict) -> None:
@@ -435,6 +438,8 @@ def _dose_arrays(out: dict) -> None:
     ``p_selected_dose{d}`` / ``p_rejected_dose{d}`` (+ ``_mcse``; ``d`` = 0-based active dose)
     become ``p_selected`` / ``p_rejected`` (+ ``_mcse``) with placebo's entry NaN and active dose
     ``d`` at ``d + 1``; ``mean_n_arm{d}`` becomes ``mean_n_arm`` with ``mean_n_control`` first.
+    ``design.type: rar`` adds ``mean_alloc_arm{d}`` -> ``mean_alloc_arm`` (``mean_alloc_control``
+    first) and fills ``p_selected``'s control entry from ``p_select_control``.
     The scalar entries are removed. Nothing happens for other designs (no such keys).
     """
     hits = {k: _PER_DOSE.match(k) for k in out}
@@ -448,8 +453,9 @@ def _dose_arrays(out: dict) -> None:
         arr = arrs.setdefault(name, np.full(G + 1, np.nan))
         arr[int(m.group(2)) + 1] = float(out.pop(key))
     for suffix in ("", "_mcse"):
-        if f"mean_n_arm{suffix}" in arrs and f"mean_n_control{suffix}" in out:
-            arrs[f"mean_n_arm{suffix}"][0] = float(out[f"mean_n_control{suffix}"])
+        for base, ctrl in _CONTROL_ENTRY.items():
+            if f"{base}{suffix}" in arrs and f"{ctrl}{suffix}" in out:
+                arrs[f"{base}{suffix}"][0] = float(out[f"{ctrl}{suffix}"])
     out.update(arrs)
 
 

@@ -68,9 +68,15 @@ def _multiarm(cfg, scenario, n, rng):
     return simulate_chunk(cfg, scenario, n, rng)
 
 
+def _rar(cfg, scenario, n, rng):
+    from .rar_chunk import simulate_chunk
+
+    return simulate_chunk(cfg, scenario, n, rng)
+
+
 #: design.type -> chunk function (cfg, scenario, n, rng) -> per-trial outcomes.
 CHUNK_FUNCTIONS: dict[str, ChunkFn] = {"parallel": _twoarm, "dose_finding": _dosefinding,
-                                       "enrichment": _enrichment, "multi_arm": _multiarm}
+                                       "enrichment": _enrichment, "multi_arm": _multiarm, "rar": _rar}
 #: design.type -> chunk function for configs with an ``interims`` section
 SEQUENTIAL_CHUNK_FUNCTIONS: dict[str, ChunkFn] = {"parallel": _twoarm_sequential}
 
