@@ -51,6 +51,9 @@ __all__ = [
     "DESIGN_LINESTYLES",
     "REFERENCE",
     "DECISION_COLOURS",
+    "SELECTION_COLOURS",
+    "DOSE_COLOURS",
+    "COMPARATOR_LINESTYLES",
     "ROLES",
     "PUBLICATION_RC",
     "scenario_style",
@@ -110,6 +113,14 @@ REFERENCE: dict[str, dict[str, object]] = {
 }
 #: decision outcomes (stacked areas): go dark blue, consider light grey, no-go vermillion tint
 DECISION_COLOURS: dict[str, str] = {"go": "#0072B2", "consider": "#D9D9D9", "nogo": "#F4B183"}
+#: interim selection of an adaptive enrichment design (stacked bars): S only blue, F only
+#: bluish green, both sky blue, none (futility stop) light grey, stopped early for efficacy orange
+SELECTION_COLOURS: dict[str, str] = {"sub_only": "#0072B2", "full_only": "#009E73",
+                                     "both": "#56B4E9", "none": "#D9D9D9", "early": "#E69F00"}
+#: active doses of a multi-arm design (grouped bars), lowest dose first
+DOSE_COLOURS: tuple[str, ...] = ("#56B4E9", "#0072B2", "#CC79A7", "#D55E00", "#E69F00", "#009E73")
+#: an adaptive design and its paired fixed comparator: line styles (scenario colour kept)
+COMPARATOR_LINESTYLES: dict[str, str] = {"adaptive": "-", "fixed": "--"}
 #: the whole mapping by role (documented in docs/report.md)
 ROLES: dict[str, object] = {
     "scenario": {"colour": SCENARIO_COLOURS, "marker": SCENARIO_MARKERS, "line": "-"},
@@ -119,6 +130,9 @@ ROLES: dict[str, object] = {
     "design": {"line": DESIGN_LINESTYLES},
     "reference": REFERENCE,
     "decision": DECISION_COLOURS,
+    "selection": SELECTION_COLOURS,
+    "dose": {"colour": DOSE_COLOURS},
+    "comparator": {"line": COMPARATOR_LINESTYLES},
 }
 #: matplotlib settings for journal-ready files: TrueType fonts in PDF/PS, SVG text as text
 PUBLICATION_RC: dict[str, object] = {

@@ -1003,6 +1003,12 @@ def _sim_html(view: SimView, link: LinkCheck, out: _Out, fit: FitArtefacts | Non
         parts += _sequential_html(view, out, name, xlab=xlab, sname=sname, kinds=kinds,
                                   scale=scale, mcid=mcid_cfg, cfg=parse_config_text(
                                       sim.provenance.get("config_text")))
+    from .adaptive import adaptive_html, adaptive_kind
+    from .summary import planned_n as _planned_n
+
+    if adaptive_kind(ds) is not None:  # enrichment / multi-arm selection (report/adaptive.py)
+        parts += adaptive_html(view, out, name, xlab=xlab, sname=sname, kinds=kinds,
+                               html_table=_html_table, planned=_planned_n(view))
     axes = [d for d in ds["p_go"].dims if d not in ("scenario", "dose")]
     if view.x_axis and len(axes) >= 2:
         other = next(a for a in axes if a != view.x_axis)

@@ -33,7 +33,7 @@ from .inputs import FitArtefacts
 
 __all__ = ["fmt_prob", "prob_bound", "annotate_fit", "drop_synthetic", "status_text",
            "borrowing_text", "mcid_short", "STATUS_TEXT", "VARIANTS_KEY", "variant_of",
-           "n_posterior_draws", "prob_n"]
+           "n_posterior_draws", "prob_n", "enrichment_selection_labels"]
 
 #: how each status is written in figures, tables and text
 STATUS_TEXT = {
@@ -52,6 +52,20 @@ NDRAWS_KEY = "_report_n_draws"
 def status_text(status: Any) -> str:
     """Display text of a status (``prediction`` -> ``prediction (no data)``)."""
     return STATUS_TEXT.get(str(status), str(status))
+
+
+def enrichment_selection_labels(sub: str) -> dict[str, str]:
+    """Plain-language names of the interim selections of an enrichment design, with the
+    sub-population's display name ``sub`` (e.g. "EDSS 6.0\u20136.5").
+
+    >>> enrichment_selection_labels("EDSS 6.0-6.5")["sub_only"]
+    'EDSS 6.0-6.5 only'
+    """
+    return {"sub_only": f"{sub} only",
+            "full_only": "all patients only",
+            "both": f"both ({sub} and all patients)",
+            "none": "none (stopped for futility)",
+            "early": "stopped early for efficacy"}
 
 
 def fmt_mcse(x: Any, digits: int = 3) -> str:

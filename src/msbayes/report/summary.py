@@ -159,7 +159,14 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
             if var in dsel:
                 for s in every:
                     add(what, s, var, prob=False, value_digits=digits)
-    elif "expected_n" in dsel:
+    from .adaptive import adaptive_kind, summary_items
+
+    if adaptive_kind(ds) is not None:  # enrichment / multi-arm: docs/architecture.md
+        cell = {k: v for k, v in sel0.items() if k in ds.dims and k not in ("scenario", "dose")}
+        for it in summary_items(ds, cell, cfg, scenarios=null + at_mcid + target + priors):
+            add(it["quantity"], it["scenario"], it.get("var", go), prob=it.get("prob", True),
+                value=it.get("value"), value_digits=it.get("digits", digits))
+    elif "expected_n" in dsel and not is_sequential(ds):
         for s in (null + at_mcid + target + priors)[:1]:
             add("expected total sample size (patients randomised)", s, "expected_n", prob=False)
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -177,6 +184,11 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
             head["maximum sample size (patients randomised)"] = f"{nm:g}"
     if ds.attrs.get("interims"):
         head["interim analyses"] = str(ds.attrs["interims"])
+    ak = adaptive_kind(ds)
+    if ak is not None:
+        from .adaptive import comparator_text
+
+        head["fixed comparator (paired on common random numbers)"] = comparator_text(ak, cfg)
     return df, head
 
 

@@ -24,7 +24,7 @@ from ..plots.style import effect_label, endpoint_label, metric_label, population
 from .inputs import FitArtefacts, LinkCheck, SimArtefacts, effect_rows
 
 __all__ = ["fmt", "statistical_considerations", "parse_config_text", "flatten", "oc_table",
-           "SimView"]
+           "SimView", "adaptive_paragraph"]
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -517,6 +517,7 @@ def _sim_section(view: SimView, link: LinkCheck, fit: FitArtefacts | None,
     if sim.provenance.get("decision_rule"):  # as simulated, with its alpha (oc.nc attrs)
         out += [f"**Decision rule as simulated** (oc.nc `decision_rule`): {sim.provenance['decision_rule']}.", ""]
     out += interim_paragraph(cfg, sim.ds)
+    out += adaptive_paragraph(cfg, sim.ds)
     # OC table
     ttl = "**Operating characteristics**"
     if view.slice_text():
@@ -704,6 +705,141 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
     parts.append(computed + "probabilities per look, P(go), the expected number of patients "
                  "and duration, and the bias of the naive and the median-unbiased estimate at "
                  "stopping are simulated, each with its Monte Carlo standard error.")
+    return [" ".join(parts), ""]
+
+
+_MEASURE_WORDS = {"estimate": "estimated treatment effect", "z": "z statistic",
+                  "posterior_probability": "posterior probability of benefit, P(effect > 0 | "
+                                           "first-stage data)"}
+_INTERSECTION_WORDS = {
+    "spiessens_debois": "the Spiessens-Debois test (the larger of the correlated z statistics "
+                        "of the sub-population and the full population, with their correlation "
+                        "from the share of the sub-population's information)",
+    "dunnett": "Dunnett's many-to-one test (the largest of the doses' z statistics, correlated "
+               "through the shared placebo arm)",
+    "bonferroni": "the Bonferroni test", "simes": "the Simes test", "sidak": "the Sidak test"}
+_EFFICACY_WORDS = {"obf": "O'Brien-Fleming-type", "pocock": "Pocock-type"}
+
+
+def _selection_words(sel: Mapping[str, Any], *, what: str, unit_of: str) -> str:
+    """The interim selection rule in words (``what``: "population" / "dose")."""
+    rule = str(sel.get("rule", "best"))
+    measure = _MEASURE_WORDS.get(str(sel.get("measure", "estimate")),
+                                 str(sel.get("measure", "estimate")))
+    if rule == "best":
+        txt = f"the {what} with the largest {measure} is kept"
+    elif rule == "r_best":
+        txt = f"the {_g(sel.get('r', 1))} {what}s with the largest {measure} are kept"
+    elif rule == "epsilon":
+        txt = (f"every {what} whose {measure} is within {_g(sel.get('epsilon', 0))} of the "
+               f"largest is kept (so several can be kept when they are close)")
+    elif rule == "all":
+        txt = f"every {what} is kept"
+    else:
+        txt = f"{what}s are kept by the rule {rule} on the {measure}"
+    pr = sel.get("prior")
+    if str(sel.get("measure")) == "posterior_probability":
+        txt += (f" (normal prior mean {_g(pr.get('mean'))}, SD {_g(pr.get('sd'))})"
+                if isinstance(pr, Mapping) else " (flat prior)")
+    if sel.get("threshold") is not None:
+        txt += (f"; a {what} whose {measure} is at or below {_g(sel['threshold'])} is dropped, "
+                "and the trial stops for futility when none is left")
+    if sel.get("candidates"):
+        txt += f"; eligible {unit_of}: {_val(sel['candidates'])}"
+    return txt
+
+
+def adaptive_paragraph(cfg: Mapping[str, Any], ds: Any = None) -> list[str]:
+    """The adaptive rule of an enrichment or multi-arm design in words: stages, selection
+    rule and threshold, final test and intersection test, strong FWER control (closed test)
+    or "simulated, not guaranteed" (Bayesian final rule), prevalences and whether stratum
+    counts are random, and the paired fixed comparator; empty for other designs.
+
+    >>> cfg = {"design": {"type": "multi_arm", "doses": [0, 3, 6], "n_per_arm": 60,
+    ...                   "selection": {"rule": "best"}, "final": {"intersection": "dunnett"}}}
+    >>> "strong sense" in adaptive_paragraph(cfg)[0]
+    True
+    """
+    des = cfg.get("design") if isinstance(cfg.get("design"), Mapping) else {}
+    typ = str(des.get("type", ""))
+    if typ not in ("enrichment", "multi_arm"):
+        return []
+    from ..plots.style import population_label
+
+    looks = [float(x) for x in des.get("looks") or [0.5, 1.0]]
+    k = len(looks)
+    n = des.get("n_per_arm")
+    sel = des.get("selection") if isinstance(des.get("selection"), Mapping) else {}
+    fin = des.get("final") if isinstance(des.get("final"), Mapping) else {}
+    method = str(fin.get("method", "closed_combination"))
+    alpha = fin.get("alpha", 0.025)
+    stages = (f"{k} stages: interim analys{'i' if k == 2 else 'e'}s after "
+              + ", ".join(f"{100 * f:.0f}%" for f in looks[:-1])
+              + f" of the maximum {_g(n)} patients per arm, and the final analysis at 100%.")
+    parts = []
+    if typ == "enrichment":
+        strata = {str(a): b for a, b in (des.get("strata") or {}).items()}
+        sub = str(des.get("subpopulation") or "")
+        rest = next((x for x in strata if x != sub), "")
+        S, R = population_label(sub), population_label(rest)
+        counts = str(des.get("counts", "multinomial"))
+        parts.append(f"**Adaptive enrichment.** {stages}")
+        parts.append(
+            f"Patients come from two strata, {S} (prevalence {_g(strata.get(sub))}) and {R} "
+            f"(prevalence {_g(strata.get(rest))}); the number from each stratum in a stage is "
+            + ("random (multinomial with these prevalences)." if counts == "multinomial"
+               else "fixed at prevalence x stage size."))
+        parts.append(
+            f"The first stage enrols all comers. At the interim the populations {S} (S) and "
+            f"all patients (F) compete: {_selection_words(sel, what='population', unit_of='populations')}. "
+            f"The remaining patients are randomised in {S} only when only S is kept, otherwise "
+            "across both strata.")
+        hyp = (f"The final analysis tests H_S (no effect in {S}) and H_F (no effect in all "
+               "patients, the prevalence-weighted mean of the stratum effects)")
+    else:
+        doses = [d for d in (des.get("doses") or [])][1:]
+        unit = str(des.get("dose_unit") or "")
+        ratio = des.get("allocation_ratio", 1)
+        parts.append(f"**Adaptive dose selection.** {stages}")
+        parts.append(
+            f"Placebo and {len(doses)} doses ({_val(doses)}{' ' + unit if unit else ''}); "
+            f"allocation dose : placebo {_g(ratio)} : 1 in every stage. At the interim "
+            f"{_selection_words(sel, what='dose', unit_of='doses')}; dropped doses stop "
+            "enrolling and the kept doses continue with placebo.")
+        hyp = ("The final analysis tests, for every dose, H_g (no effect of dose g against "
+               "placebo)")
+    if method == "bayesian_shrinkage":
+        parts.append(
+            f"{hyp} by a Bayesian rule: H_P is rejected when P(effect in P > 0 | all data) > "
+            f"{_g(fin.get('cutoff', 0.975))}, with stratum effects normal around a common mean "
+            f"(between-stratum SD {_g(fin.get('tau', 0.1))}, fixed). Its family-wise error rate "
+            "(FWER) is simulated, not guaranteed: the rule does not control it by construction.")
+    else:
+        inter = str(fin.get("intersection", "spiessens_debois" if typ == "enrichment"
+                              else "dunnett"))
+        eff = str(fin.get("efficacy", "none"))
+        parts.append(
+            f"{hyp} by a closed combination test: the stage-wise one-sided p-values are combined "
+            "by the inverse normal method (weights from the planned stage sizes), every "
+            f"intersection hypothesis is tested by {_INTERSECTION_WORDS.get(inter, inter)}, and a "
+            f"hypothesis is rejected at one-sided alpha {_g(alpha)} when every intersection "
+            "containing it is rejected. This controls the family-wise error rate (FWER) in "
+            "the strong sense whatever the selection at the interim; the simulation checks it.")
+        parts.append("The interims serve selection only (no early stop for efficacy)."
+                     if eff == "none" else
+                     f"The trial can stop early for efficacy ({_EFFICACY_WORDS.get(eff, eff)} "
+                     "bounds on the combination statistic; success when "
+                     f"{'at least one' if fin.get('success') == 'at_least_one' else 'all'} "
+                     "selected hypotheses are rejected).")
+    parts.append(
+        "A go is at least one hypothesis rejected. Every simulated trial is paired, on common "
+        "random numbers (the same true effects and first-stage data), with "
+        + ("the fixed all-comers two-arm trial with the same maximum n per arm"
+           if typ == "enrichment" else
+           "the fixed design that keeps all doses to the end with the same maximum n per arm")
+        + "; the report gives P(go) of both and their paired difference with its Monte Carlo "
+        "standard error, the FWER in every scenario with a true null hypothesis, and the "
+        "expected number randomised by " + ("stratum." if typ == "enrichment" else "arm."))
     return [" ".join(parts), ""]
 
 
