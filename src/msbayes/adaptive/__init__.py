@@ -4,8 +4,12 @@
 intersection tests (Bonferroni, Simes, Sidak, Dunnett, Spiessens-Debois) and the closed test.
 :mod:`~msbayes.adaptive.selection`: interim selection rules. :mod:`~msbayes.adaptive.enrichment`:
 sub-population S vs full population F. :mod:`~msbayes.adaptive.multiarm`: doses vs control.
-:mod:`~msbayes.adaptive.rar`: Thompson-type response-adaptive randomisation.
-Python API only; not yet wired into configs, the grid or the report.
+:mod:`~msbayes.adaptive.rar`: Thompson-type response-adaptive randomisation (adaptr-style
+stopping, arm dropping, performance metrics, superiority calibration).
+
+Wired into configs and the grid runner as ``design.type: enrichment``, ``multi_arm`` and
+``rar`` (:mod:`msbayes.design.adaptive`; chunk functions in :mod:`msbayes.simulate`); the
+report has no adaptive-design pages yet.
 """
 
 from .combination import (
@@ -24,7 +28,18 @@ from .combination import (
 from .enrichment import BayesFinal, EnrichmentResult, simulate_enrichment
 from .fwer import enrichment_fwer, multiarm_fwer
 from .multiarm import MultiArmResult, simulate_multiarm
-from .rar import RARResult, allocation_probabilities, prob_best, rar_allocation, simulate_rar
+from .rar import (
+    OUTCOMES,
+    RARCalibration,
+    RARResult,
+    allocation_probabilities,
+    calibrate_superiority,
+    ideal_design_percentage,
+    prob_all_within,
+    prob_best,
+    rar_allocation,
+    simulate_rar,
+)
 from .selection import posterior_prob_positive, select
 
 __all__ = [
@@ -32,8 +47,13 @@ __all__ = [
     "CombinationDesign",
     "EnrichmentResult",
     "MultiArmResult",
+    "OUTCOMES",
+    "RARCalibration",
     "RARResult",
     "allocation_probabilities",
+    "calibrate_superiority",
+    "ideal_design_percentage",
+    "prob_all_within",
     "prob_best",
     "rar_allocation",
     "simulate_rar",
