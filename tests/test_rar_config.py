@@ -101,6 +101,10 @@ def test_sizes_and_named_arms():
     assert d.n_max == 160 and d.block_sizes_total() == [40, 40, 40, 40]
     b = validate_sim_config(_with(RAR, "design.block_sizes", [20, 60, 80])).design
     assert b.cumulative_n() == [20, 80, 160] and b.block_sizes_total() == [20, 60, 80]
+    c = validate_sim_config(_with(RAR, "design.looks_n", [30, 100, 160])).design
+    assert c.cumulative_n() == [30, 100, 160] and c.block_sizes_total() == [30, 70, 60]
+    with pytest.raises(ConfigError, match="design.looks_n"):
+        validate_sim_config(_with(RAR, "design.looks_n", [30, 100, 150]))
     with pytest.raises(ConfigError, match="give one of them"):
         validate_sim_config(_with(_with(RAR, "design.block_sizes", [80, 80]), "design.looks", [0.5, 1.0]))
     raw = _with(RAR, "design.doses", _DELETE)

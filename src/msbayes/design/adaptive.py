@@ -436,7 +436,8 @@ class RARDesign(StrictModel):
     per-arm budget as an equal-allocation trial. ``looks``: cumulative fractions of that maximum
     at which the posterior is updated (the last = 1.0; block ``k`` recruits ``round(t_k N) -
     round(t_{k-1} N)`` patients) **or** ``block_sizes`` (patients per block, summing to the
-    maximum). ``select``: the arm selected when no arm wins (adaptr's ``select_strategy``;
+    maximum) **or** ``looks_n`` (cumulative total n at the looks, ending at the maximum).
+    ``select``: the arm selected when no arm wins (adaptr's ``select_strategy``;
     ``list`` uses ``select_preferences``, arm labels). ``prior``: normal prior of every arm
     mean. ``alpha``: one-sided level of the final Bonferroni z test of each dose vs control
     (``p_reject``; kept to compare with a frequentist analysis).
@@ -459,6 +460,7 @@ class RARDesign(StrictModel):
     n_per_arm: int = Field(ge=1)
     looks: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
     block_sizes: list[int] | None = None
+    looks_n: list[int] | None = None
     allocation: RARAllocationSpec = Field(default_factory=RARAllocationSpec)
     stopping: RARStoppingSpec = Field(default_factory=RARStoppingSpec)
     select: Literal["none", "control", "final_control", "best", "list"] = "best"
@@ -507,9 +509,16 @@ class RARDesign(StrictModel):
             if self.dose_response.fixed_shape() is None:
                 raise ValueError("design.dose_response: give fixed shape parameters (priors on the shape are not "
                                  "supported for rar designs)")
+        given = [k for k in ("looks", "block_sizes", "looks_n")
+                 if (k in self.model_fields_set if k == "looks" else getattr(self, k) is not None)]
+        if len(given) > 1:
+            raise ValueError(f"design.looks / design.block_sizes / design.looks_n: give one of them, not {given}")
+        if self.looks_n is not None:
+            v = self.looks_n
+            if len(v) < 2 or v[0] < 1 or any(b <= a for a, b in zip(v, v[1:])) or v[-1] != self.n_max:
+                raise ValueError(f"design.looks_n: cumulative total n at the looks must increase strictly from >= 1 "
+                                 f"and end at n_per_arm x arms = {self.n_max}; got {v}")
         if self.block_sizes is not None:
-            if "looks" in self.model_fields_set:
-                raise ValueError("design.looks / design.block_sizes: give one of them, not both")
             if any(b < 1 for b in self.block_sizes) or sum(self.block_sizes) != self.n_max:
                 raise ValueError(f"design.block_sizes: every block >= 1 and the sum = n_per_arm x arms = {self.n_max} "
                                  f"(the maximum total sample size); got {self.block_sizes} (sum "
@@ -581,6 +590,8 @@ class RARDesign(StrictModel):
         """Cumulative total sample size at the looks."""
         if self.block_sizes is not None and n_per_arm is None:
             return [int(x) for x in np.cumsum(self.block_sizes)]
+        if self.looks_n is not None and n_per_arm is None:
+            return list(self.looks_n)
         n = self.n_max if n_per_arm is None else int(n_per_arm) * (self.n_doses + 1)
         return look_patients(self.looks, n)
 
