@@ -1,6 +1,13 @@
 """Parameter recovery of the patient-level ANCOVA on synthetic data with known truth
-(msbayes.data.synthetic.synthesize_from_effects): true values inside the 95% intervals and
-posterior means within 3 posterior SDs."""
+(msbayes.data.synthetic.synthesize_from_effects): true values inside the central posterior
+intervals and posterior means within 3 posterior SDs.
+
+One data set is checked on five parameters, so the intervals are Bonferroni-adjusted to a
+family-wise 95% (each 99%): with per-parameter 95% intervals a correct model fails this file
+about one time in four (it did: sigma's truth 0.25 fell at the posterior's 2nd percentile on
+one CPU, with sampler trajectories differing by instruction set). The patient model has no
+simulation-based calibration yet (test_models_sbc.py covers the summary models); this
+single-replicate check is a recovery screen, not a calibration test."""
 
 import numpy as np
 import pytest
@@ -22,8 +29,12 @@ def fit():
     return df.attrs["truth"], d, post.posterior
 
 
+N_CHECKED = 5  # theta (2 strata), slope, sigma, subtype
+LEVEL = 1 - 0.05 / N_CHECKED
+
+
 def _check(draws: np.ndarray, true: float, name: str) -> None:
-    lo, hi = np.quantile(draws, [0.025, 0.975])
+    lo, hi = np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
     assert lo < true < hi, (name, lo, hi, true)
     assert abs(draws.mean() - true) < 3 * draws.std(), (name, draws.mean(), true)
 
