@@ -464,9 +464,10 @@ def _look_arrays(out: dict, N: int) -> None:
 
     Adds ``p_efficacy``, ``p_futility``, ``p_stop`` (+ ``_mcse``), ``cumulative_p_go`` (+
     ``_mcse``, binomial) and the per-look constants (:data:`LOOK_CONSTANTS`) as arrays, and,
-    from ``p_stop`` and ``n_randomised_at_look``, ``n_q10``, ``n_q50``, ``n_q90``: quantiles of
-    the randomised sample size (a discrete distribution on the looks' sizes, so exact given
-    the stop proportions). The scalar ``name_look{k}`` entries are kept. Nothing is added for
+    from ``p_stop`` and ``n_randomised_at_look`` / ``time_at_look``, ``n_q10``, ``n_q50``,
+    ``n_q90`` and ``duration_q10``, ``duration_q50``, ``duration_q90``: quantiles of the
+    randomised sample size and of the trial duration (discrete distributions on the looks'
+    sizes and times, so exact given the stop proportions). The scalar ``name_look{k}`` entries are kept. Nothing is added for
     a fixed design (no ``_look{k}`` entries).
     """
     looks: dict[str, dict[int, float]] = {}
@@ -491,9 +492,15 @@ def _look_arrays(out: dict, N: int) -> None:
         cp = np.cumsum(out["p_efficacy"])
         out["cumulative_p_go"] = cp
         out["cumulative_p_go_mcse"] = np.sqrt(cp * (1 - cp) / N)
-    if "p_stop" in out and "n_randomised_at_look" in out:
+    if "p_stop" in out:
+        # the randomised n and the duration of a trial are fixed at each look, so their
+        # quantiles are exact given the stop proportions (the lower quantile: the first look
+        # whose cumulative stop proportion reaches q)
         cum = np.cumsum(out["p_stop"])
-        sizes = out["n_randomised_at_look"]
-        for q, name in ((0.1, "n_q10"), (0.5, "n_q50"), (0.9, "n_q90")):
-            k = int(np.searchsorted(cum, q - 1e-12, side="left"))
-            out[name] = float(sizes[min(k, K - 1)])
+        for src, prefix in (("n_randomised_at_look", "n"), ("time_at_look", "duration")):
+            values = out.get(src)
+            if values is None or not np.all(np.isfinite(values)):
+                continue
+            for q, tag in ((0.1, "q10"), (0.5, "q50"), (0.9, "q90")):
+                k = int(np.searchsorted(cum, q - 1e-12, side="left"))
+                out[f"{prefix}_{tag}"] = float(values[min(k, K - 1)])
