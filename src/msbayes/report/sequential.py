@@ -168,5 +168,7 @@ def expected_n_table(ds: xr.Dataset, fixed: Mapping[str, Any], *, x_axis: str | 
                          "expected_n": en, "expected_n_mcse": em, "lower": en - 2 * em,
                          "upper": en + 2 * em, "duration": du, "duration_mcse": dm,
                          "duration_lower": du - 2 * dm, "duration_upper": du + 2 * dm,
-                         "n_q10": one("n_q10"), "n_q50": one("n_q50"), "n_q90": one("n_q90")})
+                         "n_q10": one("n_q10"), "n_q50": one("n_q50"), "n_q90": one("n_q90"),
+                         "duration_q10": one("duration_q10"), "duration_q50": one("duration_q50"),
+                         "duration_q90": one("duration_q90")})
     return pd.DataFrame(rows)
