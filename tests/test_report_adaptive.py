@@ -431,3 +431,12 @@ def test_end_to_end_from_tiny_real_simulations(tmp_path):
         float(ma["p_selected"].sel({"scenario": "top_only", "dose": 10.0, "design.n_per_arm": 60})))
     for anchor in ("adaptive-adaptive-enrichment-edss", "adaptive-adaptive-dose-selection"):
         assert f"href='#{anchor}'" in html and f"id='{anchor}'" in html
+
+
+@pytest.mark.parametrize("module", ["msbayes.plots.adaptive", "msbayes.report.adaptive"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0 and res.failed == 0
