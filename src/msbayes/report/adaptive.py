@@ -440,7 +440,9 @@ def adaptive_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
             shown, id=f"table-fwer-{name}", cls="fwer",
             caption=f"Family-wise error rate{at_txt}: the probability that at least one true "
             "null hypothesis is rejected, in the scenarios where some hypothesis is a true "
-            "null; one-sided target alpha " + fmt(alpha) + ". "
+            "null; one-sided target alpha " + fmt(alpha)
+            + ("" if isinstance(fin, Mapping) and "alpha" in fin
+               else " (conventional: design.final sets no alpha)") + ". "
             + ("Simulated, not guaranteed: the Bayesian final rule does not control it by "
                "construction." if bayes else "The closed combination test controls it in the "
                "strong sense whatever the selection; the simulation checks it.")))

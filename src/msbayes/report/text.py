@@ -828,9 +828,10 @@ def adaptive_paragraph(cfg: Mapping[str, Any], ds: Any = None) -> list[str]:
         parts.append("The interims serve selection only (no early stop for efficacy)."
                      if eff == "none" else
                      f"The trial can stop early for efficacy ({_EFFICACY_WORDS.get(eff, eff)} "
-                     "bounds on the combination statistic; success when "
-                     f"{'at least one' if fin.get('success') == 'at_least_one' else 'all'} "
-                     "selected hypotheses are rejected).")
+                     "bounds on the combination statistic; it stops when "
+                     + ("at least one selected hypothesis is rejected)."
+                        if fin.get("success") == "at_least_one"
+                        else "all selected hypotheses are rejected)."))
     parts.append(
         "A go is at least one hypothesis rejected. Every simulated trial is paired, on common "
         "random numbers (the same true effects and first-stage data), with "
