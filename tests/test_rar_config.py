@@ -215,6 +215,20 @@ def test_loky_and_sequential_backends_give_the_same_bits(tmp_path):
         assert v in seq, v
 
 
+def test_named_arms_run_through_the_grid_with_the_arm_names_as_coordinate():
+    from msbayes import simulate_design
+
+    raw = _with(RAR, "design.doses", _DELETE)
+    raw["design"].update(arms=["placebo", "low", "high"], select="list", select_preferences=["high", "low"],
+                         stopping={"comparison": "best", "superiority": 0.98, "inferiority": 0.02})
+    raw["scenarios"] = {"alt": {"effect": {"low": 0.1, "high": 0.25}}}
+    raw["simulation"] = {"n_sims": 1000, "chunk_size": 1000}
+    ds = simulate_design(raw, backend="sequential", quiet=True).oc
+    assert ds["dose"].values.tolist() == ["placebo", "low", "high"]
+    ps = ds["p_selected"].sel(scenario="alt").values
+    assert abs(ps.sum() + float(ds["p_select_none"].sel(scenario="alt")) - 1) < 1e-12
+
+
 def test_msbayes_simulate_cli_runs_a_rar_config(tmp_path):
     import xarray as xr
     import yaml

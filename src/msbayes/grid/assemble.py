@@ -217,6 +217,11 @@ def assemble_dataset(spec: GridSpec, results: Sequence[Mapping[str, Any]], *, co
                                                "dose set does not include the dose")
         elif len(doses) == 1 and len(next(iter(doses))) == ds.sizes["dose"]:
             ds = ds.assign_coords(dose=list(next(iter(doses))))
+        if "dose" not in ds.coords:  # design.type rar with named arms: label by arm name (control first)
+            arms = {tuple(getattr(getattr(c.config, "design", None), "arms", None) or ()) for c in spec.cells}
+            if (len(arms) == 1 and getattr(spec.cells[0].config.design, "type", None) == "rar"
+                    and len(next(iter(arms))) == ds.sizes["dose"]):
+                ds = ds.assign_coords(dose=list(next(iter(arms))))
         if "dose" in ds.coords:
             unit = getattr(spec.cells[0].config.design, "dose_unit", "")
             ds["dose"].attrs.update(units=str(unit),

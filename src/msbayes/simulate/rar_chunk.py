@@ -53,10 +53,32 @@ import numpy as np
 from msbayes.adaptive import simulate_rar
 from msbayes.adaptive.rar import EQUIVALENCE, FUTILITY, MAX, SUPERIORITY, RARResult
 from msbayes.design.adaptive import RARDesign
+from msbayes.design.scenarios import FixedScenario
 
-from .multiarm_chunk import dose_effects
+from .multiarm_chunk import dose_effects as _dose_effects
 
-__all__ = ["simulate_chunk", "core_kwargs", "select_kwargs", "outcomes"]
+__all__ = ["simulate_chunk", "core_kwargs", "select_kwargs", "outcomes", "arm_effects"]
+
+
+def arm_effects(cfg, scenario: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """True effects ``(n, G)`` of the non-control arms, the draw batch of each trial (or None)
+    and the number of batches: per-arm mappings (also for named arms) directly, everything
+    else as ``multi_arm`` (:func:`msbayes.simulate.multiarm_chunk.dose_effects`)."""
+    d: RARDesign = cfg.design
+    spec = cfg.scenarios[scenario]
+    per_arm = getattr(spec, "per_dose", None)
+    if per_arm is None and isinstance(spec, FixedScenario) and isinstance(spec.effect, dict):
+        per_arm = spec.effect
+    if per_arm is not None:
+        vals = np.array([per_arm[lab] for lab in d.arm_labels], dtype=float)
+        return np.broadcast_to(vals, (n, d.n_doses)).copy(), None, 0
+    if d.doses is None:  # named arms, one arm (validated): one effect
+        from .twoarm import scenario_sampler
+
+        sampler = scenario_sampler(cfg, scenario)
+        theta, batch = sampler.sample_with_batch(n, rng=rng)
+        return theta[:, :1].copy(), batch, sampler.n_batches
+    return _dose_effects(cfg, scenario, n, rng)
 
 
 def core_kwargs(cfg) -> dict:
@@ -128,7 +150,7 @@ def outcomes(cfg, res: RARResult) -> dict[str, np.ndarray]:
 
 def simulate_chunk(cfg, scenario: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Simulate ``n`` RAR trials of ``cfg`` under ``scenario``; per-trial outcomes."""
-    eff, batch, n_batches = dose_effects(cfg, scenario, n, rng)
+    eff, batch, n_batches = arm_effects(cfg, scenario, n, rng)
     seed = np.random.SeedSequence(int(rng.integers(0, 2**63)))
     res = simulate_rar(eff, n_sims=n, seed=seed, chunk_size=max(n, 1), **core_kwargs(cfg))
     out = outcomes(cfg, res)
