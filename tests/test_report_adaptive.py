@@ -440,3 +440,58 @@ def test_docstring_examples_run(module):
 
     res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+class _NoFiles:
+    """Stands in for the report's figure/table writer: records stems, writes nothing."""
+
+    def __init__(self):
+        self.stems = []
+
+    def figure(self, make, stem, caption):
+        self.stems.append(stem)
+        return f"<figure id='fig-{stem}'><figcaption>{caption}</figcaption></figure>"
+
+    def table(self, df, stem, **kw):
+        self.stems.append(stem)
+
+
+def _section(ds, cfg_text):
+    from msbayes.report.build import _html_table
+
+    ds = ds.copy()
+    ds.attrs["config_text"] = cfg_text
+    out = _NoFiles()
+    html = "\n".join(ad.adaptive_html(_view(ds, "x"), out, "x", xlab=lambda a: "patients per arm",
+                                      sname=str, kinds={}, html_table=_html_table, planned=100))
+    return html, out
+
+
+def test_fwer_caption_closed_test_versus_bayesian_rule():
+    html, out = _section(_enr_ds(), ENR_CFG)
+    assert "strong sense" in html and "not guaranteed" not in html
+    assert {"x_selection", "x_adaptive_vs_fixed", "x_fwer", "x_expected_n_by_group"} <= set(out.stems)
+    cfg = yaml.safe_load(ENR_CFG)
+    cfg["design"]["final"] = {"method": "bayesian_shrinkage", "cutoff": 0.975}
+    html, _ = _section(_enr_ds(), yaml.safe_dump(cfg))
+    assert "Simulated, not guaranteed" in html and "strong sense" not in html
+    assert "conventional: design.final sets no alpha" in html
+    assert "analysed by the same Bayesian rule" in html
+
+
+def test_early_efficacy_stop_is_its_own_selection_category():
+    ds = _enr_ds()
+    # move part of "none" into an early efficacy stop: the five categories still cover 1
+    early = np.round(ds["p_select_none"] / 2, 4)
+    ds["p_stopped_early"] = early
+    ds["p_stopped_early_mcse"] = np.sqrt(early * (1 - early) / N)
+    ds["p_select_none"] = ds["p_select_none"] - early
+    t = ad.enrichment_selection_table(ds, {"design.n_per_arm": 60}, scenarios=["null", "s_only"],
+                                      sname=str, sub="S")
+    assert list(t["category"].unique()) == ["sub_only", "full_only", "both", "none", "early"]
+    np.testing.assert_allclose(t.groupby("scenario_key")["p"].sum(), 1.0, atol=1e-3)
+    ax = plot_enrichment_selection(t)
+    assert [x.get_text() for x in ax.get_legend().get_texts()][-1] == "stopped early for efficacy"
+    w = [p.get_width() for p in ax.patches if p.get_gid() == "early"]
+    np.testing.assert_allclose(w, early.sel({"design.n_per_arm": 60}, drop=True)
+                               .sel(scenario=["null", "s_only"]).values)
