@@ -50,7 +50,7 @@ design:
 scenarios:
   "null": {effect: 0.0}
   s_only: {effect: {edss_6.0-6.5: 0.26, edss_3.0-5.5: 0.0}}
-  f_null: {effect: {edss_6.0-6.5: 0.26, edss_3.0-5.5: -0.1733}}
+  f_null: {effect: {edss_6.0-6.5: 0.3, edss_3.0-5.5: -0.2}}
 labels:
   s_only: "log 1.3 in EDSS 6.0-6.5 only"
   f_null: "benefit in EDSS 6.0-6.5, harm in 3.0-5.5"
@@ -495,3 +495,10 @@ def test_early_efficacy_stop_is_its_own_selection_category():
     w = [p.get_width() for p in ax.patches if p.get_gid() == "early"]
     np.testing.assert_allclose(w, early.sel({"design.n_per_arm": 60}, drop=True)
                                .sel(scenario=["null", "s_only"]).values)
+
+
+def test_null_scenarios_of_enrichment_from_the_config_when_true_effects_are_not_recorded():
+    ds = _enr_ds().drop_vars(["mean_true_S", "mean_true_S_mcse", "mean_true_F", "mean_true_F_mcse"],
+                             errors="ignore")
+    # theta_F = 0.4 * 0.3 + 0.6 * (-0.2) = 0 (f_null); s_only: theta_F = 0.4 * 0.26 > 0
+    assert ad.null_scenarios(ds, yaml.safe_load(ENR_CFG), {}) == ["null", "f_null"]

@@ -203,8 +203,16 @@ def null_scenarios(ds: xr.Dataset, cfg: Mapping[str, Any], sel: Mapping[str, Any
             if any(np.isfinite(t) and t <= 1e-12 for t in th):
                 out.append(s)
             continue
-        eff = _effects(scen.get(s))
-        if eff is not None and min(eff) <= 0:
+        spec = scen.get(s)
+        eff = _effects(spec)
+        if eff is not None and adaptive_kind(ds) == "enrichment":  # no recorded true effects
+            strata = {str(k): float(v) for k, v in (_design(cfg).get("strata") or {}).items()}
+            sub = enrichment_populations(cfg)["sub_key"]
+            e = spec.get("effect") if isinstance(spec, Mapping) else spec
+            by = ({str(k): float(v) for k, v in e.items()} if isinstance(e, Mapping)
+                  else {k: eff[0] for k in strata})
+            eff = [by.get(sub, np.nan), sum(w * by.get(k, np.nan) for k, w in strata.items())]
+        if eff is not None and np.nanmin(eff) <= 1e-12:
             out.append(s)
     return out
 
