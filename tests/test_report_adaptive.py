@@ -143,7 +143,9 @@ def _ma_ds() -> xr.Dataset:
               "p_reject_best", "p_selected", "p_rejected"):
         p = d[v][1]
         d[f"{v}_mcse"] = (d[v][0], np.sqrt(p * (1 - p) / N))
-    d["mean_n_arm_mcse"] = (dd, _cells(rng, 0.05, 0.4, shd))
+    mm = _cells(rng, 0.05, 0.4, shd)
+    mm[..., 0] = 0.0  # placebo always gets its planned n
+    d["mean_n_arm_mcse"] = (dd, mm)
     d["expected_n_mcse"] = (dims, np.zeros(sh))
     ds = xr.Dataset(d, coords={"design.n_per_arm": [40, 60], "scenario": ["null", "target", "top_only"],
                                "dose": [0.0, 3.0, 10.0],
@@ -502,3 +504,12 @@ def test_null_scenarios_of_enrichment_from_the_config_when_true_effects_are_not_
                              errors="ignore")
     # theta_F = 0.4 * 0.3 + 0.6 * (-0.2) = 0 (f_null); s_only: theta_F = 0.4 * 0.26 > 0
     assert ad.null_scenarios(ds, yaml.safe_load(ENR_CFG), {}) == ["null", "f_null"]
+
+
+def test_summary_keeps_a_design_fixed_count_once():
+    summ, _ = oc_summary(_view(_ma_ds(), "ma"))
+    # placebo always gets 60 and the total is 150 in every scenario (MCSE 0): one row each
+    assert (summ.quantity == "expected n on placebo").sum() == 1
+    assert (summ.quantity == "expected total sample size (patients randomised)").sum() == 1
+    # the doses' expected n varies by scenario: one row per scenario
+    assert (summ.quantity == "expected n on dose 3 million").sum() == 3

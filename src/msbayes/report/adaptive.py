@@ -344,7 +344,32 @@ def summary_items(ds: xr.Dataset, sel: Mapping[str, Any], cfg: Mapping[str, Any]
     for s in scenarios:
         items.append({"quantity": "expected total sample size (patients randomised)",
                       "scenario": s, "var": "expected_n", "prob": False, "digits": 1})
-    return items
+    return _collapse_constant(items, ds, sel)
+
+
+def _collapse_constant(items: list[dict[str, Any]], ds: xr.Dataset,
+                       sel: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A sample-size row that is the same in every scenario with MCSE 0 (a count fixed by the
+    design, e.g. the placebo arm or the total without early stopping) is kept once."""
+    def val(it):
+        if "value" in it:
+            return it["value"]
+        ss = {**sel, "scenario": it["scenario"]}
+        return _one(ds, it["var"], ss), _one(ds, f"{it['var']}_mcse", ss)
+
+    out, seen = [], {}
+    for it in items:
+        if it.get("prob", True):
+            out.append(it)
+            continue
+        seen.setdefault(it["quantity"], []).append(it)
+    for q, group in seen.items():
+        vals = [val(it) for it in group]
+        const = (len(group) > 1 and q.startswith("expected")
+                 and all(np.isfinite(v) and v == vals[0][0] and m == 0 for v, m in vals))
+        out += group[:1] if const else group
+    order = {id(it): i for i, it in enumerate(items)}
+    return sorted(out, key=lambda it: order[id(it)])
 
 
 def adaptive_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
