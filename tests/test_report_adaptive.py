@@ -513,3 +513,13 @@ def test_summary_keeps_a_design_fixed_count_once():
     assert (summ.quantity == "expected total sample size (patients randomised)").sum() == 1
     # the doses' expected n varies by scenario: one row per scenario
     assert (summ.quantity == "expected n on dose 3 million").sum() == 3
+
+
+def test_zero_event_fwer_prints_a_bound_with_the_count():
+    ds = _enr_ds()
+    ds["p_fwer"].loc[{"design.n_per_arm": 100, "scenario": "f_null"}] = 0.0
+    ds["p_fwer_mcse"].loc[{"design.n_per_arm": 100, "scenario": "f_null"}] = 0.0
+    html, _ = _section(ds, ENR_CFG)
+    fw = html.split("id='table-fwer-x'", 1)[1].split("</table>", 1)[0]
+    assert "&lt; 0.003 (0 of 1000)" in fw  # rule of three: 3/1000, never "0.000"
+    assert "0.000" not in fw

@@ -28,7 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from ..plots.style import population_label
-from .labels import enrichment_selection_labels, fmt_mcse
+from .labels import enrichment_selection_labels, fmt_mcse, fmt_prob
 from .text import flatten, fmt, parse_config_text
 
 __all__ = ["adaptive_kind", "enrichment_populations", "enrichment_selection_table",
@@ -61,6 +61,16 @@ def _one(ds: xr.Dataset, var: str, sel: Mapping[str, Any]) -> float:
 def _design(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
     d = cfg.get("design")
     return d if isinstance(d, Mapping) else {}
+
+
+def _pm(p: float, m: float, n: float) -> str:
+    """A probability with its MCSE; none or all of ``n`` trials: the bound with the count."""
+    if not np.isfinite(p):
+        return "n/a"
+    k = round(p * n) if np.isfinite(n) and n > 0 else None
+    if k == 0 or (k is not None and k == int(n)):
+        return f"{fmt_prob(p, 3, n=n)} ({k} of {int(n)})"
+    return f"{fmt(p)} ({fmt_mcse(m)})"
 
 
 def enrichment_populations(cfg: Mapping[str, Any]) -> dict[str, str]:
@@ -439,12 +449,13 @@ def adaptive_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
         shown_ct = ct[np.isclose(ct["x"], float(planned))]
     else:
         shown_ct = ct
+    nsim = [_one(ds, "n_sims", {**sel, "scenario": s}) for s in shown_ct["scenario_key"]]
     tab = pd.DataFrame({
         "scenario": shown_ct["scenario"],
-        "P(go) adaptive (MCSE)": [f"{fmt(a)} ({fmt_mcse(m)})" for a, m in
-                                  zip(shown_ct["adaptive"], shown_ct["adaptive_mcse"])],
-        "P(go) fixed (MCSE)": [f"{fmt(a)} ({fmt_mcse(m)})" for a, m in
-                               zip(shown_ct["fixed"], shown_ct["fixed_mcse"])],
+        "P(go) adaptive (MCSE)": [_pm(a, m, n) for a, m, n in
+                                  zip(shown_ct["adaptive"], shown_ct["adaptive_mcse"], nsim)],
+        "P(go) fixed (MCSE)": [_pm(a, m, n) for a, m, n in
+                               zip(shown_ct["fixed"], shown_ct["fixed_mcse"], nsim)],
         "paired difference (MCSE)": [f"{d:+.3f} ({fmt_mcse(m)})" if np.isfinite(d) else "n/a"
                                      for d, m in zip(shown_ct["difference"],
                                                      shown_ct["difference_mcse"])]})
@@ -461,12 +472,13 @@ def adaptive_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
         out.table(ft, f"{name}_fwer")
         fin = cfg.get("design", {}).get("final") if isinstance(cfg.get("design"), Mapping) else {}
         bayes = isinstance(fin, Mapping) and fin.get("method") == "bayesian_shrinkage"
+        nsim = [_one(ds, "n_sims", {**sel, "scenario": s}) for s in ft["scenario_key"]]
         shown = pd.DataFrame({
             "scenario": ft["scenario"],
-            "FWER adaptive (MCSE)": [f"{fmt(f)} ({fmt_mcse(m)})" for f, m in
-                                     zip(ft["fwer"], ft["fwer_mcse"])],
-            "FWER fixed (MCSE)": [f"{fmt(f)} ({fmt_mcse(m)})" for f, m in
-                                  zip(ft["fwer_fixed"], ft["fwer_fixed_mcse"])],
+            "FWER adaptive (MCSE)": [_pm(f, m, n) for f, m, n in
+                                     zip(ft["fwer"], ft["fwer_mcse"], nsim)],
+            "FWER fixed (MCSE)": [_pm(f, m, n) for f, m, n in
+                                  zip(ft["fwer_fixed"], ft["fwer_fixed_mcse"], nsim)],
             "target": [f"\u2264 {fmt(alpha)}"] * len(ft),
             "above target by > 3 MCSE": ["yes" if a else "no" for a in ft["above_target"]]})
         parts.append(html_table(
