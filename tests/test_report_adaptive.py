@@ -523,3 +523,14 @@ def test_zero_event_fwer_prints_a_bound_with_the_count():
     fw = html.split("id='table-fwer-x'", 1)[1].split("</table>", 1)[0]
     assert "&lt; 0.003 (0 of 1000)" in fw  # rule of three: 3/1000, never "0.000"
     assert "0.000" not in fw
+
+
+def test_summary_bound_of_a_derived_probability_uses_its_own_count():
+    ds = _enr_ds()
+    cell = {"design.n_per_arm": 100, "scenario": "null"}
+    ds["p_select_both"].loc[cell] = float(ds["p_select_S"].sel(cell))  # S only: 0 events
+    ds["p_go_upper"] = xr.full_like(ds["p_go"], 0.5)  # a recorded bound of another variable
+    summ, _ = oc_summary(_view(ds, "enr"))
+    row = summ[(summ.quantity == "P(interim selects EDSS 6.0\u20136.5 only)")
+               & (summ.scenario == "no effect")].iloc[0]
+    assert row["printed"] == "< 0.003 (0 of 1000)"

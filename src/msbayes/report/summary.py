@@ -164,7 +164,8 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
     if adaptive_kind(ds) is not None:  # enrichment / multi-arm: docs/architecture.md
         cell = {k: v for k, v in sel0.items() if k in ds.dims and k not in ("scenario", "dose")}
         for it in summary_items(ds, cell, cfg, scenarios=null + at_mcid + target + priors):
-            add(it["quantity"], it["scenario"], it.get("var", go), prob=it.get("prob", True),
+            # a derived value ("value") has no oc.nc variable: no recorded bound is borrowed
+            add(it["quantity"], it["scenario"], it.get("var", "_derived"), prob=it.get("prob", True),
                 value=it.get("value"), value_digits=it.get("digits", digits))
     elif "expected_n" in dsel and not is_sequential(ds):
         for s in (null + at_mcid + target + priors)[:1]:
