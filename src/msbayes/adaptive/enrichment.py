@@ -38,7 +38,7 @@ from .combination import (
     intersection_pvalues,
     inverse_normal_design,
 )
-from .selection import check_selection, mean_se, posterior_prob_positive, proportion, select
+from .selection import check_selection, mean_se, posterior_prob_positive, predictive_prob_final, proportion, select
 
 POPULATIONS = ("S", "F")
 ENRICHMENT_TESTS = ("bonferroni", "simes", "sidak", "spiessens_debois")
@@ -148,7 +148,7 @@ def simulate_enrichment(
     allocation_ratio: float = 1.0,
     counts: Literal["multinomial", "fixed"] = "multinomial",
     selection: Literal["best", "epsilon", "all"] = "best",
-    effect_measure: Literal["estimate", "statistic", "posterior"] = "estimate",
+    effect_measure: Literal["estimate", "statistic", "posterior", "predictive"] = "estimate",
     epsilon: float = 0.0,
     threshold: float | None = None,
     candidates=POPULATIONS,
@@ -185,9 +185,14 @@ def simulate_enrichment(
     selection : {"best", "epsilon", "all"}
         Interim rule over the candidate populations; ``epsilon``: all within ``epsilon`` of the
         best measure; then those with measure ``<= threshold`` are dropped.
-    effect_measure : {"estimate", "statistic", "posterior"}
-        Effect estimate, z statistic, or ``P(theta_P > 0 | stage-1 data)`` under the normal
-        prior ``selection_prior = (mean, sd)`` (``sd = inf``: flat).
+    effect_measure : {"estimate", "statistic", "posterior", "predictive"}
+        Effect estimate, z statistic, ``P(theta_P > 0 | stage-1 data)`` under the normal
+        prior ``selection_prior = (mean, sd)`` (``sd = inf``: flat), or the predictive
+        probability that population P succeeds at the end if all remaining patients enrol in
+        it (success: posterior P(theta_P > 0 | all data) >= 1 - alpha under the same prior,
+        alpha = the design's, or 1 - cutoff for ``final="bayes"``;
+        :func:`~msbayes.adaptive.selection.predictive_prob_final`). Selection by any measure
+        leaves the closed test's strong FWER control intact.
     candidates : subset of ("S", "F")
         Populations eligible for selection.
     intersection_test : {"bonferroni", "simes", "sidak", "spiessens_debois"}
@@ -303,6 +308,20 @@ def _population_stats(d, n, sd, c, f_estimator, prev):
     return est, se, z, w, v
 
 
+def _success_alpha(design, final, bayes) -> float:
+    """One-sided level of the final success that the predictive measure looks ahead to: the
+    design's alpha (closed test) or ``1 - cutoff`` (Bayesian final rule)."""
+    return float(1.0 - bayes.cutoff) if final == "bayes" else float(design.alpha)
+
+
+def _predictive(est, se, n_more, sd, c, prior, alpha):
+    """Predictive probability of final success per candidate population (``(m, 2)``) if the
+    remaining ``n_more`` patients all enrol in it: the increment's SE is ``sd / sqrt(n_more c)``
+    for S alone and for F at its prevalences alike (see :func:`_population_stats`)."""
+    se_more = sd / np.sqrt(n_more * c) if n_more > 0 else np.inf
+    return predictive_prob_final(est, se, se_more, alpha=alpha, prior_mean=prior[0], prior_sd=prior[1])
+
+
 def _simulate_chunk(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect_measure, epsilon,
                     threshold, eligible, selection_prior, intersection_test, design, success, final, bayes, f_estimator):
     m = eff.shape[0]
@@ -316,6 +335,8 @@ def _simulate_chunk(eff, rng, *, prev, n_stage, sd, c, counts, selection, effect
         meas = est1
     elif effect_measure == "statistic":
         meas = z1
+    elif effect_measure == "predictive":
+        meas = _predictive(est1, se1, float(n_stage[1:].sum()), sd, c, selection_prior, _success_alpha(design, final, bayes))
     else:
         meas = posterior_prob_positive(est1, se1, prior_mean=selection_prior[0], prior_sd=selection_prior[1])
     sel = select(meas, selection=selection, epsilon=epsilon, threshold=threshold, eligible=eligible)
@@ -441,6 +462,9 @@ def _simulate_chunk_k(eff, rng, *, prev, n_stage, sd, c, counts, selection, effe
                 meas = est
             elif effect_measure == "statistic":
                 meas = zc
+            elif effect_measure == "predictive":
+                meas = _predictive(est, se, float(n_stage[k + 1:].sum()), sd, c, selection_prior,
+                                   _success_alpha(design, final, bayes))
             else:
                 meas = posterior_prob_positive(est, se, prior_mean=selection_prior[0], prior_sd=selection_prior[1])
             meas = np.where(sel, meas, -np.inf)

@@ -153,6 +153,9 @@ def simulate_multiarm(
         raise ValueError(f"intersection_test must be one of {', '.join(MULTIARM_TESTS)}; got {intersection_test!r}")
     if success not in ("all", "at_least_one"):
         raise ValueError(f"success must be 'all' or 'at_least_one', got {success!r}")
+    if effect_measure == "predictive":
+        raise ValueError("effect_measure 'predictive' is implemented for enrichment designs; for multi-arm "
+                         "use estimate, statistic or posterior")
     check_selection(selection=selection, epsilon=epsilon, r_best=r_best, threshold=threshold,
                     effect_measure=effect_measure, n_candidates=G)
     if candidates is None:

@@ -42,7 +42,8 @@ __all__ = ["DoseEffectsScenario", "SelectionSpec", "ClosedFinalSpec", "BayesFina
 
 #: design types simulated by :mod:`msbayes.adaptive`
 ADAPTIVE_DESIGN_TYPES = ("enrichment", "multi_arm", "rar")
-_MEASURE = {"estimate": "estimate", "z": "statistic", "posterior_probability": "posterior"}
+_MEASURE = {"estimate": "estimate", "z": "statistic", "posterior_probability": "posterior",
+            "predictive_probability": "predictive"}
 
 
 def _looks_ok(v: list[float]) -> list[float]:
@@ -58,15 +59,17 @@ class SelectionSpec(StrictModel):
 
     ``rule``: ``best`` (the best candidate), ``r_best`` (the ``r`` best; multi-arm only),
     ``epsilon`` (all within ``epsilon`` of the best) or ``all``; ``measure``: the stage-1
-    effect ``estimate``, its ``z`` statistic or ``posterior_probability`` ``P(theta > 0 | data)``
-    under the normal ``prior`` (flat if omitted); then candidates whose measure is ``<=
-    threshold`` are dropped (``threshold`` in (0, 1) for ``posterior_probability``); nothing left
+    effect ``estimate``, its ``z`` statistic, ``posterior_probability`` ``P(theta > 0 | data)``
+    under the normal ``prior`` (flat if omitted) or (enrichment only) ``predictive_probability``:
+    the probability, predicted from the interim data, that the population's final analysis
+    succeeds if all remaining patients enrol in it; then candidates whose measure is ``<=
+    threshold`` are dropped (``threshold`` in (0, 1) for the two probabilities); nothing left
     = stop for futility. ``candidates``: the populations (enrichment: stratum name of S and/or
     ``all``) or doses eligible for selection (default: all).
     """
 
     rule: Literal["best", "r_best", "epsilon", "all"] = "best"
-    measure: Literal["estimate", "z", "posterior_probability"] = "estimate"
+    measure: Literal["estimate", "z", "posterior_probability", "predictive_probability"] = "estimate"
     epsilon: float = 0.0
     r: int = Field(default=1, ge=1)
     threshold: float | None = None
@@ -86,10 +89,10 @@ class SelectionSpec(StrictModel):
         if t is not None:
             if not math.isfinite(t):
                 raise ValueError(f"threshold: must be finite or omitted; got {t}")
-            if self.measure == "posterior_probability" and not 0 < t < 1:
-                raise ValueError(f"threshold: must be in (0, 1) for measure posterior_probability; got {t}")
-        if self.prior is not None and self.measure != "posterior_probability":
-            raise ValueError("prior: only used with measure posterior_probability; remove it")
+            if self.measure in ("posterior_probability", "predictive_probability") and not 0 < t < 1:
+                raise ValueError(f"threshold: must be in (0, 1) for measure {self.measure}; got {t}")
+        if self.prior is not None and self.measure not in ("posterior_probability", "predictive_probability"):
+            raise ValueError("prior: only used with measure posterior_probability or predictive_probability; remove it")
         if self.epsilon > 0 and self.rule != "epsilon":
             raise ValueError(f"epsilon: only used with rule epsilon (rule is {self.rule!r}); remove it")
         return self
@@ -287,6 +290,9 @@ class MultiArmDesign(_AdaptiveBase):
     def _cross(self) -> MultiArmDesign:
         G = len(self.doses) - 1
         sel = self.selection
+        if sel.measure == "predictive_probability":
+            raise ValueError("selection.measure: predictive_probability is for enrichment designs (allowed for "
+                             "multi_arm: estimate, z, posterior_probability)")
         if sel.rule == "r_best" and not 1 <= sel.r <= G:
             raise ValueError(f"selection.r: must be in 1..{G} (the number of doses); got {sel.r}")
         if sel.candidates is not None:
