@@ -150,6 +150,26 @@ def test_cli_refusal_exits_2_without_writing(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("bad", ["/proc/nope.csv", "{tmp}/a_folder", "{tmp}/a_file/below.csv"])
+def test_cli_unwritable_out_is_refused_before_any_work(tmp_path, monkeypatch, bad):
+    from typer.testing import CliRunner
+
+    import msbayes.api
+    from msbayes.cli import app
+
+    def _no_work(*a, **k):  # the calibration must not start
+        raise AssertionError("calibrate_design was called before --out was checked")
+
+    monkeypatch.setattr(msbayes.api, "calibrate_design", _no_work)
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    cfg_path = tmp_path / "seq.yaml"
+    cfg_path.write_text(yaml.safe_dump(SEQ))
+    res = CliRunner().invoke(app, ["calibrate", str(cfg_path), "--out", bad.format(tmp=tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: --out:") and "Traceback" not in res.output
+
+
 @pytest.mark.slow
 def test_dose_finding_interim_threshold_holds_on_fresh_seeds():
     """Dose finding (placebo + 3 doses, Bayesian Emax, success stop on the grid posterior's

@@ -70,6 +70,22 @@ def run_command(
         typer.echo(f"Report written to {out['report']}")
 
 
+def _check_out_file(out: Path) -> None:
+    """Refuse an output FILE that cannot be written (naming ``--out``), before any work.
+
+    Its folder must exist or be creatable and be writable (:func:`msbayes.config.check_out_dir`);
+    the path itself must not be an existing folder. Nothing is created.
+    """
+    from .config import ConfigError, check_out_dir
+
+    p = Path(out)
+    if not str(out).strip():
+        raise ConfigError("--out: empty path (give a CSV file name)", [("--out", "empty path")])
+    if p.is_dir():
+        raise ConfigError(f"--out: {p.absolute()} is a folder (give a CSV file name)", [("--out", "is a folder")])
+    check_out_dir(p.absolute().parent, field="--out")
+
+
 @app.command("calibrate")
 def calibrate_command(
     config: Path = typer.Argument(..., help="Simulation config with a Bayesian threshold (interims.efficacy.p_benefit, "
@@ -89,6 +105,7 @@ def calibrate_command(
     from .config import ConfigError
 
     try:
+        _check_out_file(out)
         tab = calibrate_design(config, target=target, scenario=scenario, n_sims=n_sims, out=out, seed=seed)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
