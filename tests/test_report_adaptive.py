@@ -534,3 +534,12 @@ def test_summary_bound_of_a_derived_probability_uses_its_own_count():
     row = summ[(summ.quantity == "P(interim selects EDSS 6.0\u20136.5 only)")
                & (summ.scenario == "no effect")].iloc[0]
     assert row["printed"] == "< 0.003 (0 of 1000)"
+
+
+def test_paragraph_predictive_probability_selection():
+    cfg = yaml.safe_load(ENR_CFG)
+    cfg["design"]["selection"] = {"rule": "best", "measure": "predictive_probability",
+                                  "threshold": 0.1, "prior": {"mean": 0, "sd": 1}}
+    txt = adaptive_paragraph(cfg)[0]
+    assert "predictive probability that its final analysis succeeds" in txt
+    assert "normal prior mean 0, SD 1" in txt and "predictive_probability" not in txt

@@ -710,7 +710,9 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
 
 _MEASURE_WORDS = {"estimate": "estimated treatment effect", "z": "z statistic",
                   "posterior_probability": "posterior probability of benefit, P(effect > 0 | "
-                                           "first-stage data)"}
+                                           "first-stage data)",
+                  "predictive_probability": "predictive probability that its final analysis "
+                                            "succeeds if all remaining patients enrol in it"}
 _INTERSECTION_WORDS = {
     "spiessens_debois": "the Spiessens-Debois test (the larger of the correlated z statistics "
                         "of the sub-population and the full population, with their correlation "
@@ -738,7 +740,7 @@ def _selection_words(sel: Mapping[str, Any], *, what: str, unit_of: str) -> str:
     else:
         txt = f"{what}s are kept by the rule {rule} on the {measure}"
     pr = sel.get("prior")
-    if str(sel.get("measure")) == "posterior_probability":
+    if str(sel.get("measure")) in ("posterior_probability", "predictive_probability"):
         txt += (f" (normal prior mean {_g(pr.get('mean'))}, SD {_g(pr.get('sd'))})"
                 if isinstance(pr, Mapping) else " (flat prior)")
     if sel.get("threshold") is not None:
