@@ -115,7 +115,37 @@ def simulate_command(
         typer.echo(f"interrupted: completed cells are kept in {out_p / 'cells'}; rerun the same command "
                    "to compute only what is missing", err=True)
         raise typer.Exit(130) from None
-    typer.echo(f"wrote {out_p / 'oc.nc'} and {out_p / 'oc.csv'}", err=True)
+    ss = out_p / "sample_size.csv"
+    if ss.is_file() and "search" in raw:
+        typer.echo(f"wrote {out_p / 'oc.nc'}, {out_p / 'oc.csv'} and {ss}", err=True)
+        _echo_search(ss, maximum="interims" in raw)
+    else:
+        typer.echo(f"wrote {out_p / 'oc.nc'} and {out_p / 'oc.csv'}", err=True)
+
+
+def _echo_search(path: Path, *, maximum: bool = False) -> None:
+    """One line per sample-size search: the n found (or that the target was not reached)."""
+    import pandas as pd
+
+    try:
+        tab = pd.read_csv(path)
+    except Exception:  # noqa: BLE001 - the summary line is a courtesy; the file is written
+        return
+    other = [c for c in tab.columns if c not in _SEARCH_COLUMNS]
+    for _, r in tab.iterrows():
+        where = ", ".join(f"{c} = {r[c]}" for c in other)
+        head = f"search: {r['metric']} >= {r['target']:g} under {r['scenario']!r}" + (f" at {where}" if where else "")
+        if str(r.get("reached", "True")).lower() in ("true", "1"):
+            mc = r.get("achieved_mcse")
+            tail = f"{'maximum ' if maximum else ''}n per arm {int(r['n_per_arm'])} (achieved {r['achieved']:.3f}" + (
+                f", MCSE {mc:.3f})" if pd.notna(mc) else ")")
+        else:
+            tail = f"not reached up to {'maximum ' if maximum else ''}n per arm {r.get('n_max')}"
+        typer.echo(f"{head}: {tail}", err=True)
+
+
+_SEARCH_COLUMNS = ("scenario", "metric", "target", "n_per_arm", "achieved", "achieved_mcse", "reached",
+                   "n_evaluations", "monotone", "n_max", "best_n", "ceiling", "ceiling_mcse", "ceiling_note")
 
 
 def main(argv: list[str] | None = None) -> None:
