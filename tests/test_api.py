@@ -241,7 +241,9 @@ def test_fit_save_load_plots_and_report(fitted, tmp_path):
     assert np.allclose(back.summary["mean"], fitted.summary["mean"])
     sim = msbayes.simulate_design(_two_arm(), quiet=True)
     ax = sim.plot_oc("p_go")
-    assert ax.get_xlabel() == "design.n_per_arm"
+    assert ax.get_xlabel() == "patients per arm"  # plain labels, as in the report
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend and all(t not in sim.oc["scenario"].values.tolist() for t in legend), legend
     plt.close("all")
     html = msbayes.write_report(fit=fitted, sims=[sim], out_dir=tmp_path / "report", quiet=True, formats=("png",))
     assert html.name == "report.html" and html.stat().st_size > 1000

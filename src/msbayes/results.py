@@ -397,7 +397,25 @@ class SimulationResult:
             raise ConfigError(f"x: {x!r} is not a grid axis (allowed: {axes})", [("x", "not a grid axis")])
         fix = {**default_slice(ds, keep=[x]), **(fixed or {})}
         table = oc_curves(ds, metric, x=x, fixed=fix)
-        kwargs.setdefault("x_label", x)
+        from .plots.style import axis_label, scenario_label
+
+        try:
+            import yaml
+
+            raw = yaml.safe_load(self.config_text or ds.attrs.get("config_text", "") or "") or {}
+        except Exception:  # noqa: BLE001 - labels only: fall back to the raw names
+            raw = {}
+        scale = (raw.get("endpoint") or {}).get("scale") or "log_speed_ratio"
+        labels = raw.get("labels") or {}
+        kwargs.setdefault("x_label", axis_label(x, scale=scale, overrides=labels))
+        if "true_effect" in ds.coords and ds["true_effect"].dims == ("scenario",):
+            eff = {str(k): float(v) for k, v in zip(ds["scenario"].values, ds["true_effect"].values)}
+            kinds = ({str(k): str(v) for k, v in zip(ds["scenario"].values, ds["scenario_kind"].values)}
+                     if "scenario_kind" in ds.coords and ds["scenario_kind"].dims == ("scenario",) else {})
+            table["kind"] = table["group"].map(lambda g: kinds.get(str(g), "fixed"))
+            table["group"] = table["group"].map(lambda g: scenario_label(
+                str(g), effect=eff.get(str(g)) if np.isfinite(eff.get(str(g), np.nan)) else None, scale=scale,
+                kind=kinds.get(str(g), "fixed"), overrides=labels))
         return plot_oc_curves(table, metric=metric, **kwargs)
 
     # ------------------------------------------------------------------ files
