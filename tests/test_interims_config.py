@@ -177,3 +177,46 @@ def test_doctests(name):
 
     res = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert res.failed == 0 and res.attempted > 0
+
+
+# The exact lines a user sees (new-user test): no "Input should be 'none'" echo of the union's
+# Literal member for a mapping input, no "field: field:" duplication, the rule first.
+EXACT = [
+    (BASE, "interims.efficacy", {"spendng": "obf"},
+     ["interims.efficacy.spendng: unknown key (not allowed here)"]),
+    (BASE, "interims.futility", {"conditional_power": 1.2},
+     ["interims.futility.conditional_power: threshold must be in (0, 1), got 1.2"]),
+    (BAYES, "interims.efficacy", {"p_benefit": 1.2},
+     ["interims.efficacy.p_benefit: thresholds must be probabilities in (0, 1) (exclusive), got 1.2"]),
+    (BAYES, "interims.futility", {"predictive_below": 1.2},
+     ["interims.futility.predictive_below: thresholds must be probabilities in (0, 1) (exclusive), got 1.2"]),
+    (BASE, "interims.efficacy", {"spending": "hsd", "gamma": math.inf},
+     ["interims.efficacy.gamma: spending.param (gamma of hsd) must be finite, got inf"]),
+    (BASE, "interims.efficacy", {"spending": "kd", "rho": -1},
+     ["interims.efficacy.rho: spending.param (rho of kd) must be > 0, got -1.0"]),
+    (BASE, "interims.efficacy", {"spending": "obrien"},
+     ["interims.efficacy.spending: Input should be 'obf', 'pocock', 'hsd', 'kd' or 'user' (allowed: 'obf', "
+      "'pocock', 'hsd', 'kd' or 'user'); got 'obrien'"]),
+    (BASE, "interims.looks", [0.01, 0.02, 1.0],
+     ["interims.looks: with 60 patients in arm 'placebo' (design.n_per_arm 60) the looks [0.01, 0.02, 1.0] "
+      "fall at [1, 1, 60] patients; each look needs >= 2 patients per arm and more than the look before "
+      "(fewer looks, or a larger n_per_arm)"]),
+    (BASE, "interims.efficacy", {"z": [2.8]}, ["interims.efficacy.z: 1 bounds for 2 looks (one per look)"]),
+    (BASE, "interims", {"looks": [0.5, 1.0], "rule": "bayesian", "binding": True, "efficacy": {"p_benefit": 0.99}},
+     ["interims.rule: 'bayesian' is for analysis.method bayes_normal only (with welch use rule group_sequential, "
+      "where binding applies); binding: only used with rule group_sequential (remove it with rule bayesian)"]),
+]
+
+
+@pytest.mark.parametrize("base,path,value,lines", EXACT, ids=[str(e[2])[:40] for e in EXACT])
+def test_exact_message_lines(base, path, value, lines):
+    with pytest.raises(ConfigError) as exc:
+        validate_sim_config(_with(base, path, value))
+    assert [f"{f}: {m}" for f, m in exc.value.errors] == lines
+
+
+def test_a_string_that_is_not_none_still_lists_both_alternatives():
+    with pytest.raises(ConfigError) as exc:
+        validate_sim_config(_with(BASE, "interims.efficacy", "nonee"))
+    (f, m), = exc.value.errors
+    assert f == "interims.efficacy" and "Input should be 'none'" in m and "dictionary" in m

@@ -154,12 +154,38 @@ def _field_from_message(field: str, msg: str, data: Any, model: type[BaseModel] 
     return name if field == "<root>" else f"{field}.{name}"
 
 
+def _noise_literal(e: Any, errors: list[Any]) -> bool:
+    """A union member ``Literal[...]`` refusing a mapping / list input, beside another member's
+    errors at the same field: the input is plainly not that string, so the line only confuses
+    (``interims.efficacy: {spendng: obf}`` is not "Input should be 'none'")."""
+    if e.get("type") != "literal_error" or not isinstance(e.get("input"), (dict, list)):
+        return False
+    loc = tuple(e.get("loc", ()))[:-1]
+    return any(o is not e and tuple(o.get("loc", ()))[: len(loc)] == loc and len(o.get("loc", ())) > len(loc)
+               for o in errors)
+
+
+def _strip_field_echo(field: str, msg: str) -> str:
+    """``interims.looks: interims.looks: ...`` -> ``interims.looks: ...``: drop a leading
+    ``name:`` from the message when the dotted field already ends with ``name``. Only below
+    ``interims`` (the other sections' messages are kept word for word)."""
+    head, sep, rest = msg.partition(": ")
+    if not sep or not rest or " " in head or not (field == "interims" or field.startswith("interims.")):
+        return msg
+    if field == head or field.endswith("." + head):
+        return rest
+    return msg
+
+
 def format_validation_error(
     err: ValidationError, *, prefix: str = "", data: Any = None, model: type[BaseModel] | None = None
 ) -> list[tuple[str, str]]:
     """(dotted field, message) pairs of a pydantic error; one pair per field."""
     merged: dict[str, list[str]] = {}
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors:
+        if _noise_literal(e, errors):
+            continue
         # a field validator that refuses an absent value (validate_default) names a field the
         # input does not have, like a missing-field error: keep its name, it is no union tag
         absent_ok = e.get("type") == "missing" or "required" in str(e.get("msg", ""))
@@ -189,6 +215,7 @@ def format_validation_error(
         inp = e.get("input")
         if e.get("type") != "extra_forbidden" and not isinstance(inp, (dict, list)) and "got " not in msg:
             msg = f"{msg}; got {inp!r}"
+        msg = _strip_field_echo(field, msg)
         if prefix:
             field = f"{prefix}.{field}" if field != "<root>" else prefix
         if msg not in merged.setdefault(field, []):

@@ -247,7 +247,10 @@ class InterimsSpec(StrictModel):
                     raise ValueError(f"{name}.{b.kind}: {len(getattr(b, b.kind))} thresholds for {K - 1} interim "
                                      "looks (give one value or one per interim)")
             if self.binding:
-                raise ValueError("binding: only used with rule group_sequential")
+                # a leftover of a welch design: the rule/analysis pairing is the first thing to check
+                raise ValueError("rule: 'bayesian' is for analysis.method bayes_normal only (with welch use rule "
+                                 "group_sequential, where binding applies); binding: only used with rule "
+                                 "group_sequential (remove it with rule bayesian)")
             if self.statistic != "t":
                 raise ValueError("statistic: only used with rule group_sequential (the Bayesian rule uses the "
                                  "analysis's own variance setting)")
