@@ -44,15 +44,18 @@ def display_labels(view: SimView) -> dict[str, str]:
 
 
 def planned_n(view: SimView) -> Any:
-    """The planned n per arm: the config's ``design.n_per_arm`` when it is on the grid, else
-    the n of the slice the report shows (the middle grid value)."""
+    """The planned n per arm: the config's ``design.n_per_arm`` when it is on the grid (or when
+    n is not a grid axis), else the n of the slice the report shows (the middle grid value)."""
     ds = view.sim.ds
     x = view.x_axis
-    if x != "design.n_per_arm" or x not in ds.dims:
-        return None
     flat = flatten(parse_config_text(view.sim.provenance.get("config_text")))
-    xs = ds[x].values
     n = flat.get("design.n_per_arm")
+    if "design.n_per_arm" not in ds.dims:
+        # no grid over n: the config's own n per arm is the planned one
+        return n if isinstance(n, (int, float)) and not isinstance(n, bool) else None
+    if x != "design.n_per_arm":
+        return None
+    xs = ds[x].values
     if isinstance(n, (int, float)) and np.any(np.isclose(xs, n)):
         return xs[np.isclose(xs, n)][0].item()
     return xs[(len(xs) - 1) // 2].item()

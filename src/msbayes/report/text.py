@@ -588,6 +588,15 @@ def _g(v: Any) -> str:
         return str(v)
 
 
+def _exact(v: Any) -> str:
+    """A config threshold exactly as given (shortest round-trip form: 0.99874, not 0.999)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return repr(x).removesuffix(".0") if np.isfinite(x) else str(v)
+
+
 def _boundary_words(b: Any, *, error: str) -> str:
     """One boundary of ``interims`` (efficacy or futility) in words."""
     if b in (None, "none") or not isinstance(b, Mapping):
@@ -602,16 +611,16 @@ def _boundary_words(b: Any, *, error: str) -> str:
     if b.get("wang_tsiatis") is not None:
         return f"Wang-Tsiatis bounds (delta {_g(b['wang_tsiatis'])})"
     if b.get("z") is not None:
-        return "fixed z bounds " + ", ".join(fmt(v) for v in b["z"])
+        return "fixed z bounds " + ", ".join(_exact(v) for v in b["z"])
     if b.get("conditional_power") is not None:
-        return (f"conditional power below {fmt(b['conditional_power'])} (assuming the "
+        return (f"conditional power below {_exact(b['conditional_power'])} (assuming the "
                 f"{'observed trend' if b.get('assume') == 'trend' else 'design effect'})")
-    for k, words in (("p_benefit", "posterior P(effect > 0) above"),
+    for k, words in (("p_benefit", "posterior P(effect > 0) at least"),
                      ("p_mcid_below", "posterior P(effect > MCID) below"),
                      ("predictive_below", "predictive probability of final success below")):
         if b.get(k) is not None:
             v = b[k]
-            return f"{words} {', '.join(fmt(x) for x in v) if isinstance(v, list) else fmt(v)}"
+            return f"{words} {', '.join(_exact(x) for x in v) if isinstance(v, list) else _exact(v)}"
     return "as configured"
 
 
@@ -646,8 +655,10 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
         crit = (f"the flat-prior posterior P(effect > MCID) is below {_g(drop['p_mcid_below'])}"
                 if drop.get("p_mcid_below") is not None else
                 f"its z statistic against placebo is below {_g(drop.get('z_below'))}")
+        fut_rule = _boundary_words(spec.get("futility"), error="beta") != "none"
         parts.append(f"At an interim a dose arm is dropped when {crit}; the trial stops for "
-                     "futility only if every dose is dropped.")
+                     + ("futility when every dose is dropped, and by the futility rule below."
+                        if fut_rule else "futility only if every dose is dropped."))
     if str(des0.get("type", "")) == "dose_finding":
         parts.append("Early stop for efficacy: " + ("none" if eff == "none" else eff)
                      + "; for futility: " + ("none besides dropping every dose" if fut == "none"
@@ -702,9 +713,12 @@ def interim_paragraph(cfg: Mapping[str, Any], ds: Any) -> list[str]:
     computed = ("The stopping bounds (z scale and the observed effect needed at the planned "
                 "standard error) are computed from the rule, not simulated; the stopping "
                 if "bound_efficacy_z" in getattr(ds, "data_vars", {}) else "The stopping ")
-    parts.append(computed + "probabilities per look, P(go), the expected number of patients "
-                 "and duration, and the bias of the naive and the median-unbiased estimate at "
-                 "stopping are simulated, each with its Monte Carlo standard error.")
+    has_mue = "bias_mue" in getattr(ds, "data_vars", {})
+    has_dur = "expected_duration" in getattr(ds, "data_vars", {})
+    parts.append(computed + "probabilities per look, P(go), the expected number of patients"
+                 + (" and duration" if has_dur else "") + ", and the bias of the naive estimate"
+                 + (" and of the median-unbiased estimate" if has_mue else "")
+                 + " at stopping are simulated, each with its Monte Carlo standard error.")
     return [" ".join(parts), ""]
 
 
