@@ -325,3 +325,118 @@ def test_report_of_a_simulated_interim_design(tmp_path):
     assert {f"{NAME}_boundaries", f"{NAME}_stopping_by_look", f"{NAME}_expected_n"} <= {
         f.stem for f in (rep / "figures").glob("*.png")}
     assert "**Interim analyses.**" in (rep / "statistical_considerations.md").read_text()
+
+
+# ------------------------------------------------- new-user findings: rows, figures, CSVs
+def test_stopping_rules_leave_out_a_rule_the_design_does_not_have():
+    from msbayes.report.sequential import stopping_rules
+
+    ds = _dataset()
+    assert stopping_rules(ds) == ("efficacy", "futility")
+    no_eff = ds.assign(bound_efficacy_z=ds["bound_efficacy_z"].where(False, np.inf).where(
+        ds["look"] < 3, 1.97))  # inf at every interim: nobody stops for efficacy
+    assert stopping_rules(no_eff) == ("futility",)
+    said = ds.copy()
+    said.attrs["interims"] = "2 looks at 40%, 100% of information; efficacy: none; futility: z"
+    assert stopping_rules(said.drop_vars("bound_efficacy_z")) == ("futility",)
+    bayes = ds.copy()
+    bayes.attrs["interims"] = "Bayesian monitoring; interim efficacy: P(effect > 0) >= 0.99; interim futility: none"
+    assert stopping_rules(bayes.drop_vars("bound_futility_z")) == ("efficacy",)
+
+
+def test_zero_event_early_stop_bound_is_the_clopper_pearson_upper_limit():
+    from scipy import stats
+
+    from msbayes.report.sequential import early_stop_upper
+
+    ds = _dataset()
+    # independent answer: the 95% quantile of Beta(1, N), the one-sided CP limit for 0 of N
+    assert early_stop_upper(ds, {"design.n_per_arm": 80}, "null") == pytest.approx(
+        stats.beta.ppf(0.95, 1, N_SIMS), rel=1e-9)
+    p, _ = early_stop(ds, {"design.n_per_arm": 80}, "null", "efficacy")
+    assert p > 0  # the hand-built design does stop for efficacy at interim 2
+
+
+def test_stopping_table_has_one_line_labels_and_a_consider_segment_at_the_final_look():
+    ds = _dataset()
+    con = np.array([[0.0, 0.0], [0.12, 0.03]])  # per (n, scenario): dual rule's final consider
+    ds = ds.assign(p_consider=(("design.n_per_arm", "scenario"), con),
+                   p_consider_mcse=(("design.n_per_arm", "scenario"), np.sqrt(con * (1 - con) / N_SIMS)))
+    st = stopping_table(ds, {"design.n_per_arm": 80}, scenarios=["null", "mcid"], sname=str)
+    assert not st["look_label"].str.contains("\n").any()
+    assert st["consider"].tolist() == [0.0, 0.0, 0.12, 0.0, 0.0, 0.03]
+    fig = plot_stopping_by_look(st)
+    for a, c in zip([a for a in fig.axes if a.get_visible()], (0.12, 0.03)):
+        bars = [p for p in a.patches if p.get_gid() == "bar_consider"]
+        assert [b.get_height() for b in bars] == pytest.approx([0.0, 0.0, c])
+        eff = [p for p in a.patches if p.get_gid() == "bar_efficacy"]
+        assert bars[-1].get_y() == pytest.approx(eff[-1].get_y() + eff[-1].get_height())
+        assert "interim 1\n(33%)" in [t.get_text() for t in a.get_xticklabels()]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "futility (no-go)", "efficacy (go)", "consider (no decision)"]
+    assert _texts_outside(fig) == []
+
+
+def test_boundary_csv_has_readable_columns():
+    from msbayes.report.sequential import boundary_csv
+
+    bt = boundary_table(_dataset(), {"design.n_per_arm": 80}, final_futility_is_efficacy=True)
+    cols = list(boundary_csv(bt).columns)
+    assert "x" not in cols and "futility_filled" not in cols
+    assert cols[-1] == "final_futility_drawn_at_efficacy_bound"
+    assert boundary_csv(bt)[cols[-1]].tolist() == [False, False, True]
+
+
+def test_boundary_plot_of_a_futility_z_only_design_is_readable():
+    # MCP-Mod with futility z [0.0] and no efficacy stop: only a z bound at interim 1
+    bt = pd.DataFrame({"look": [1, 2], "x": [0.4, 1.0], "efficacy_z": [np.nan, np.nan],
+                       "futility_z": [0.0, np.nan], "efficacy_effect": [np.nan, np.nan],
+                       "futility_effect": [np.nan, np.nan]})
+    fig = plot_boundaries(bt, x_label="information fraction", mcid=0.1823)
+    assert len(fig.axes) == 1  # no empty effect panel
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    assert lo < 0.0 < hi  # the bound is inside the panel, not on its edge
+    assert ax.get_xlim()[0] < 0.4 and ax.get_xlim()[1] > 1.0
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.4", "1"]
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "bound_value"] == ["0.00"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "futility bound (stop: no-go)", "stop for futility"]
+    assert _texts_outside(fig) == []
+
+
+def test_boundary_plot_panels_share_the_x_range():
+    bt = boundary_table(_dataset(), {"design.n_per_arm": 80}, final_futility_is_efficacy=True)
+    ax_z, ax_e = plot_boundaries(bt, x_label="information fraction", mcid=0.1823).axes
+    assert ax_z.get_xlim() == ax_e.get_xlim()
+
+
+def test_dose_dropping_table_and_figure():
+    from msbayes.plots.sequential import plot_dose_dropping
+    from msbayes.report.sequential import dropped_table, has_dose_dropping
+
+    p = np.array([[[np.nan, np.nan], [0.69, 0.0], [0.70, 0.0]],
+                  [[np.nan, np.nan], [0.55, 0.0], [0.27, 0.0]]])
+    m = np.sqrt(p * (1 - p) / 4000)
+    ds = xr.Dataset({"p_dropped": (("scenario", "dose", "look"), p),
+                     "p_dropped_mcse": (("scenario", "dose", "look"), m),
+                     "information_fraction": (("look",), [0.4, 1.0])},
+                    coords={"scenario": ["null", "mcid"], "dose": [0.0, 5.0, 20.0], "look": [1, 2]})
+    assert has_dose_dropping(ds) and not has_dose_dropping(_dataset())
+    t = dropped_table(ds, {}, scenarios=["null", "mcid"], sname=str)
+    assert len(t) == 4 and set(t["dose"]) == {5.0, 20.0} and set(t["look"]) == {1}  # no placebo, no final
+    assert t["p_dropped"].tolist() == [0.69, 0.70, 0.55, 0.27]
+    assert (t["upper"] - t["p_dropped"]).to_numpy() == pytest.approx(2 * m[:, 1:, 0].ravel())
+    assert t["look_label"].iloc[0] == "interim 1 (40%)"
+    fig = plot_dose_dropping(t, dose_label="dose (million cells)")
+    axes = [a for a in fig.axes if a.get_visible()]
+    assert [a.get_title(loc="left") for a in axes] == ["null", "mcid"]
+    for a, want in zip(axes, ([0.69, 0.70], [0.55, 0.27])):
+        assert [b.get_height() for b in a.patches if b.get_gid() == "bar_dropped_look1"] == \
+            pytest.approx(want)
+        assert [x.get_text() for x in a.get_xticklabels()] == ["5", "20"]
+        assert a.get_xlabel() == "dose (million cells)"
+        assert sum(1 for c in a.containers if type(c).__name__ == "ErrorbarContainer") == 1
+    assert axes[0].get_ylabel() == "P(dose dropped at the interim)"
+    assert [x.get_text() for x in fig.legends[0].get_texts()] == ["interim 1 (40%)"]
+    assert _texts_outside(fig) == []

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["is_sequential", "boundary_table", "stopping_table", "expected_n_table",
-           "early_stop", "look_labels"]
+__all__ = ["is_sequential", "boundary_table", "boundary_csv", "stopping_table", "expected_n_table",
+           "early_stop", "early_stop_upper", "stopping_rules", "look_labels", "has_dose_dropping",
+           "dropped_table"]
 
 
 def is_sequential(ds: xr.Dataset) -> bool:
@@ -99,21 +100,43 @@ def stopping_table(ds: xr.Dataset, sel: Mapping[str, Any], *,
     """``scenario, look, look_label, efficacy, futility, efficacy_mcse, futility_mcse, stop,
     cumulative_p_go`` per scenario and look at the grid cell ``sel``."""
     labels = look_labels(ds, sel)
+    k = ds.sizes["look"]
     rows = []
     for s in scenarios:
         ss = {**sel, "scenario": s}
         cols = {v: _per_look(ds, v, ss) for v in (
             "p_efficacy", "p_futility", "p_efficacy_mcse", "p_futility_mcse", "p_stop",
             "cumulative_p_go", "cumulative_p_go_mcse")}
+        # "consider" (neither go nor no-go) happens only at the final analysis of a dual rule:
+        # the recorded p_consider of the whole trial is its probability at the final look
+        con = float(np.ravel(_sel(ds["p_consider"], ss).values)[0]) if "p_consider" in ds else 0.0
+        con_m = (float(np.ravel(_sel(ds["p_consider_mcse"], ss).values)[0])
+                 if "p_consider_mcse" in ds else 0.0)
         for i, look in enumerate(np.asarray(ds["look"].values, int)):
+            last = i == k - 1
             rows.append({"scenario_key": str(s), "scenario": sname(s), "look": int(look),
-                         "look_label": labels[i].replace(" (", "\n("),
+                         "look_label": labels[i],
                          "efficacy": cols["p_efficacy"][i], "futility": cols["p_futility"][i],
+                         "consider": np.nan_to_num(con) if last else 0.0,
                          "efficacy_mcse": np.nan_to_num(cols["p_efficacy_mcse"][i]),
                          "futility_mcse": np.nan_to_num(cols["p_futility_mcse"][i]),
+                         "consider_mcse": np.nan_to_num(con_m) if last else 0.0,
                          "stop": cols["p_stop"][i], "cumulative_p_go": cols["cumulative_p_go"][i],
                          "cumulative_p_go_mcse": cols["cumulative_p_go_mcse"][i]})
     return pd.DataFrame(rows)
+
+
+def boundary_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """The boundary table as written to ``*_boundaries.csv``: without the plotting column
+    ``x`` and with the fill flag under a readable name.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"look": [1], "x": [1.0], "futility_filled": [True]})
+    >>> list(boundary_csv(t).columns)
+    ['look', 'final_futility_drawn_at_efficacy_bound']
+    """
+    out = table.drop(columns=[c for c in ("x",) if c in table.columns])
+    return out.rename(columns={"futility_filled": "final_futility_drawn_at_efficacy_bound"})
 
 
 def early_stop(ds: xr.Dataset, sel: Mapping[str, Any], scenario: Any,
@@ -142,6 +165,111 @@ def early_stop(ds: xr.Dataset, sel: Mapping[str, Any], scenario: Any,
         if "n_sims" in ds else float("nan")
     m = float(np.sqrt(p * (1 - p) / n)) if np.isfinite(n) and n > 0 else float("nan")
     return p, m
+
+
+def _interim_bounds(ds: xr.Dataset, var: str) -> np.ndarray | None:
+    if var not in ds:
+        return None
+    da = ds[var].transpose(..., "look")
+    return np.asarray(da.values, float)[..., :-1]
+
+
+def stopping_rules(ds: xr.Dataset) -> tuple[str, ...]:
+    """The early-stopping rules the design has at its interim looks: a subset of
+    ``("efficacy", "futility")`` in that order.
+
+    A rule is absent when the ``interims`` attribute says ``efficacy: none`` / ``futility:
+    none``, or when its recorded ``bound_<kind>_z`` is non-finite at every interim look
+    (``inf`` efficacy bounds, ``-inf`` / NaN futility bounds: nobody can stop there). A design
+    that records neither keeps the rule if ``p_<kind>`` is in ``oc.nc``.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"p_efficacy": (("look",), [0.0, 0.02]),
+    ...                  "p_futility": (("look",), [0.3, 0.6]),
+    ...                  "bound_efficacy_z": (("look",), [np.inf, 1.96]),
+    ...                  "bound_futility_z": (("look",), [0.0, np.nan])},
+    ...                 coords={"look": [1, 2]})
+    >>> stopping_rules(ds)
+    ('futility',)
+    """
+    import re
+
+    attr = str(ds.attrs.get("interims", ""))
+    out = []
+    for kind in ("efficacy", "futility"):
+        if f"p_{kind}" not in ds:
+            continue
+        if re.search(rf"(^|[;,]\s*)(interim )?{kind}: none\b", attr):
+            continue
+        b = _interim_bounds(ds, f"bound_{kind}_z")
+        if b is not None and b.size and not np.isfinite(b).any():
+            continue
+        out.append(kind)
+    return tuple(out)
+
+
+def early_stop_upper(ds: xr.Dataset, sel: Mapping[str, Any], scenario: Any) -> float:
+    """One-sided 95% Clopper-Pearson upper bound ``1 - 0.05^(1/N)`` (about ``3/N``) for an
+    early-stop probability with no simulated event; N = ``n_sims`` of the cell (NaN without).
+
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"n_sims": (("scenario",), [4000])}, coords={"scenario": ["null"]})
+    >>> round(early_stop_upper(ds, {}, "null"), 6)
+    0.000749
+    """
+    if "n_sims" not in ds:
+        return float("nan")
+    n = float(np.ravel(_sel(ds["n_sims"], {**sel, "scenario": scenario}).values)[0])
+    return float(1.0 - 0.05 ** (1.0 / n)) if np.isfinite(n) and n > 0 else float("nan")
+
+
+def has_dose_dropping(ds: xr.Dataset) -> bool:
+    """True when ``oc.nc`` records interim dose dropping (``p_dropped`` over dose and look)."""
+    return "p_dropped" in ds and {"dose", "look"} <= set(ds["p_dropped"].dims)
+
+
+def dropped_table(ds: xr.Dataset, sel: Mapping[str, Any], *, scenarios: list,
+                  sname: Callable[[Any], str],
+                  dose_name: Callable[[Any], str] = lambda d: f"{float(d):g}") -> pd.DataFrame:
+    """P(dose dropped at interim k) per scenario, active dose and interim look, with its
+    MCSE and ±2 MCSE limits (clipped to [0, 1]): ``scenario_key, scenario, dose, dose_label,
+    look, look_label, p_dropped, p_dropped_mcse, lower, upper``.
+
+    Placebo (NaN in ``p_dropped``) and the final look (nothing is dropped there) are left out.
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"p_dropped": (("scenario", "dose", "look"),
+    ...                                [[[np.nan, np.nan], [0.7, 0.0]]]),
+    ...                  "p_dropped_mcse": (("scenario", "dose", "look"),
+    ...                                     [[[np.nan, np.nan], [0.007, 0.0]]])},
+    ...                 coords={"scenario": ["null"], "dose": [0, 5], "look": [1, 2]})
+    >>> t = dropped_table(ds, {}, scenarios=["null"], sname=str)
+    >>> t[["dose", "look", "p_dropped", "lower"]].values.tolist()
+    [[5.0, 1.0, 0.7, 0.686]]
+    """
+    labels = look_labels(ds, sel)
+    k = ds.sizes["look"]
+    looks = np.asarray(ds["look"].values, int)
+    rows = []
+    for s in scenarios:
+        ss = {k_: v for k_, v in {**sel, "scenario": s}.items() if k_ not in ("dose", "look")}
+        p = _sel(ds["p_dropped"], ss).transpose("dose", "look")
+        m = (_sel(ds["p_dropped_mcse"], ss).transpose("dose", "look")
+             if "p_dropped_mcse" in ds else xr.zeros_like(p))
+        for j, d in enumerate(np.asarray(ds["dose"].values)):
+            for i in range(k - 1):
+                v, e = float(p.values[j, i]), float(m.values[j, i])
+                if not np.isfinite(v):
+                    continue
+                e = e if np.isfinite(e) else 0.0
+                rows.append({"scenario_key": str(s), "scenario": sname(s), "dose": float(d),
+                             "dose_label": dose_name(d), "look": int(looks[i]),
+                             "look_label": labels[i], "p_dropped": v, "p_dropped_mcse": e,
+                             "lower": round(max(0.0, v - 2 * e), 12),
+                             "upper": round(min(1.0, v + 2 * e), 12)})
+    return pd.DataFrame(rows, columns=["scenario_key", "scenario", "dose", "dose_label", "look",
+                                       "look_label", "p_dropped", "p_dropped_mcse", "lower",
+                                       "upper"])
 
 
 def expected_n_table(ds: xr.Dataset, fixed: Mapping[str, Any], *, x_axis: str | None,
