@@ -54,6 +54,7 @@ __all__ = [
     "SELECTION_COLOURS",
     "DOSE_COLOURS",
     "COMPARATOR_LINESTYLES",
+    "RAR_OUTCOME_COLOURS",
     "ROLES",
     "PUBLICATION_RC",
     "scenario_style",
@@ -121,6 +122,9 @@ SELECTION_COLOURS: dict[str, str] = {"sub_only": "#0072B2", "full_only": "#009E7
 DOSE_COLOURS: tuple[str, ...] = ("#56B4E9", "#0072B2", "#CC79A7", "#D55E00", "#E69F00", "#009E73")
 #: an adaptive design and its paired fixed comparator: line styles (scenario colour kept)
 COMPARATOR_LINESTYLES: dict[str, str] = {"adaptive": "-", "fixed": "--"}
+#: how a response-adaptive (RAR) trial ends (stacked bars)
+RAR_OUTCOME_COLOURS: dict[str, str] = {"superiority": "#0072B2", "equivalence": "#009E73",
+                                       "futility": "#E69F00", "max": "#D9D9D9"}
 #: the whole mapping by role (documented in docs/report.md)
 ROLES: dict[str, object] = {
     "scenario": {"colour": SCENARIO_COLOURS, "marker": SCENARIO_MARKERS, "line": "-"},

@@ -34,13 +34,19 @@ from .text import flatten, fmt, parse_config_text
 __all__ = ["adaptive_kind", "enrichment_populations", "enrichment_selection_table",
            "dose_selection_table", "comparison_table", "null_scenarios", "fwer_table",
            "expected_n_table", "comparator_text", "summary_items", "adaptive_html",
-           "target_alpha"]
+           "target_alpha", "rar_arm_labels", "rar_selection_table", "rar_outcome_table",
+           "rar_summary_items", "rar_global_nulls", "rar_pairs", "rar_comparison_table",
+           "rar_html", "rar_comparison_html"]
 
-Kind = Literal["enrichment", "multi_arm"]
+Kind = Literal["enrichment", "multi_arm", "rar"]
 
 
 def adaptive_kind(ds: xr.Dataset) -> Kind | None:
-    """``"enrichment"`` / ``"multi_arm"`` when ``ds`` holds that design's variables, else None."""
+    """``"enrichment"`` / ``"multi_arm"`` / ``"rar"`` (response-adaptive randomisation: it
+    alone records ``mean_alloc_arm`` and ``p_outcome_superiority``) when ``ds`` holds that
+    design's variables, else None."""
+    if "mean_alloc_arm" in ds or "p_outcome_superiority" in ds:
+        return "rar"
     if "p_select_S" in ds:
         return "enrichment"
     if "p_selected" in ds and "dose" in ds["p_selected"].dims:
@@ -309,6 +315,8 @@ def summary_items(ds: xr.Dataset, sel: Mapping[str, Any], cfg: Mapping[str, Any]
     kind = adaptive_kind(ds)
     if kind is None:
         return []
+    if kind == "rar":
+        return _collapse_constant(rar_summary_items(ds, sel, cfg, scenarios=scenarios), ds, sel)
     items: list[dict[str, Any]] = []
     alpha = target_alpha(cfg)
     for s in null_scenarios(ds, cfg, sel):
@@ -397,6 +405,8 @@ def adaptive_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
     kind = adaptive_kind(ds)
     if kind is None:
         return []
+    if kind == "rar":
+        return rar_html(view, out, name, xlab=xlab, sname=sname, html_table=html_table)
     cfg = parse_config_text(view.sim.provenance.get("config_text"))
     flat = flatten(cfg)
     unit = str(flat.get("design.dose_unit") or "")
@@ -503,3 +513,316 @@ def adaptive_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
         caption=("Expected number randomised by stratum (both arms)" if kind == "enrichment"
                  else "Expected number randomised by arm") + f"{at_txt}; mean (MCSE)."))
     return parts
+
+
+
+# ------------------------------------------------------------------ response-adaptive (RAR)
+#: trial outcome variables of a RAR design and their plain labels (they sum to 1)
+RAR_OUTCOMES: dict[str, str] = {
+    "superiority": "stopped: a dose superior to control",
+    "equivalence": "stopped: arms equivalent",
+    "futility": "stopped: futility",
+    "max": "maximum sample size reached",
+}
+
+
+def rar_arm_labels(ds: xr.Dataset, cfg: Mapping[str, Any]) -> list[str]:
+    """Plain label per ``dose`` coordinate value, control first: ``"placebo (control)"`` for
+    dose 0 (or the first named arm + " (control)"), else the dose with the first word of
+    ``design.dose_unit`` (``"3 million"``) or the arm name.
+
+    >>> ds = xr.Dataset(coords={"dose": [0.0, 3.0]})
+    >>> rar_arm_labels(ds, {"design": {"dose_unit": "million cells"}})
+    ['placebo (control)', '3 million']
+    """
+    unit = str(_design(cfg).get("dose_unit") or "")
+    out = []
+    for i, d in enumerate(ds["dose"].values):
+        if isinstance(d, str) or not np.issubdtype(np.asarray(d).dtype, np.number):
+            out.append(f"{d} (control)" if i == 0 else str(d))
+        elif i == 0:
+            out.append("placebo (control)" if float(d) == 0 else
+                       f"{_dose_label(float(d), unit)} (control)")
+        else:
+            out.append(_dose_label(float(d), unit))
+    return out
+
+
+def rar_selection_table(ds: xr.Dataset, sel: Mapping[str, Any], *, scenarios: list,
+                        sname: Callable[[Any], str], cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """Per scenario and arm (control first, then "no arm selected"): P(selected) and the mean
+    achieved allocation share, each with its MCSE, read from ``p_selected`` (the control's
+    entry is ``p_select_control``), ``p_select_none`` and ``mean_alloc_arm``.
+
+    Columns ``scenario_key, scenario, arm, label, p_selected, p_selected_mcse, alloc,
+    alloc_mcse`` (``alloc`` NaN for "none")."""
+    labels = rar_arm_labels(ds, cfg)
+    rows = []
+    for s in scenarios:
+        ss = {**sel, "scenario": s}
+        for d, lab in zip(ds["dose"].values, labels):
+            sd = {**ss, "dose": d}
+            rows.append({"scenario_key": str(s), "scenario": sname(s), "arm": str(d),
+                         "label": lab, "p_selected": _one(ds, "p_selected", sd),
+                         "p_selected_mcse": _one(ds, "p_selected_mcse", sd),
+                         "alloc": _one(ds, "mean_alloc_arm", sd),
+                         "alloc_mcse": _one(ds, "mean_alloc_arm_mcse", sd)})
+        rows.append({"scenario_key": str(s), "scenario": sname(s), "arm": "none",
+                     "label": "no arm selected", "p_selected": _one(ds, "p_select_none", ss),
+                     "p_selected_mcse": _one(ds, "p_select_none_mcse", ss),
+                     "alloc": np.nan, "alloc_mcse": np.nan})
+    return pd.DataFrame(rows)
+
+
+def rar_outcome_table(ds: xr.Dataset, sel: Mapping[str, Any], *, scenarios: list,
+                      sname: Callable[[Any], str]) -> pd.DataFrame:
+    """P(each way the trial ends) per scenario (``p_outcome_*``, summing to 1): columns
+    ``scenario_key, scenario, outcome, label, p, mcse``."""
+    rows = []
+    for s in scenarios:
+        ss = {**sel, "scenario": s}
+        for o, lab in RAR_OUTCOMES.items():
+            rows.append({"scenario_key": str(s), "scenario": sname(s), "outcome": o,
+                         "label": lab, "p": _one(ds, f"p_outcome_{o}", ss),
+                         "mcse": _one(ds, f"p_outcome_{o}_mcse", ss)})
+    return pd.DataFrame(rows)
+
+
+def rar_global_nulls(ds: xr.Dataset, cfg: Mapping[str, Any]) -> list[str]:
+    """The fixed scenarios in which no arm is better than the control (every configured effect
+    <= 0): there any superiority decision is a type I error."""
+    kinds = ({str(s): str(k) for s, k in zip(ds["scenario"].values, ds["scenario_kind"].values)}
+             if "scenario_kind" in ds.coords else {})
+    scen = cfg.get("scenarios") or {}
+    scen = {("null" if k is None else str(k)): v for k, v in scen.items()} \
+        if isinstance(scen, Mapping) else {}
+    out = []
+    for s in map(str, ds["scenario"].values):
+        if kinds.get(s, "fixed") == "design_prior":
+            continue
+        eff = _effects(scen.get(s))
+        if eff is not None and max(eff) <= 1e-12:
+            out.append(s)
+    return out
+
+
+def _rar_alpha(cfg: Mapping[str, Any]) -> float:
+    a = _design(cfg).get("alpha")
+    return float(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else 0.025
+
+
+def rar_summary_items(ds: xr.Dataset, sel: Mapping[str, Any], cfg: Mapping[str, Any], *,
+                      scenarios: list[str]) -> list[dict[str, Any]]:
+    """OC-summary rows of a RAR design (same item format as :func:`summary_items`): type I
+    error under each global-null scenario (with the target ``design.alpha``), P(any
+    superiority decision), P(select the best arm), IDP, RMSE and bias of the selected arm's
+    effect and the expected total n per scenario."""
+    items: list[dict[str, Any]] = []
+    alpha = _rar_alpha(cfg)
+    sup = "p_superiority_decision" if "p_superiority_decision" in ds else "p_go"
+    for s in rar_global_nulls(ds, cfg):
+        items.append({"quantity": "type I error: P(any superiority decision) when no arm is "
+                                  f"better than control (simulated), target {fmt(alpha)}",
+                      "scenario": s, "var": sup})
+    for s in scenarios:
+        if s in rar_global_nulls(ds, cfg):
+            continue
+        items.append({"quantity": "P(any superiority decision)", "scenario": s, "var": sup})
+    for s in scenarios:
+        if np.isfinite(_one(ds, "mean_select_best", {**sel, "scenario": s})):
+            items.append({"quantity": "P(select the best arm)", "scenario": s,
+                          "var": "mean_select_best"})
+    for s in scenarios:
+        if np.isfinite(_one(ds, "mean_idp", {**sel, "scenario": s})):
+            items.append({"quantity": "IDP: ideal design percentage (100 = always the best "
+                                      "arm, 0 = always the worst)", "scenario": s,
+                          "var": "mean_idp", "prob": False, "digits": 1})
+    for var, what in (("rmse", "RMSE of the selected arm's effect (vs control)"),
+                      ("bias", "bias of the selected arm's effect (vs control)")):
+        for s in scenarios:
+            items.append({"quantity": what, "scenario": s, "var": var, "prob": False,
+                          "digits": 3})
+    for s in scenarios:
+        items.append({"quantity": "expected total sample size (patients randomised)",
+                      "scenario": s, "var": "expected_n", "prob": False, "digits": 1})
+    return items
+
+
+def _cfg_of(sim: Any) -> Mapping[str, Any]:
+    return parse_config_text(sim.provenance.get("config_text"))
+
+
+def _rar_signature(cfg: Mapping[str, Any], ds: xr.Dataset) -> tuple | None:
+    des = _design(cfg)
+    if str(des.get("type")) != "rar":
+        return None
+    arms = des.get("arms") or des.get("doses")
+    return (repr(arms), repr(des.get("n_per_arm")),
+            tuple(map(str, ds["scenario"].values)))
+
+
+def _is_adaptive(cfg: Mapping[str, Any]) -> bool:
+    al = _design(cfg).get("allocation")
+    return not (isinstance(al, Mapping) and al.get("adaptive") is False)
+
+
+def rar_pairs(sims: list) -> list[tuple[int, int]]:
+    """Indices ``(rar, fixed)`` of RAR designs and their fixed-allocation comparators among
+    ``sims`` (objects with ``.ds`` and ``.provenance``): both ``design.type: rar`` with the
+    same arms (``design.doses`` or ``design.arms``), the same ``design.n_per_arm`` and the
+    same scenario names, one with ``design.allocation.adaptive`` true (default) and the other
+    false. Each design is used in at most one pair (first match in order)."""
+    sig = [_rar_signature(_cfg_of(s), s.ds) for s in sims]
+    ada = [_is_adaptive(_cfg_of(s)) for s in sims]
+    used: set[int] = set()
+    out = []
+    for i, si in enumerate(sig):
+        if si is None or not ada[i]:
+            continue
+        for j, sj in enumerate(sig):
+            if j != i and j not in used and sj == si and not ada[j]:
+                out.append((i, j))
+                used.add(j)
+                break
+    return out
+
+
+#: the quantities compared between a RAR design and its fixed-allocation comparator
+RAR_COMPARED: dict[str, tuple[str, bool]] = {
+    "P(go)": ("p_go", True),
+    "P(select the best arm)": ("mean_select_best", True),
+    "IDP (%)": ("mean_idp", False),
+    "expected total n": ("expected_n", False),
+}
+
+
+def rar_comparison_table(rar: xr.Dataset, fixed: xr.Dataset, *, scenarios: list,
+                         sname: Callable[[Any], str],
+                         sel: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Per scenario and quantity of :data:`RAR_COMPARED`: the RAR value, the fixed-allocation
+    value, their difference and its MCSE ``sqrt(mcse_rar^2 + mcse_fixed^2)`` (independent
+    simulations, so unpaired). Columns ``scenario_key, scenario, quantity, prob, rar,
+    rar_mcse, fixed, fixed_mcse, difference, difference_mcse, n_rar, n_fixed``."""
+    sel = dict(sel or {})
+    rows = []
+    for s in scenarios:
+        ss = {**sel, "scenario": s}
+        for q, (var, prob) in RAR_COMPARED.items():
+            a, am = _one(rar, var, ss), _one(rar, f"{var}_mcse", ss)
+            f, fm = _one(fixed, var, ss), _one(fixed, f"{var}_mcse", ss)
+            rows.append({"scenario_key": str(s), "scenario": sname(s), "quantity": q,
+                         "prob": prob, "rar": a, "rar_mcse": am, "fixed": f, "fixed_mcse": fm,
+                         "difference": a - f,
+                         "difference_mcse": float(np.hypot(np.nan_to_num(am),
+                                                           np.nan_to_num(fm))),
+                         "n_rar": _one(rar, "n_sims", ss), "n_fixed": _one(fixed, "n_sims", ss)})
+    return pd.DataFrame(rows)
+
+
+def _v(v: float, m: float, n: float, prob: bool) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    return _pm(v, m, n) if prob else f"{fmt(v, 1)} ({fmt_mcse(m, 2)})"
+
+
+def _cell_sel(view: Any, ds: xr.Dataset) -> dict[str, Any]:
+    return {k: v for k, v in view.fixed.items() if k in ds.dims and k not in ("scenario", "dose")}
+
+
+def rar_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
+             sname: Callable[[Any], str], html_table: Callable[..., str]) -> list[str]:
+    """The RAR report section: selection and achieved-allocation figure, trial-outcome figure,
+    expected n per arm table."""
+    from functools import partial
+
+    from ..plots.adaptive import plot_rar_outcomes, plot_rar_selection
+
+    ds = view.sim.ds
+    cfg = parse_config_text(view.sim.provenance.get("config_text"))
+    sel = _cell_sel(view, ds)
+    at = ", ".join(f"{xlab(k)} = {fmt(v)}" for k, v in sel.items())
+    at_txt = f" at {at}" if at else ""
+    scen = [str(s) for s in ds["scenario"].values]
+    unit = str(_design(cfg).get("dose_unit") or "")
+    parts = [f"<h3 id='rar-{name}'>Response-adaptive randomisation: selection, allocation "
+             "and trial outcomes</h3>"]
+    st = rar_selection_table(ds, sel, scenarios=scen, sname=sname, cfg=cfg)
+    out.table(st, f"{name}_rar_selection")
+    parts.append(out.figure(
+        partial(plot_rar_selection, st), f"{name}_rar_selection",
+        f"(a) Probability that each arm is selected (the winner of a superiority stop, else "
+        f"the arm chosen at the end; \"no arm selected\" when none is), and (b) the mean "
+        f"share of the patients each arm received (achieved allocation), per scenario"
+        f"{at_txt}" + (f"; doses in {unit}" if unit else "")
+        + "; error bars \u00b12 Monte Carlo standard errors."))
+    ot = rar_outcome_table(ds, sel, scenarios=scen, sname=sname)
+    out.table(ot, f"{name}_rar_outcomes")
+    parts.append(out.figure(
+        partial(plot_rar_outcomes, ot), f"{name}_rar_outcomes",
+        f"How the trial ends, per scenario{at_txt}: stopped because a dose is superior to the "
+        "control, because the arms are equivalent, for futility, or at the maximum sample "
+        "size (the four sum to 1); error bars \u00b12 Monte Carlo standard errors."))
+    labels = rar_arm_labels(ds, cfg)
+    rows = []
+    for s in scen:
+        ss = {**sel, "scenario": s}
+        r = {"scenario": sname(s)}
+        for d, lab in zip(ds["dose"].values, labels):
+            sd = {**ss, "dose": d}
+            r[lab] = _v(_one(ds, "mean_n_arm", sd), _one(ds, "mean_n_arm_mcse", sd), np.nan,
+                        False)
+        r["total (all arms)"] = _v(_one(ds, "expected_n", ss), _one(ds, "expected_n_mcse", ss),
+                                   np.nan, False)
+        nm = _one(ds, "n_max", ss)
+        r["maximum total"] = f"{nm:g}" if np.isfinite(nm) else "n/a"
+        rows.append(r)
+    parts.append(html_table(pd.DataFrame(rows), id=f"table-rar-expected-n-{name}",
+                            cls="expected-n-by-group",
+                            caption=f"Expected number randomised per arm and in total{at_txt}; "
+                            "mean (MCSE)."))
+    return parts
+
+
+def rar_comparison_html(rar_view: Any, fixed_view: Any, out: Any, *,
+                        sname: Callable[[Any], str], html_table: Callable[..., str]) -> str:
+    """Table and figure comparing a RAR design with its fixed-allocation comparator (see
+    :func:`rar_pairs`); "" when they share no scenario."""
+    from functools import partial
+
+    from ..plots.adaptive import plot_rar_vs_fixed
+
+    a, f = rar_view.sim.ds, fixed_view.sim.ds
+    scen = [str(s) for s in a["scenario"].values if str(s) in set(map(str, f["scenario"].values))]
+    if not scen:
+        return ""
+    ra, rf = rar_view.sim.name, fixed_view.sim.name
+    ct = rar_comparison_table(a, f, scenarios=scen, sname=sname, sel=_cell_sel(rar_view, a))
+    stem = f"{ra}_vs_{rf}"
+    out.table(ct, stem)
+    tab = pd.DataFrame({
+        "scenario": ct["scenario"], "quantity": ct["quantity"],
+        "RAR (MCSE)": [_v(v, m, n, p) for v, m, n, p in
+                       zip(ct["rar"], ct["rar_mcse"], ct["n_rar"], ct["prob"])],
+        "fixed allocation (MCSE)": [_v(v, m, n, p) for v, m, n, p in
+                                    zip(ct["fixed"], ct["fixed_mcse"], ct["n_fixed"],
+                                        ct["prob"])],
+        "difference (MCSE)": [f"{d:+.3f} ({fmt_mcse(m)})" if p and np.isfinite(d) else
+                              f"{d:+.1f} ({fmt_mcse(m, 2)})" if np.isfinite(d) else "n/a"
+                              for d, m, p in zip(ct["difference"], ct["difference_mcse"],
+                                                 ct["prob"])]})
+    cap = (f"Response-adaptive randomisation ({ra}) against fixed equal allocation ({rf}): "
+           "the same arms, maximum n per arm, looks and scenarios, each with its own "
+           "calibrated superiority threshold. The two designs are simulated independently "
+           "(unpaired), so the MCSE of a difference is the square root of the sum of the "
+           "squared MCSEs.")
+    return (f"<h2 id='rar-vs-fixed-{_slug(ra)}'>Response-adaptive against fixed allocation</h2>"
+            + out.figure(partial(plot_rar_vs_fixed, ct), f"{stem}_rar_vs_fixed",
+                         cap + " Error bars \u00b12 MCSE.")
+            + html_table(tab, id=f"table-rar-vs-fixed-{_slug(ra)}", cls="rar-vs-fixed",
+                         caption=cap))
+
+
+def _slug(s: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", str(s).lower()).strip("-")

@@ -1170,6 +1170,33 @@ def _designs_compared_html(views: Sequence[SimView], out: _Out) -> str:
                             else "")))
 
 
+def _rar_compared_html(views: Sequence[SimView], out: _Out) -> str:
+    """Each response-adaptive design against its fixed-allocation comparator (pairing:
+    :func:`msbayes.report.adaptive.rar_pairs`)."""
+    from .adaptive import rar_comparison_html, rar_pairs
+
+    parts = []
+    for i, j in rar_pairs([v.sim for v in views]):
+        v = views[i]
+        ds = v.sim.ds
+        scale = str(flatten(parse_config_text(v.sim.provenance.get("config_text")))
+                    .get("endpoint.scale") or "log_speed_ratio")
+        eff = ({str(k): float(e) for k, e in zip(ds["scenario"].values, ds["true_effect"].values)}
+               if "true_effect" in ds.coords and ds["true_effect"].dims == ("scenario",) else {})
+        kinds = ({str(k): str(x) for k, x in zip(ds["scenario"].values,
+                                                  ds["scenario_kind"].values)}
+                 if "scenario_kind" in ds.coords else {})
+        over = display_labels(v)
+
+        def sname(s: object, eff=eff, kinds=kinds, over=over, scale=scale) -> str:
+            e = eff.get(str(s), float("nan"))
+            return scenario_label(str(s), effect=e if np.isfinite(e) else None, scale=scale,
+                                  kind=kinds.get(str(s), "fixed"), overrides=over)
+
+        parts.append(rar_comparison_html(v, views[j], out, sname=sname, html_table=_html_table))
+    return "".join(parts)
+
+
 # ---------------------------------------------------------------------------- provenance
 def _provenance_table(fit: FitArtefacts | None, sims: Sequence[SimArtefacts],
                       links: Sequence[LinkCheck]) -> pd.DataFrame:
@@ -1324,6 +1351,7 @@ def _build_report(
     for v, lk in zip(views, links):
         body.append(_sim_html(v, lk, out, fit))
     body.append(_designs_compared_html(views, out))
+    body.append(_rar_compared_html(views, out))
 
     text = statistical_considerations(fit, views, links, primary=primary,
                                       dropped_synthetic=dropped_synthetic)

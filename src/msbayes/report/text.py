@@ -24,7 +24,7 @@ from ..plots.style import effect_label, endpoint_label, metric_label, population
 from .inputs import FitArtefacts, LinkCheck, SimArtefacts, effect_rows
 
 __all__ = ["fmt", "statistical_considerations", "parse_config_text", "flatten", "oc_table",
-           "SimView", "adaptive_paragraph"]
+           "SimView", "adaptive_paragraph", "rar_paragraph"]
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -778,6 +778,8 @@ def adaptive_paragraph(cfg: Mapping[str, Any], ds: Any = None) -> list[str]:
     """
     des = cfg.get("design") if isinstance(cfg.get("design"), Mapping) else {}
     typ = str(des.get("type", ""))
+    if typ == "rar":
+        return rar_paragraph(cfg)
     if typ not in ("enrichment", "multi_arm"):
         return []
     from ..plots.style import population_label
@@ -888,3 +890,110 @@ def statistical_considerations(
     for v, link in zip(views, links):
         out += _sim_section(v, link, fit, primary)
     return "\n".join(out).rstrip() + "\n"
+
+
+
+def _q(x: Any) -> str:
+    """A threshold exactly as configured (no rounding)."""
+    return str(x)
+
+
+def rar_paragraph(cfg: Mapping[str, Any]) -> list[str]:
+    """A response-adaptive randomisation design (``design.type: rar``) in words: looks,
+    allocation rule (tempering power, floor and cap, the control's share), stopping rules
+    with their thresholds exactly as configured, the final test, that the type I error is
+    simulated (calibrated), not guaranteed by construction, and what the IDP means.
+
+    >>> cfg = {"design": {"type": "rar", "doses": [0, 3, 6], "n_per_arm": 60,
+    ...                   "stopping": {"superiority": 0.99649}}}
+    >>> "0.99649" in rar_paragraph(cfg)[0]
+    True
+    """
+    des = cfg.get("design") if isinstance(cfg.get("design"), Mapping) else {}
+    if str(des.get("type", "")) != "rar":
+        return []
+    arms = des.get("arms") or des.get("doses") or []
+    n_arms = len(arms)
+    n = des.get("n_per_arm")
+    nmax = n * n_arms if isinstance(n, int) and n_arms else None
+    unit = str(des.get("dose_unit") or "")
+    if des.get("arms"):
+        arm_txt = (f"{n_arms} arms ({arms[0]} as the control, then "
+                   + ", ".join(map(str, arms[1:])) + ")")
+    else:
+        arm_txt = (f"{n_arms} arms (control dose {_g(arms[0])}, then doses "
+                   + ", ".join(_g(d) for d in arms[1:]) + (f" {unit}" if unit else "") + ")"
+                   if arms else "its arms")
+    if des.get("looks_n"):
+        looks = "at total sample sizes " + ", ".join(_g(x) for x in des["looks_n"])
+    elif des.get("block_sizes"):
+        looks = "after blocks of " + ", ".join(_g(x) for x in des["block_sizes"]) + " patients"
+    else:
+        fr = [float(x) for x in des.get("looks") or [0.25, 0.5, 0.75, 1.0]]
+        looks = ("after " + ", ".join(f"{100 * f:g}%" for f in fr) + " of the maximum"
+                 + (f" ({', '.join(_g(round(f * nmax)) for f in fr)} patients)" if nmax else ""))
+    al = des.get("allocation") if isinstance(des.get("allocation"), Mapping) else {}
+    adaptive = al.get("adaptive", True) is not False
+    power = al.get("power", 0.5)
+    floor = al.get("min_allocation", 0.05)
+    cap = al.get("max_allocation")
+    ctrl = str(al.get("control_allocation", "fixed"))
+    share = al.get("control_share", 0.25)
+    ctrl_txt = {"fixed": f"the control keeps a fixed share of {_q(share)} of every block",
+                "sqrt": "the control's share is sqrt(k) / (k + sqrt(k)) with k the number of "
+                        "active doses (the square-root rule)",
+                "match": "the control's share matches the largest dose share",
+                "thompson": "the control competes for allocation like a dose"}.get(ctrl, ctrl)
+    if adaptive:
+        alloc = ("Allocation is response-adaptive (Thompson-type): after each look, each "
+                 f"competing arm's share is proportional to its posterior probability of being "
+                 f"the best arm raised to the power {_q(power)} (tempering; 0 = equal split), "
+                 f"with a floor of {_q(floor)}"
+                 + (f" and a cap of {_q(cap)}" if cap is not None else " and no cap")
+                 + f" per arm; {ctrl_txt}.")
+    else:
+        alloc = ("Allocation is fixed: every block is split at the starting shares with "
+                 "deterministic counts (the fixed-allocation comparator).")
+    st = des.get("stopping") if isinstance(des.get("stopping"), Mapping) else {}
+    comp = str(st.get("comparison", "control"))
+    sup = st.get("superiority", 0.99)
+    rules = []
+    if sup is not None:
+        rules.append(("a dose is declared superior to the control when P(dose better than "
+                      f"control | data) > {_q(sup)} (the superior dose becomes the new control)")
+                     if comp == "control" else
+                     f"an arm is declared the best when its P(best) > {_q(sup)}")
+    if st.get("inferiority") is not None:
+        rules.append(f"an arm is dropped for inferiority when its probability falls below "
+                     f"{_q(st['inferiority'])}")
+    fut = st.get("futility") if isinstance(st.get("futility"), Mapping) else None
+    if fut:
+        rules.append(f"a dose is dropped for futility when P(dose - control > "
+                     f"{_q(fut.get('diff', 0.0))} | data) < {_q(fut.get('prob'))}")
+    eq = st.get("equivalence") if isinstance(st.get("equivalence"), Mapping) else None
+    if eq:
+        rules.append(f"the trial stops for equivalence when P(|difference| < "
+                     f"{_q(eq.get('diff'))} | data) > {_q(eq.get('prob'))}")
+    stop = ("Stopping rules, checked at every look: " + "; ".join(rules) + ". Otherwise the "
+            "trial runs to the maximum sample size." if rules else
+            "No stopping rule: the trial runs to the maximum sample size.")
+    alpha = des.get("alpha", 0.025)
+    sel = str(des.get("select", "best"))
+    prior = des.get("prior") if isinstance(des.get("prior"), Mapping) else {}
+    txt = (f"**Response-adaptive randomisation.** {arm_txt}, maximum "
+           + (f"{_g(nmax)} patients in total ({_g(n)} per arm times {n_arms} arms)"
+              if nmax else "sample size n_per_arm times the number of arms")
+           + f"; the posterior of each arm mean is updated {looks}"
+           + (f" (normal prior, mean {_q(prior.get('mean'))}, SD {_q(prior.get('sd'))})"
+              if prior else "") + f". {alloc} {stop} "
+           f"When no arm wins, the arm selected at the end is chosen by the rule '{sel}'. "
+           f"At the end a Bonferroni z test compares each dose with the control at one-sided "
+           f"{_q(alpha)} / {max(n_arms - 1, 1)} (reported alongside, not adjusted for the "
+           "adaptive stops). The type I error of the superiority decision (the probability of "
+           "declaring any arm superior when none is better than the control) is not "
+           "guaranteed by construction: it is simulated under the global-null scenario, and "
+           "the superiority threshold is calibrated by simulation to the target. The ideal "
+           "design percentage (IDP) is 100 (E[true effect of the selected arm] - worst arm) / "
+           "(best arm - worst arm) over the trials that select an arm: 100 means the best arm "
+           "is always selected, 0 the worst; it is not defined when all arms are equal.")
+    return [txt, ""]
