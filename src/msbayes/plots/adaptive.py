@@ -264,7 +264,9 @@ def plot_rar_selection(table: pd.DataFrame, *, size: Size = "column") -> Figure:
             ax.set_xlabel(xl)
             ax.xaxis.set_tick_params(labelbottom=True)
             ax.set_title(f"{tag} {xl}", loc="left")
-        axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
+        # (a) draws every arm and "no arm selected": its handles make the legend
+        axes[1].legend(*axes[0].get_legend_handles_labels(), loc="upper center",
+                       bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
     return fig
 
 

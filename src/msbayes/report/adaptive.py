@@ -624,10 +624,12 @@ def rar_summary_items(ds: xr.Dataset, sel: Mapping[str, Any], cfg: Mapping[str, 
         items.append({"quantity": "type I error: P(any superiority decision) when no arm is "
                                   f"better than control (simulated), target {fmt(alpha)}",
                       "scenario": s, "var": sup})
-    for s in scenarios:
-        if s in rar_global_nulls(ds, cfg):
-            continue
-        items.append({"quantity": "P(any superiority decision)", "scenario": s, "var": sup})
+    if sup != "p_go" and "p_go" in ds and not np.allclose(
+            ds[sup].values, ds["p_go"].values, equal_nan=True):  # else the P(go) rows say it
+        for s in scenarios:
+            if s not in rar_global_nulls(ds, cfg):
+                items.append({"quantity": "P(any superiority decision)", "scenario": s,
+                              "var": sup})
     for s in scenarios:
         if np.isfinite(_one(ds, "mean_select_best", {**sel, "scenario": s})):
             items.append({"quantity": "P(select the best arm)", "scenario": s,
@@ -713,8 +715,7 @@ def rar_comparison_table(rar: xr.Dataset, fixed: xr.Dataset, *, scenarios: list,
             rows.append({"scenario_key": str(s), "scenario": sname(s), "quantity": q,
                          "prob": prob, "rar": a, "rar_mcse": am, "fixed": f, "fixed_mcse": fm,
                          "difference": a - f,
-                         "difference_mcse": float(np.hypot(np.nan_to_num(am),
-                                                           np.nan_to_num(fm))),
+                         "difference_mcse": float(np.hypot(am, fm)),
                          "n_rar": _one(rar, "n_sims", ss), "n_fixed": _one(fixed, "n_sims", ss)})
     return pd.DataFrame(rows)
 

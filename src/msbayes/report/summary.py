@@ -189,7 +189,7 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
     if ds.attrs.get("interims"):
         head["interim analyses"] = str(ds.attrs["interims"])
     ak = adaptive_kind(ds)
-    if ak is not None:
+    if ak is not None and ak != "rar":  # RAR: compared with a separate fixed-allocation sim
         from .adaptive import comparator_text
 
         head["fixed comparator (paired on common random numbers)"] = comparator_text(ak, cfg)

@@ -959,23 +959,31 @@ def rar_paragraph(cfg: Mapping[str, Any]) -> list[str]:
     sup = st.get("superiority", 0.99)
     rules = []
     if sup is not None:
-        rules.append(("a dose is declared superior to the control when P(dose better than "
-                      f"control | data) > {_q(sup)} (the superior dose becomes the new control)")
+        rules.append(("a dose is declared superior to the current control when P(dose "
+                      f"better than control | data) > {_q(sup)} (the best such dose becomes the "
+                      "new control and the old control is dropped; the trial stops for "
+                      "superiority when no other arm is left)")
                      if comp == "control" else
-                     f"an arm is declared the best when its P(best) > {_q(sup)}")
+                     f"the trial stops when an arm's P(best | data) > {_q(sup)} (that arm wins)")
     if st.get("inferiority") is not None:
-        rules.append(f"an arm is dropped for inferiority when its probability falls below "
-                     f"{_q(st['inferiority'])}")
+        rules.append((f"a dose is dropped for inferiority when P(dose better than control | "
+                      f"data) < {_q(st['inferiority'])}") if comp == "control" else
+                     (f"an arm is dropped for inferiority when its P(best | data) < "
+                      f"{_q(st['inferiority'])} (never the most probable arm)"))
     fut = st.get("futility") if isinstance(st.get("futility"), Mapping) else None
     if fut:
-        rules.append(f"a dose is dropped for futility when P(dose - control > "
+        rules.append(f"a dose is dropped for futility when P(dose - first control > "
                      f"{_q(fut.get('diff', 0.0))} | data) < {_q(fut.get('prob'))}")
     eq = st.get("equivalence") if isinstance(st.get("equivalence"), Mapping) else None
     if eq:
-        rules.append(f"the trial stops for equivalence when P(|difference| < "
-                     f"{_q(eq.get('diff'))} | data) > {_q(eq.get('prob'))}")
-    stop = ("Stopping rules, checked at every look: " + "; ".join(rules) + ". Otherwise the "
-            "trial runs to the maximum sample size." if rules else
+        rules.append((f"a dose is dropped as equivalent to the control when P(|dose - "
+                      f"control| < {_q(eq.get('diff'))} | data) > {_q(eq.get('prob'))}")
+                     if comp == "control" else
+                     (f"the trial stops for equivalence when P(largest - smallest active arm "
+                      f"mean < {_q(eq.get('diff'))} | data) > {_q(eq.get('prob'))}"))
+    stop = ("Stopping and dropping rules, checked at every look: " + "; ".join(rules)
+            + ". The trial stops when one arm is left; otherwise it runs to the maximum sample "
+            "size." if rules else
             "No stopping rule: the trial runs to the maximum sample size.")
     alpha = des.get("alpha", 0.025)
     sel = str(des.get("select", "best"))
