@@ -440,3 +440,31 @@ def test_dose_dropping_table_and_figure():
     assert axes[0].get_ylabel() == "P(dose dropped at the interim)"
     assert [x.get_text() for x in fig.legends[0].get_texts()] == ["interim 1 (40%)"]
     assert _texts_outside(fig) == []
+
+
+def test_report_rows_bounds_and_csv_columns_of_a_futility_only_design(tmp_path):
+    ds = _dataset()
+    eff = ds["p_efficacy"].copy()
+    eff[..., :-1] = 0.0  # no interim efficacy stop at all (bounds inf at every interim)
+    fut = ds["p_futility"].copy()
+    fut.loc[{"scenario": "mcid"}] = np.where(fut.loc[{"scenario": "mcid"}]["look"] < 3, 0.0,
+                                             fut.loc[{"scenario": "mcid"}])
+    ds = ds.assign(p_efficacy=eff, p_futility=fut,
+                   bound_efficacy_z=ds["bound_efficacy_z"].where(ds["look"] == 3, np.inf))
+    d = tmp_path / "sim"
+    d.mkdir()
+    ds.to_netcdf(d / "oc.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = build_report(sim_dir=d, out_dir=tmp_path / "rep", formats=("png",))
+    s = pd.read_csv(rep.parent / "tables" / f"oc-summary_{NAME}.csv")
+    assert not (s["quantity"] == "P(stop at an interim for efficacy)").any()
+    r = s[(s["quantity"] == "P(stop at an interim for futility)")
+          & s["scenario"].str.startswith("effect at the MCID")].iloc[0]
+    up = 1 - 0.05 ** (1 / N_SIMS)  # recorded-bound convention; rule of three 3/N also accepted
+    assert r["printed"].startswith("< ") and f"(0 of {N_SIMS})" in r["printed"]
+    assert float(r["printed"].split()[1]) >= round(up, 3)
+    b = pd.read_csv(rep.parent / "tables" / f"{NAME}_boundaries.csv")
+    assert "x" not in b.columns and "futility_filled" not in b.columns
+    st = (rep.parent / "tables" / f"{NAME}_stopping_by_look.csv").read_text(encoding="utf-8")
+    assert all(line.count(",") == st.splitlines()[0].count(",") for line in st.splitlines())

@@ -822,14 +822,15 @@ def _decision_figures(view: SimView, out: _Out, name: str, *, xlab, sname, kinds
 def _sequential_html(view: SimView, out: _Out, name: str, *, xlab, sname, kinds: dict,
                      scale: str, mcid: float | None, cfg: dict) -> list[str]:
     """Interim designs: boundary plot, stopping probabilities per look, expected n vs n_max."""
-    from ..plots.sequential import plot_boundaries, plot_expected_n, plot_stopping_by_look
+    from ..plots.sequential import (plot_boundaries, plot_dose_dropping, plot_expected_n,
+                                    plot_stopping_by_look)
     from . import sequential as seq
     from .summary import planned_n
 
     ds, x = view.sim.ds, view.x_axis
     sel = {k: v for k, v in view.fixed.items() if k in ds.dims and k not in ("look", "scenario")}
     n = planned_n(view)
-    if n is not None:
+    if n is not None and x is not None:  # no grid axis: no "at None = n" in the captions
         sel[x] = n
     at = ", ".join(f"{xlab(k)} = {fmt(v)}" for k, v in sel.items())
     at_txt = f" at {at}" if at else ""
@@ -838,21 +839,25 @@ def _sequential_html(view: SimView, out: _Out, name: str, *, xlab, sname, kinds:
     if ds.attrs.get("interims"):
         parts.append(f"<p class='interims'>{_esc(ds.attrs['interims'])}.</p>")
     bt = seq.boundary_table(ds, sel, final_futility_is_efficacy=(rule == "group_sequential"))
-    out.table(bt, f"{name}_boundaries")
+    out.table(seq.boundary_csv(bt), f"{name}_boundaries")
     filled = bool(bt["futility_filled"].any())
     bounds = bt[["efficacy_z", "futility_z", "efficacy_effect", "futility_effect"]].to_numpy(float)
     x_lab = "information fraction (share of the final analysis)"
     if not np.isfinite(bt["x"]).all():  # no information fractions recorded: by look number
         bt["x"], x_lab = bt["look"].astype(float), "look"
+    has_eff = bool(np.isfinite(bounds[:, 2:]).any())
     if np.isfinite(bounds).any():
         parts.append(out.figure(
             partial(plot_boundaries, bt, x_label=x_lab,
                     effect_label=f"observed effect needed ({effect_label(scale)})", mcid=mcid),
             f"{name}_boundaries",
-            f"Stopping boundaries{at_txt}: (a) on the z scale, (b) as the observed treatment "
-            "effect needed at the planned standard error, against the information fraction of "
-            "each look (patients analysed: " + ", ".join(f"{fmt(v)}" for v in bt["n_analysed"])
-            + "). Above the efficacy bound the trial stops with a go; in the shaded region it "
+            f"Stopping boundaries{at_txt}: "
+            + ("(a) on the z scale, (b) as the observed treatment effect needed at the planned "
+               "standard error" if has_eff else "on the z scale (no effect-scale bounds recorded)")
+            + ", against the information fraction of each look"
+            + (" (patients analysed: " + ", ".join(f"{fmt(v)}" for v in bt["n_analysed"]) + ")"
+               if np.isfinite(bt["n_analysed"].to_numpy(float)).any() else "")
+            + ". Above the efficacy bound the trial stops with a go; in the shaded region it "
             "stops for futility (no-go); in between it continues."
             + (" At the final analysis the futility line is drawn at the efficacy bound (below "
                "it = no-go)." if filled else "")
@@ -868,8 +873,19 @@ def _sequential_html(view: SimView, out: _Out, name: str, *, xlab, sname, kinds:
         f"Probability that the trial stops at each look for efficacy (go) or futility (no-go), "
         f"per scenario{at_txt}; bars \u00b12 Monte Carlo standard errors. At the final look "
         "the bars are P(reaching it and ending with go / no-go)"
-        + (" (the Bayesian rule's final 'consider' is neither)" if rule == "bayesian" else "")
+        + ("; the dotted segment is the final 'consider' (no decision) of the dual rule"
+           if (st["consider"] > 0).any() else "")
         + "."))
+    if seq.has_dose_dropping(ds) and (cfg.get("interims") or {}).get("drop_doses"):
+        dt = seq.dropped_table(ds, sel, scenarios=scen, sname=sname)
+        if len(dt):
+            out.table(dt, f"{name}_dose_dropping")
+            dose_lab = xlab("dose") if "dose" in ds.dims else "dose"
+            parts.append(out.figure(
+                partial(plot_dose_dropping, dt, dose_label=dose_lab), f"{name}_dose_dropping",
+                f"Probability that each active dose is dropped at each interim look, per "
+                f"scenario{at_txt} (the drop rule of interims.drop_doses); bars \u00b12 Monte "
+                "Carlo standard errors. A dropped dose randomises no further patients."))
     en = seq.expected_n_table(ds, view.fixed, x_axis=x, scenarios=scen, sname=sname,
                               kinds=kinds)
     if en is not None and len(en):

@@ -145,18 +145,18 @@ def oc_summary(view: SimView, *, digits: int = 3) -> tuple[pd.DataFrame, dict[st
     if "p_selected_ge_mcid" in dsel:
         for s in at_mcid + target + priors:
             add("P(a dose is selected and its true effect \u2265 MCID)", s, "p_selected_ge_mcid")
-    from .sequential import early_stop, is_sequential
+    from .sequential import early_stop, is_sequential, stopping_rules
 
     if is_sequential(ds):
         every = null + at_mcid + target + priors
         cell = {k: v for k, v in sel0.items() if k in ds.dims and k not in ("scenario", "look")}
         for s in every:
             add("expected total sample size (patients randomised)", s, "expected_n", prob=False)
-        for kind in ("efficacy", "futility"):
+        for kind in stopping_rules(ds):  # no row for a rule the design does not have
             for s in every:
                 p, m = early_stop(ds, cell, s, kind)
-                add(f"P(stop at an interim for {kind})", s, f"p_{kind}",
-                    value=(p, m), prob=False, value_digits=digits)
+                # a probability: no simulated event prints the upper bound "< x (0 of N)"
+                add(f"P(stop at an interim for {kind})", s, f"p_{kind}", value=(p, m))
         for var, what in (("bias", "bias of the estimate at stopping"),
                           ("bias_mue", "bias of the median-unbiased estimate at stopping")):
             if var in dsel:
