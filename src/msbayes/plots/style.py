@@ -137,6 +137,7 @@ ROLES: dict[str, object] = {
     "selection": SELECTION_COLOURS,
     "dose": {"colour": DOSE_COLOURS},
     "comparator": {"line": COMPARATOR_LINESTYLES},
+    "rar_outcome": RAR_OUTCOME_COLOURS,
 }
 #: matplotlib settings for journal-ready files: TrueType fonts in PDF/PS, SVG text as text
 PUBLICATION_RC: dict[str, object] = {

@@ -1,5 +1,8 @@
-"""The report section of an adaptive design (``design.type: enrichment`` or ``multi_arm``;
-``oc.nc`` contract: docs/architecture.md "Adaptive designs"): interim selection
+"""The report section of an adaptive design (``design.type: enrichment``, ``multi_arm`` or
+``rar``; ``oc.nc`` contract: docs/architecture.md "Adaptive designs" and "RAR"). RAR:
+selection and achieved allocation per arm, trial outcomes, expected n, OC-summary rows and
+the comparison with a fixed-allocation simulation of the same trial (:func:`rar_pairs`).
+Enrichment / multi-arm: interim selection
 probabilities, P(go) of the adaptive design against its paired fixed comparator with the
 same maximum n, the family-wise error rate under the null scenarios, the expected n by
 stratum or arm, and the OC-summary rows.
