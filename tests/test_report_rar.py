@@ -311,6 +311,10 @@ def test_section_and_comparison_html():
     assert out.stems == ["rar_rar_selection", "rar_rar_selection", "rar_rar_outcomes",
                          "rar_rar_outcomes"]
     assert "id='rar-rar'" in html and "doses in million cells per injection" in html
+    assert "<h3 id='rar-rar'>Response-adaptive randomisation:" in html
+    fh = "".join(ad.adaptive_html(_view(f, "fx"), _NoFiles(), "fx", xlab=str, sname=_sname,
+                                  kinds={}, html_table=_html_table))
+    assert "<h3 id='rar-fx'>Fixed allocation (same rules" in fh
     assert "table-rar-expected-n-rar" in html and "36.0 (0.30)" in html  # 0.3 x 120 (MCSE 0.3)
     h = ad.rar_comparison_html(_view(a, "rar"), _view(f, "rar-fixed"), out, sname=_sname,
                                html_table=_html_table)

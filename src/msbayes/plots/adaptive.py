@@ -312,7 +312,7 @@ def plot_rar_outcomes(table: pd.DataFrame, *, size: Size = "column",
         ax.set_yticks(y, [_wrap(s) for s in scen])
         ax.set_xlim(0, 1.0)
         ax.set_xlabel("probability of the trial outcome")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=1, frameon=False)
     return ax
 
 

@@ -666,6 +666,11 @@ def _rar_signature(cfg: Mapping[str, Any], ds: xr.Dataset) -> tuple | None:
             tuple(map(str, ds["scenario"].values)))
 
 
+def _comparison(cfg: Mapping[str, Any]) -> str:
+    st = _design(cfg).get("stopping")
+    return str(st.get("comparison", "control")) if isinstance(st, Mapping) else "control"
+
+
 def _is_adaptive(cfg: Mapping[str, Any]) -> bool:
     al = _design(cfg).get("allocation")
     return not (isinstance(al, Mapping) and al.get("adaptive") is False)
@@ -748,8 +753,9 @@ def rar_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
     at_txt = f" at {at}" if at else ""
     scen = [str(s) for s in ds["scenario"].values]
     unit = str(_design(cfg).get("dose_unit") or "")
-    parts = [f"<h3 id='rar-{name}'>Response-adaptive randomisation: selection, allocation "
-             "and trial outcomes</h3>"]
+    what = ("Response-adaptive randomisation" if _is_adaptive(cfg) else
+            "Fixed allocation (same rules, no response-adaptive randomisation)")
+    parts = [f"<h3 id='rar-{name}'>{what}: selection, allocation and trial outcomes</h3>"]
     st = rar_selection_table(ds, sel, scenarios=scen, sname=sname, cfg=cfg)
     out.table(st, f"{name}_rar_selection")
     parts.append(out.figure(
@@ -765,7 +771,10 @@ def rar_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
         partial(plot_rar_outcomes, ot), f"{name}_rar_outcomes",
         f"How the trial ends, per scenario{at_txt}: stopped because a dose is superior to the "
         "control, because the arms are equivalent, for futility, or at the maximum sample "
-        "size (the four sum to 1); error bars \u00b12 Monte Carlo standard errors."))
+        "size (the four sum to 1); error bars \u00b12 Monte Carlo standard errors."
+        + (" P(go) (a dose declared superior at some look) can exceed P(stopped for "
+           "superiority): a superior dose becomes the new control and the trial goes on "
+           "while other doses remain." if _comparison(cfg) == "control" else "")))
     labels = rar_arm_labels(ds, cfg)
     rows = []
     for s in scen:
