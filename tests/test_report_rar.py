@@ -233,8 +233,19 @@ def test_paragraph_quotes_thresholds_exactly():
               "maximum 180 patients in total (60 per arm times 3 arms)",
               "after 50%, 100% of the maximum (90, 180 patients)",
               "one-sided 0.025 / 2", "not guaranteed by construction",
-              "calibrated by simulation", "ideal design percentage (IDP)", "100 means the best arm"):
+              "ideal design percentage (IDP)", "100 means the best arm"):
         assert s in txt, s
+    assert "calibrated by simulation to meet the target (one-sided 0.025)" in txt
+    best = rar_paragraph({"design": {
+        "type": "rar", "arms": ["usual care", "A", "B"], "n_per_arm": 50,
+        "looks_n": [60, 150], "allocation": {"control_allocation": "sqrt"},
+        "stopping": {"comparison": "best", "superiority": 0.9875, "inferiority": 0.0125,
+                     "equivalence": {"prob": 0.9, "diff": 0.05}}}})[0]
+    for s in ("3 arms (usual care as the control, then A, B)", "at total sample sizes 60, 150",
+              "P(best | data) > 0.9875 (that arm wins)", "P(best | data) < 0.0125",
+              "largest - smallest active arm mean < 0.05 | data) > 0.9",
+              "sqrt(k) / (k + sqrt(k))", "floor of 0.05 and no cap"):
+        assert s in best, s
     fixed = rar_paragraph(_cfg(_rar_ds(adaptive=False)))[0]
     assert "Allocation is fixed" in fixed and "Thompson" not in fixed
     assert rar_paragraph({"design": {"type": "multi_arm"}}) == []

@@ -999,8 +999,9 @@ def rar_paragraph(cfg: Mapping[str, Any]) -> list[str]:
            f"{_q(alpha)} / {max(n_arms - 1, 1)} (reported alongside, not adjusted for the "
            "adaptive stops). The type I error of the superiority decision (the probability of "
            "declaring any arm superior when none is better than the control) is not "
-           "guaranteed by construction: it is simulated under the global-null scenario, and "
-           "the superiority threshold is calibrated by simulation to the target. The ideal "
+           "guaranteed by construction: it is estimated by simulation under the global-null "
+           "scenario, and the superiority threshold has to be calibrated by simulation to meet "
+           f"the target (one-sided {_q(alpha)}). The ideal "
            "design percentage (IDP) is 100 (E[true effect of the selected arm] - worst arm) / "
            "(best arm - worst arm) over the trials that select an arm: 100 means the best arm "
            "is always selected, 0 the worst; it is not defined when all arms are equal.")
