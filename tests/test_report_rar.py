@@ -402,3 +402,26 @@ def test_docstring_examples_run(module):
 
     res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_grid_section_shows_the_planned_n():
+    a = _rar_ds()
+    b = a.copy(deep=True)
+    b["p_selected"] = b["p_selected"] * 0.5  # a different cell: must not be shown
+    ds = xr.concat([b, a], dim=pd.Index([40, 60], name="design.n_per_arm"),
+                   data_vars="all", coords="minimal", compat="override")
+    ds.attrs = a.attrs
+    sim = SimArtefacts(path=Path("."), name="g", ds=ds, provenance=dict(ds.attrs))
+    view = SimView(sim, x_axis="design.n_per_arm", fixed={})
+    tabs = {}
+
+    class _Keep(_NoFiles):
+        def table(self, df, stem, **kw):
+            tabs[stem] = df
+
+    html = "".join(ad.adaptive_html(view, _Keep(), "g", xlab=str, sname=_sname, kinds={},
+                                    html_table=_html_table, planned=60))
+    st = tabs["g_rar_selection"]
+    got = st[st.arm != "none"]["p_selected"].to_numpy()
+    np.testing.assert_allclose(got, a["p_selected"].values.ravel())
+    assert "at design.n_per_arm = 60" in html

@@ -409,7 +409,8 @@ def adaptive_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
     if kind is None:
         return []
     if kind == "rar":
-        return rar_html(view, out, name, xlab=xlab, sname=sname, html_table=html_table)
+        return rar_html(view, out, name, xlab=xlab, sname=sname, html_table=html_table,
+                        planned=planned)
     cfg = parse_config_text(view.sim.provenance.get("config_text"))
     flat = flatten(cfg)
     unit = str(flat.get("design.dose_unit") or "")
@@ -739,9 +740,11 @@ def _cell_sel(view: Any, ds: xr.Dataset) -> dict[str, Any]:
 
 
 def rar_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
-             sname: Callable[[Any], str], html_table: Callable[..., str]) -> list[str]:
+             sname: Callable[[Any], str], html_table: Callable[..., str],
+             planned: Any = None) -> list[str]:
     """The RAR report section: selection and achieved-allocation figure, trial-outcome figure,
-    expected n per arm table."""
+    expected n per arm table, at the grid slice shown and (with a grid over the x axis) at
+    the ``planned`` value of that axis."""
     from functools import partial
 
     from ..plots.adaptive import plot_rar_outcomes, plot_rar_selection
@@ -749,6 +752,8 @@ def rar_html(view: Any, out: Any, name: str, *, xlab: Callable[[str], str],
     ds = view.sim.ds
     cfg = parse_config_text(view.sim.provenance.get("config_text"))
     sel = _cell_sel(view, ds)
+    if planned is not None and view.x_axis and view.x_axis in ds.dims:
+        sel[view.x_axis] = planned
     at = ", ".join(f"{xlab(k)} = {fmt(v)}" for k, v in sel.items())
     at_txt = f" at {at}" if at else ""
     scen = [str(s) for s in ds["scenario"].values]
