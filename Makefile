@@ -34,13 +34,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not slow" -q
-	$(PY) -m pytest -m slow -q
+	$(PY) -m pytest -n 2 --dist loadfile -m slow -q
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not slow" -q
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow -q
+	$(PY) -m pytest -n 2 --dist loadfile -m slow -q
 
 # The documentation site (API reference from the docstrings + user guide), warnings as errors.
 docs: $(STAMP)
